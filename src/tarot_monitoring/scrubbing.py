@@ -1,0 +1,140 @@
+"""What must never leave the process: secrets and PII, and how they are recognised and removed.
+
+The Telegram bot token rides in every Bot API URL path (``/bot<TOKEN>/sendMessage``), API keys
+ride in headers and query strings, and users type e-mail addresses, phone numbers and card
+numbers into chats. :class:`Scrubber` replaces all of these with ``[REDACTED]`` in any text or
+attribute value; the exporter wrappers in :mod:`tarot_monitoring.exporters` apply it to every
+span, log record and metric point before an exporter sees it.
+
+User ids are never exported raw: :meth:`Scrubber.hash_user_id` gives a keyed HMAC so one user
+can be followed across signals without the id itself leaving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from opentelemetry.util.types import AttributeValue
+
+REDACTED: Final = "[REDACTED]"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One thing to redact: a compiled pattern and what replaces each match."""
+
+    name: str
+    pattern: re.Pattern[str]
+    replacement: str | Callable[[re.Match[str]], str] = REDACTED
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _redact_card(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group(0))
+    # Only Luhn-valid 13-19 digit runs are card numbers; ids and timestamps mostly are not.
+    return REDACTED if 13 <= len(digits) <= 19 and _luhn_ok(digits) else match.group(0)
+
+
+# Order matters: URL- and header-shaped secrets first, so their context is still intact.
+DEFAULT_RULES: Final[tuple[Rule, ...]] = (
+    # https://api.telegram.org/bot123456:ABC-DEF.../sendMessage and file/bot<TOKEN>/...
+    Rule("telegram_bot_token", re.compile(r"(?<!\d)\d{5,16}:[A-Za-z0-9_-]{30,}")),
+    Rule("openai_key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}")),
+    Rule("provider_key", re.compile(r"\b(?:sk|pk|rk|whsec)_(?:live|test)_[A-Za-z0-9]{8,}")),
+    Rule("bearer", re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), lambda m: f"{m.group(1)} {REDACTED}"),
+    Rule(
+        "secret_query_param",
+        re.compile(
+            r"(?i)([?&;](?:api[_-]?key|apikey|key|token|access[_-]?token|auth|secret|client[_-]?secret|"
+            r"password|passwd|pwd|signature|sig)=)[^&#\s\"']+"
+        ),
+        lambda m: f"{m.group(1)}{REDACTED}",
+    ),
+    Rule("url_password", re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s/]+@"), lambda m: f"{m.group(1)}{REDACTED}@"),
+    Rule("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")),
+    Rule("card_number", re.compile(r"(?<![\d.])\d(?:[ -]?\d){12,18}(?![\d.])"), _redact_card),
+    Rule("phone", re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .()-]{0,2}\d){6,14}(?!\d)")),
+)
+
+# Attribute keys whose whole value is a secret, whatever it looks like.
+_SECRET_KEY: Final = re.compile(
+    r"(?i)(authorization|cookie|api[_.-]?key|x-api-key|password|passwd|secret|token(?!s)|signature|card[_.-]?number|cvv|cvc)"
+)
+# Attribute keys that hold a user id: exported only as a keyed hash.
+_USER_ID_KEYS: Final = frozenset({"enduser.id", "user.id", "telegram.user.id", "tarot.user.id"})
+_HASH_PREFIX: Final = "h:"
+
+
+class Scrubber:
+    """Redacts secrets and PII from text and telemetry attributes; hashes user ids.
+
+    Cheap to call from an exporter thread: patterns are compiled once and strings without a
+    digit, ``@``, ``=``, ``:`` or a space skip the regexes entirely.
+    """
+
+    def __init__(self, *, extra_patterns: Iterable[str] = (), user_hash_key: str | bytes | None = None) -> None:
+        self._rules: tuple[Rule, ...] = DEFAULT_RULES + tuple(
+            Rule(f"custom_{index}", re.compile(pattern)) for index, pattern in enumerate(extra_patterns)
+        )
+        self._has_custom = len(self._rules) > len(DEFAULT_RULES)
+        key = user_hash_key if user_hash_key is not None else secrets.token_bytes(32)
+        self._key = key.encode() if isinstance(key, str) else key
+
+    def scrub_text(self, text: str) -> str:
+        """`text` with every secret and PII match replaced by ``[REDACTED]``."""
+        if not self._has_custom and not _may_hold_secret(text):
+            return text
+        for rule in self._rules:
+            text = rule.pattern.sub(rule.replacement, text)
+        return text
+
+    def scrub_value(self, key: str, value: AttributeValue) -> AttributeValue:
+        """One attribute value, judged by its key as well as its content."""
+        if key in _USER_ID_KEYS:
+            if isinstance(value, str) and value.startswith(_HASH_PREFIX):
+                return value
+            return self.hash_user_id(value if isinstance(value, str | int) else str(value))
+        if isinstance(value, str) and value and _SECRET_KEY.search(key) and not key.startswith("tarot."):
+            return REDACTED
+        if isinstance(value, str):
+            return self.scrub_text(value)
+        if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+            return tuple(self.scrub_text(item) if isinstance(item, str) else item for item in value)  # type: ignore[return-value]
+        return value
+
+    def scrub_attributes(self, attributes: Mapping[str, AttributeValue] | None) -> dict[str, AttributeValue]:
+        """A scrubbed copy of `attributes` (an empty dict for None)."""
+        if not attributes:
+            return {}
+        return {key: self.scrub_value(key, value) for key, value in attributes.items()}
+
+    def hash_user_id(self, user_id: int | str) -> str:
+        """A stable, keyed, non-reversible stand-in for a user id (HMAC-SHA256, 16 hex digits)."""
+        digest = hmac.new(self._key, str(user_id).encode(), hashlib.sha256).hexdigest()
+        return f"{_HASH_PREFIX}{digest[:16]}"
+
+
+_TRIGGER: Final = re.compile(r"[\d@=:]|\s|sk-|_live_|_test_")
+
+
+def _may_hold_secret(text: str) -> bool:
+    # Every default rule needs a digit, '@', '=', ':', whitespace or a key prefix; most values
+    # (method names, categories, status words) have none and skip the regexes.
+    return _TRIGGER.search(text) is not None

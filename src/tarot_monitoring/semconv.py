@@ -1,0 +1,79 @@
+"""The telemetry contract as constants: every metric name and attribute key this package emits.
+
+OpenTelemetry semantic conventions are used where one exists; ``tarot.*`` otherwise. Prometheus
+rules, dashboards and the collector config refer to the translated names (dots become
+underscores, the unit is appended: ``tarot.operation.duration`` in seconds becomes
+``tarot_operation_duration_seconds``). docs/telemetry.md describes each one; change a name here
+only together with everything downstream.
+"""
+
+from typing import Final
+
+# --- attribute keys ---------------------------------------------------------------------------------
+CATEGORY: Final = "tarot.category"
+"""One of the spec's six endpoint categories (reading, credit, user, payment, cache, database)."""
+OPERATION: Final = "tarot.operation"
+"""The bot's name for an operation, e.g. ``reading.generate``: declared in code, so bounded."""
+OUTCOME: Final = "tarot.outcome"
+"""``success`` or ``error``."""
+DEPENDENCY: Final = "tarot.dependency"
+"""The outside service an httpx call talks to: openai, telegram, payment (or ``other``)."""
+ERROR_TYPE: Final = "error.type"
+USER_HASH: Final = "enduser.id"
+"""Keyed hash of the Telegram user id; never the id itself."""
+UPDATE_TYPE: Final = "telegram.update.type"
+COMMAND: Final = "telegram.command"
+CHAT_TYPE: Final = "telegram.chat.type"
+
+OUTCOME_SUCCESS: Final = "success"
+OUTCOME_ERROR: Final = "error"
+
+# --- operation metrics ----------------------------------------------------------------------------
+OPERATION_DURATION: Final = "tarot.operation.duration"
+"""Histogram, seconds, by category/operation/outcome/error.type: the SDK-side latency view."""
+OPERATIONS_ACTIVE: Final = "tarot.operations.active"
+"""UpDownCounter by category: operations running right now (the spec's concurrent operations)."""
+
+# --- business metrics -----------------------------------------------------------------------------
+READINGS: Final = "tarot.readings"
+"""Counter of readings by spread and outcome (completed / failed)."""
+CREDIT_TRANSACTIONS: Final = "tarot.credit.transactions"
+"""Counter of credit transactions by kind (purchase, spend, refund, grant)."""
+CREDIT_AMOUNT: Final = "tarot.credit.amount"
+"""Counter of credits moved, by kind."""
+PAYMENTS: Final = "tarot.payments"
+"""Counter of payments by status, provider and currency."""
+PAYMENT_AMOUNT: Final = "tarot.payment.amount"
+"""Counter of money in succeeded payments, in the currency's major unit, by provider and currency."""
+REVENUE: Final = "tarot.revenue"
+"""Counter of revenue (succeeded payments less refunds) by currency."""
+USERS_ACTIVE: Final = "tarot.users.active"
+"""Gauge of distinct users seen in a window (attribute ``tarot.window``: 5m, 1h, 24h)."""
+USERS_NEW: Final = "tarot.users.new"
+"""Counter of users registered."""
+SESSIONS_ACTIVE: Final = "tarot.sessions.active"
+"""UpDownCounter of open user sessions."""
+SUBSCRIPTIONS: Final = "tarot.subscriptions"
+"""Counter of subscription events (started, renewed, cancelled, expired) by plan."""
+DROPPED_VALUES: Final = "tarot.telemetry.dropped_values"
+"""Counter of bad values given to the manual API and dropped, by API and reason."""
+
+# --- resource metrics -------------------------------------------------------------------------------
+EVENT_LOOP_LAG: Final = "tarot.event_loop.lag"
+"""Gauge, seconds: how late the asyncio loop ran a timer (blocking code in the bot shows here)."""
+POOL_CONNECTIONS: Final = "db.client.connection.count"
+"""Semconv: connections by pool name and state (used / idle)."""
+POOL_MAX: Final = "db.client.connection.max"
+POOL_PENDING: Final = "db.client.connection.pending_requests"
+QUEUE_DEPTH: Final = "tarot.queue.depth"
+QUEUE_PROCESSED: Final = "tarot.queue.processed"
+
+# --- health ---------------------------------------------------------------------------------------
+HEALTH_STATUS: Final = "tarot.health.status"
+"""Gauge per component: 1 healthy, 0.5 degraded, 0 unhealthy."""
+HEALTH_CHECK_DURATION: Final = "tarot.health.check.duration"
+"""Histogram, seconds, per component."""
+
+# --- our own delivery -----------------------------------------------------------------------------
+TELEMETRY_EXPORTED: Final = "tarot.telemetry.exported"
+"""Counter of items our exporters delivered, by signal and outcome (exported / failed / dropped)."""
