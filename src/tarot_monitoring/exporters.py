@@ -1,0 +1,273 @@
+"""The gate every exporter sits behind: scrub, then hand over, and count what was delivered.
+
+`configure()` never gives the SDK a bare exporter. Each signal's exporter is wrapped here, so
+secrets and PII are removed in the batch processor's worker thread (off the bot's event loop)
+before any byte is encoded, whatever the exporter is (OTLP, console, in-memory in tests). The
+wrappers also count exported and failed items per signal, and the metrics wrapper keeps the
+latest snapshot for the in-process views (`MetricsCollector`, the demo).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from opentelemetry._logs import LogRecord
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics.export import (
+    Gauge,
+    Histogram,
+    Metric,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+    Sum,
+)
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import Status
+
+from tarot_monitoring.scrubbing import Scrubber
+
+_log = logging.getLogger(__name__)
+
+Signal = Literal["traces", "metrics", "logs"]
+
+
+@dataclass
+class SignalCounts:
+    """Items of one signal: handed to the pipeline, delivered, and lost to failed exports."""
+
+    ended: int = 0
+    exported: int = 0
+    failed: int = 0
+
+    @property
+    def undelivered(self) -> int:
+        """Items not (yet) delivered: dropped from a full queue, lost, or still queued.
+
+        After `shutdown()` nothing is queued any more, so this is what was lost.
+        """
+        return max(0, self.ended - self.exported)
+
+
+class DeliveryStats:
+    """Thread-safe per-signal counts; `tarot_monitoring.delivery_stats()` returns a copy."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[Signal, SignalCounts] = {s: SignalCounts() for s in ("traces", "metrics", "logs")}
+
+    def add(self, signal: Signal, *, ended: int = 0, exported: int = 0, failed: int = 0) -> None:
+        with self._lock:
+            counts = self._counts[signal]
+            counts.ended += ended
+            counts.exported += exported
+            counts.failed += failed
+
+    def snapshot(self) -> dict[Signal, SignalCounts]:
+        with self._lock:
+            return {signal: replace(counts) for signal, counts in self._counts.items()}
+
+
+class SpanCountingProcessor(SpanProcessor):
+    """Counts ended spans, so the undelivered ones (queue overflow included) can be told."""
+
+    def __init__(self, stats: DeliveryStats) -> None:
+        self._stats = stats
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is not None and span.context.trace_flags.sampled:
+            self._stats.add("traces", ended=1)
+
+
+class ScrubbingSpanExporter(SpanExporter):
+    """Scrubs span names, attributes, events and status text, then exports through `inner`."""
+
+    def __init__(self, inner: SpanExporter, scrubber: Scrubber, stats: DeliveryStats) -> None:
+        self._inner = inner
+        self._scrubber = scrubber
+        self._stats = stats
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            clean = [self.scrub_span(span) for span in spans]
+            result = self._inner.export(clean)
+        except Exception:  # an exporter must never take the worker thread down
+            _log.exception("span export failed")
+            result = SpanExportResult.FAILURE
+        outcome = {"exported": len(spans)} if result is SpanExportResult.SUCCESS else {"failed": len(spans)}
+        self._stats.add("traces", **outcome)
+        return result
+
+    def scrub_span(self, span: ReadableSpan) -> ReadableSpan:
+        scrub = self._scrubber
+        events = [
+            Event(event.name, scrub.scrub_attributes(event.attributes), event.timestamp) for event in span.events
+        ]
+        status = span.status
+        if status.description:
+            status = Status(status.status_code, scrub.scrub_text(status.description))
+        return ReadableSpan(
+            name=scrub.scrub_text(span.name),
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=scrub.scrub_attributes(span.attributes),
+            events=events,
+            links=span.links,
+            kind=span.kind,
+            status=status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+class ScrubbingLogExporter(LogRecordExporter):
+    """Scrubs log bodies and attributes (exception messages and stack traces included)."""
+
+    def __init__(self, inner: LogRecordExporter, scrubber: Scrubber, stats: DeliveryStats) -> None:
+        self._inner = inner
+        self._scrubber = scrubber
+        self._stats = stats
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        self._stats.add("logs", ended=len(batch))
+        try:
+            result = self._inner.export([self.scrub_record(record) for record in batch])
+        except Exception:
+            _log.exception("log export failed")
+            result = LogRecordExportResult.FAILURE
+        if result is LogRecordExportResult.SUCCESS:
+            self._stats.add("logs", exported=len(batch))
+        else:
+            self._stats.add("logs", failed=len(batch))
+        return result
+
+    def scrub_record(self, readable: ReadableLogRecord) -> ReadableLogRecord:
+        record = readable.log_record
+        clean = LogRecord(
+            timestamp=record.timestamp,
+            observed_timestamp=record.observed_timestamp,
+            context=record.context,
+            trace_id=record.trace_id,
+            span_id=record.span_id,
+            trace_flags=record.trace_flags,
+            severity_text=record.severity_text,
+            severity_number=record.severity_number,
+            body=self._scrub_body(record.body),
+            attributes=self._scrubber.scrub_attributes(record.attributes),
+            event_name=record.event_name,
+        )
+        return ReadableLogRecord(
+            log_record=clean,
+            resource=readable.resource,
+            instrumentation_scope=readable.instrumentation_scope,
+            limits=readable.limits,
+        )
+
+    def _scrub_body(self, body: Any) -> Any:
+        if isinstance(body, str):
+            return self._scrubber.scrub_text(body)
+        if isinstance(body, dict):
+            return {key: self._scrub_body(value) for key, value in body.items()}
+        if isinstance(body, list | tuple):
+            return [self._scrub_body(value) for value in body]
+        return body
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+class ScrubbingMetricExporter(MetricExporter):
+    """Scrubs data-point attributes, remembers the latest snapshot, exports through `inner`.
+
+    `inner` may be None (metrics exporter "none"): the reader still runs, so the in-process
+    views keep working with nothing sent anywhere.
+    """
+
+    def __init__(self, inner: MetricExporter | None, scrubber: Scrubber, stats: DeliveryStats) -> None:
+        super().__init__(
+            preferred_temporality=getattr(inner, "_preferred_temporality", None),
+            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
+        )
+        self._inner = inner
+        self._scrubber = scrubber
+        self._stats = stats
+        self._latest: MetricsData | None = None
+
+    @property
+    def latest(self) -> MetricsData | None:
+        """The most recent (scrubbed) snapshot the reader produced, or None before the first."""
+        return self._latest
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        try:
+            clean = self.scrub_metrics(metrics_data)
+        except Exception:
+            _log.exception("metric scrubbing failed; snapshot not exported")
+            return MetricExportResult.FAILURE
+        self._latest = clean
+        if self._inner is None:
+            return MetricExportResult.SUCCESS
+        points = _count_points(clean)
+        self._stats.add("metrics", ended=points)
+        try:
+            result = self._inner.export(clean, timeout_millis=timeout_millis, **kwargs)
+        except Exception:
+            _log.exception("metric export failed")
+            result = MetricExportResult.FAILURE
+        if result is MetricExportResult.SUCCESS:
+            self._stats.add("metrics", exported=points)
+        else:
+            self._stats.add("metrics", failed=points)
+        return result
+
+    def scrub_metrics(self, data: MetricsData) -> MetricsData:
+        scrub = self._scrubber.scrub_attributes
+        resource_metrics = []
+        for rm in data.resource_metrics:
+            scope_metrics = []
+            for sm in rm.scope_metrics:
+                metrics = [_with_points(metric, scrub) for metric in sm.metrics]
+                scope_metrics.append(replace(sm, metrics=metrics))
+            resource_metrics.append(replace(rm, scope_metrics=scope_metrics))
+        return MetricsData(resource_metrics=resource_metrics)
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True if self._inner is None else self._inner.force_flush(timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        if self._inner is not None:
+            self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+
+
+def _with_points(metric: Metric, scrub: Any) -> Metric:
+    data = metric.data
+    if isinstance(data, Sum | Gauge | Histogram) or hasattr(data, "data_points"):
+        points = [replace(point, attributes=scrub(point.attributes)) for point in data.data_points]
+        return replace(metric, data=replace(data, data_points=points))  # type: ignore[type-var]
+    return metric
+
+
+def _count_points(data: MetricsData) -> int:
+    return sum(
+        len(metric.data.data_points)
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for metric in sm.metrics
+    )

@@ -1,0 +1,57 @@
+"""Tags auto-instrumented spans with the telemetry contract's category and dependency.
+
+The upstream instrumentors (asyncpg, redis, httpx) know nothing of the spec's endpoint
+categories. A span processor, rather than per-library hooks, adds them at span start: it works
+the same whether `configure()` or `opentelemetry-instrument` installed the instrumentors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+from urllib.parse import urlsplit
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Span, SpanProcessor
+
+from tarot_monitoring import semconv
+
+_CATEGORY_BY_SCOPE: Final[Mapping[str, str]] = {
+    "opentelemetry.instrumentation.asyncpg": "database",
+    "opentelemetry.instrumentation.redis": "cache",
+}
+_HTTPX_SCOPE: Final = "opentelemetry.instrumentation.httpx"
+_URL_KEYS: Final = ("url.full", "http.url")
+
+
+class CategoryTagger(SpanProcessor):
+    """Sets `tarot.category` on database/cache client spans and `tarot.dependency` on httpx spans."""
+
+    def __init__(self, dependency_hosts: Mapping[str, str]) -> None:
+        self._hosts = {host.lower(): name for host, name in dependency_hosts.items()}
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        scope = span.instrumentation_scope
+        if scope is None:
+            return
+        category = _CATEGORY_BY_SCOPE.get(scope.name)
+        if category is not None:
+            span.set_attribute(semconv.CATEGORY, category)
+        elif scope.name == _HTTPX_SCOPE:
+            span.set_attribute(semconv.DEPENDENCY, self.dependency_of(span))
+
+    def dependency_of(self, span: Span) -> str:
+        """The configured dependency name of the span's host, or "other"."""
+        attributes = span.attributes or {}
+        host = attributes.get("server.address") or attributes.get("net.peer.name")
+        if not isinstance(host, str):
+            url = next((attributes[key] for key in _URL_KEYS if key in attributes), None)
+            host = urlsplit(url).hostname if isinstance(url, str) else None
+        if not host:
+            return "other"
+        host = host.lower()
+        if host in self._hosts:
+            return self._hosts[host]
+        # host:port entries let a local fake or a proxy be named too.
+        port = attributes.get("server.port")
+        return self._hosts.get(f"{host}:{port}", "other")

@@ -1,0 +1,456 @@
+"""`configure()` and `shutdown()`: the tracer, meter and logger providers and their exporters.
+
+One call builds the three SDK providers from the resolved settings, puts every exporter behind
+the scrubbing gate, installs the integrations and the resource metrics, and remembers the result
+as the current :class:`Telemetry`. The bot's hot path only ever touches in-memory SDK objects:
+spans and log records go to bounded batch queues, metrics are read on a timer, and exports
+happen on worker threads with bounded timeouts.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from opentelemetry import _logs, metrics, trace
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    ConsoleLogRecordExporter,
+    LogRecordExporter,
+)
+from opentelemetry.sdk.metrics import Histogram, MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    MetricExporter,
+    MetricReader,
+    MetricsData,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
+
+from tarot_monitoring.config import ConfigurationError, Integration, Settings, load_settings
+from tarot_monitoring.exporters import (
+    DeliveryStats,
+    ScrubbingLogExporter,
+    ScrubbingMetricExporter,
+    ScrubbingSpanExporter,
+    SignalCounts,
+    SpanCountingProcessor,
+)
+from tarot_monitoring.integrations import MissingDependencyError
+from tarot_monitoring.scrubbing import Scrubber
+from tarot_monitoring.spec import LATENCY_BUCKETS_SECONDS
+from tarot_monitoring.tagging import CategoryTagger
+
+_log = logging.getLogger(__name__)
+
+INSTRUMENTATION_NAME = "tarot_monitoring"
+
+
+@dataclass
+class Telemetry:
+    """Everything one `configure()` call set up; `current_telemetry()` returns it."""
+
+    settings: Settings
+    resource: Resource
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+    logger_provider: LoggerProvider
+    scrubber: Scrubber
+    stats: DeliveryStats
+    metric_exporter: ScrubbingMetricExporter
+    instrumented: list[Integration] = field(default_factory=list)
+    _undo: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def metrics_snapshot(self) -> MetricsData | None:
+        """The latest cumulative metrics the reader produced (at most one export interval old)."""
+        return self.metric_exporter.latest
+
+    def collect_metrics_now(self) -> MetricsData | None:
+        """Run a collection now (and an export, if an exporter is set) and return its snapshot."""
+        self.meter_provider.force_flush(timeout_millis=self.settings.metric_export_timeout_ms)
+        return self.metric_exporter.latest
+
+
+_lock = threading.RLock()
+_current: Telemetry | None = None
+_globals_installed = False
+_fallback_scrubber: Scrubber | None = None
+
+
+def current_telemetry() -> Telemetry | None:
+    """The telemetry set up by the last `configure()`, or None before it (and after `shutdown()`)."""
+    return _current
+
+
+def scrubber() -> Scrubber:
+    """The configured scrubber, or a process-wide default one before `configure()`."""
+    global _fallback_scrubber
+    telemetry = _current
+    if telemetry is not None:
+        return telemetry.scrubber
+    if _fallback_scrubber is None:
+        _fallback_scrubber = Scrubber()
+    return _fallback_scrubber
+
+
+def hash_user_id(user_id: int | str) -> str:
+    """Keyed hash of a Telegram user id with the configured key (see `user_hash_key`)."""
+    return scrubber().hash_user_id(user_id)
+
+
+def configure(
+    service_name: str | None = None,
+    *,
+    span_exporter: SpanExporter | None = None,
+    metric_exporter: MetricExporter | None = None,
+    log_exporter: LogRecordExporter | None = None,
+    metric_readers: tuple[MetricReader, ...] = (),
+    set_global: bool = True,
+    **settings: Any,
+) -> Telemetry:
+    """Set up traces, metrics and logs for the bot; returns the resulting :class:`Telemetry`.
+
+    Settings are keyword arguments named as in ``tarot_monitoring.config.SETTINGS`` (each also
+    read from its environment variable; an argument wins). `span_exporter`, `metric_exporter`
+    and `log_exporter` replace the exporter the settings would build (tests use in-memory ones);
+    they are scrubbed like any other. Calling it again with the same settings returns the same
+    telemetry; to change settings, call `shutdown()` first.
+
+    Raises ConfigurationError (a ValueError) naming the setting when a value is invalid.
+    """
+    global _current
+    if service_name is not None:
+        settings["service_name"] = service_name
+    resolved = load_settings(settings)
+    with _lock:
+        if _current is not None:
+            if _current.settings != resolved:
+                _log.warning(
+                    "tarot_monitoring is already configured with other settings; keeping those "
+                    "(call tarot_monitoring.shutdown() first to reconfigure)"
+                )
+            return _current
+        telemetry = _build(resolved, span_exporter, metric_exporter, log_exporter, metric_readers)
+        if set_global:
+            _install_globals(telemetry)
+        _current = telemetry
+        try:
+            _instrument(telemetry)
+            if resolved.resource_metrics and not resolved.sdk_disabled:
+                _register_resource_metrics(telemetry)
+        except ConfigurationError:
+            _shutdown_now(telemetry, resolved.shutdown_timeout_s)
+            _current = None
+            raise
+    return telemetry
+
+
+def _build(
+    settings: Settings,
+    span_exporter: SpanExporter | None,
+    metric_exporter: MetricExporter | None,
+    log_exporter: LogRecordExporter | None,
+    extra_readers: tuple[MetricReader, ...],
+) -> Telemetry:
+    scrub = Scrubber(extra_patterns=settings.scrub_patterns, user_hash_key=settings.user_hash_key)
+    stats = DeliveryStats()
+    resource = _resource(settings)
+    disabled = settings.sdk_disabled
+
+    metric_gate = ScrubbingMetricExporter(
+        None if disabled else (metric_exporter or _metric_exporter(settings)), scrub, stats
+    )
+    readers: list[MetricReader] = [] if disabled else [
+        PeriodicExportingMetricReader(
+            metric_gate,
+            export_interval_millis=settings.metric_export_interval_ms,
+            export_timeout_millis=settings.metric_export_timeout_ms,
+        ),
+        *extra_readers,
+    ]
+    meter_provider = MeterProvider(
+        resource=resource,
+        metric_readers=readers,
+        views=[
+            # Every latency histogram in seconds gets buckets containing the spec's thresholds.
+            View(
+                instrument_type=Histogram,
+                instrument_unit="s",
+                aggregation=ExplicitBucketHistogramAggregation(LATENCY_BUCKETS_SECONDS),
+            )
+        ],
+        shutdown_on_exit=False,
+    )
+
+    tracer_provider = TracerProvider(
+        resource=resource,
+        sampler=_sampler(settings) if not disabled else ALWAYS_OFF,
+        span_limits=SpanLimits(max_attribute_length=settings.attribute_value_length_limit),
+        shutdown_on_exit=False,
+    )
+    tracer_provider.add_span_processor(CategoryTagger(settings.dependency_hosts))
+    exporter = None if disabled else (span_exporter or _span_exporter(settings, meter_provider))
+    if exporter is not None:
+        tracer_provider.add_span_processor(SpanCountingProcessor(stats))
+        tracer_provider.add_span_processor(
+            BatchSpanProcessor(
+                ScrubbingSpanExporter(exporter, scrub, stats),
+                max_queue_size=settings.bsp_max_queue_size,
+                schedule_delay_millis=settings.bsp_schedule_delay_ms,
+                max_export_batch_size=settings.bsp_max_export_batch_size,
+                meter_provider=meter_provider,
+            )
+        )
+
+    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    log_sink = None if disabled else (log_exporter or _log_exporter(settings, meter_provider))
+    if log_sink is not None:
+        logger_provider.add_log_record_processor(
+            BatchLogRecordProcessor(
+                ScrubbingLogExporter(log_sink, scrub, stats),
+                max_queue_size=settings.blrp_max_queue_size,
+                schedule_delay_millis=settings.blrp_schedule_delay_ms,
+                max_export_batch_size=settings.blrp_max_export_batch_size,
+            )
+        )
+    return Telemetry(
+        settings=settings,
+        resource=resource,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        logger_provider=logger_provider,
+        scrubber=scrub,
+        stats=stats,
+        metric_exporter=metric_gate,
+    )
+
+
+def _resource(settings: Settings) -> Resource:
+    attributes: dict[str, str] = dict(settings.resource_attributes)
+    attributes.setdefault("service.instance.id", str(uuid.uuid4()))
+    attributes["service.name"] = settings.service_name
+    if settings.sources["service_version"] != "default" or "service.version" not in attributes:
+        attributes["service.version"] = settings.service_version
+    if settings.sources["environment"] != "default" or "deployment.environment.name" not in attributes:
+        attributes["deployment.environment.name"] = settings.environment
+    return Resource.create(attributes)
+
+
+def _sampler(settings: Settings) -> Sampler:
+    ratio = settings.traces_sampler_arg if settings.traces_sampler_arg is not None else 1.0
+    root: Sampler = {
+        "always_on": ALWAYS_ON,
+        "always_off": ALWAYS_OFF,
+        "traceidratio": TraceIdRatioBased(ratio),
+    }[settings.traces_sampler.removeprefix("parentbased_")]
+    return ParentBased(root) if settings.traces_sampler.startswith("parentbased_") else root
+
+
+def _otlp_kwargs(settings: Settings, signal: Literal["traces", "metrics", "logs"]) -> dict[str, Any]:
+    endpoint = settings.otlp_endpoint_for(signal)
+    kwargs: dict[str, Any] = {
+        "endpoint": endpoint,
+        "headers": dict(settings.otlp_headers),
+        "timeout": settings.otlp_timeout_s,
+    }
+    if settings.otlp_protocol == "grpc":
+        insecure = settings.otlp_insecure
+        kwargs["insecure"] = endpoint.startswith("http://") if insecure is None else insecure
+    return kwargs
+
+
+def _span_exporter(settings: Settings, meter_provider: MeterProvider) -> SpanExporter | None:
+    kind = settings.traces_exporter
+    if kind == "none":
+        return None
+    if kind == "console":
+        return ConsoleSpanExporter()
+    if settings.otlp_protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+
+        return GrpcSpanExporter(**_otlp_kwargs(settings, "traces"), meter_provider=meter_provider)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
+
+    return HttpSpanExporter(**_otlp_kwargs(settings, "traces"))
+
+
+def _metric_exporter(settings: Settings) -> MetricExporter | None:
+    kind = settings.metrics_exporter
+    if kind == "none":
+        return None
+    if kind == "console":
+        return ConsoleMetricExporter()
+    if settings.otlp_protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+            OTLPMetricExporter as GrpcMetricExporter,
+        )
+
+        return GrpcMetricExporter(**_otlp_kwargs(settings, "metrics"))
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
+
+    return HttpMetricExporter(**_otlp_kwargs(settings, "metrics"))
+
+
+def _log_exporter(settings: Settings, meter_provider: MeterProvider) -> LogRecordExporter | None:
+    kind = settings.logs_exporter
+    if kind == "none":
+        return None
+    if kind == "console":
+        return ConsoleLogRecordExporter()
+    if settings.otlp_protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
+
+        return GrpcLogExporter(**_otlp_kwargs(settings, "logs"), meter_provider=meter_provider)
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
+
+    return HttpLogExporter(**_otlp_kwargs(settings, "logs"))
+
+
+def _install_globals(telemetry: Telemetry) -> None:
+    """Make the providers the OpenTelemetry globals, so the bot's own tracers use them too.
+
+    The API allows that once per process; a later configure() (after shutdown) keeps the first
+    globals and passes its providers to the integrations explicitly.
+    """
+    global _globals_installed
+    if _globals_installed:
+        return
+    trace.set_tracer_provider(telemetry.tracer_provider)
+    metrics.set_meter_provider(telemetry.meter_provider)
+    _logs.set_logger_provider(telemetry.logger_provider)
+    _globals_installed = True
+    atexit.register(shutdown)
+
+
+def _instrument(telemetry: Telemetry) -> None:
+    settings = telemetry.settings
+    explicit = settings.sources["instrument"] != "default"
+    for name in settings.instrument:
+        try:
+            undo = _instrument_one(name, telemetry)
+        except MissingDependencyError as exc:
+            if explicit:
+                raise ConfigurationError(f"invalid setting instrument={name!r}: {exc}") from None
+            _log.debug("not instrumenting %s: %s", name, exc)
+            continue
+        telemetry.instrumented.append(name)
+        telemetry._undo.append(undo)
+
+
+def _instrument_one(name: Integration, telemetry: Telemetry) -> Callable[[], None]:
+    if name == "asyncpg":
+        from tarot_monitoring.integrations.asyncpg import instrument_asyncpg, uninstrument_asyncpg
+
+        instrument_asyncpg(tracer_provider=telemetry.tracer_provider)
+        return uninstrument_asyncpg
+    if name == "redis":
+        from tarot_monitoring.integrations.redis import instrument_redis, uninstrument_redis
+
+        instrument_redis(tracer_provider=telemetry.tracer_provider)
+        return uninstrument_redis
+    if name == "httpx":
+        from tarot_monitoring.integrations.httpx import instrument_httpx, uninstrument_httpx
+
+        instrument_httpx(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+        return uninstrument_httpx
+    from tarot_monitoring.integrations.logging import instrument_logging, uninstrument_logging
+
+    instrument_logging(logger_provider=telemetry.logger_provider, level=telemetry.settings.log_level)
+    return uninstrument_logging
+
+
+def _register_resource_metrics(telemetry: Telemetry) -> None:
+    try:
+        from tarot_monitoring.resources import register_resource_metrics
+    except ImportError:  # pragma: no cover - the module ships with the package
+        return
+    handle = register_resource_metrics(meter_provider=telemetry.meter_provider)
+    unregister = getattr(handle, "unregister", None)
+    if callable(unregister):
+        telemetry._undo.append(unregister)
+
+
+def force_flush(timeout_s: float = 5.0) -> bool:
+    """Export everything queued now; True when every provider finished within `timeout_s`."""
+    telemetry = _current
+    if telemetry is None:
+        return True
+    millis = int(timeout_s * 1000)
+    results = [
+        telemetry.tracer_provider.force_flush(millis),
+        telemetry.meter_provider.force_flush(millis),
+        telemetry.logger_provider.force_flush(millis),
+    ]
+    return all(results)
+
+
+def delivery_stats() -> dict[str, SignalCounts]:
+    """Per signal: items ended, exported, failed; `.undelivered` is what was dropped or lost."""
+    telemetry = _current
+    if telemetry is None:
+        return {}
+    return dict(telemetry.stats.snapshot())
+
+
+def shutdown(timeout_s: float | None = None) -> bool:
+    """Flush and stop everything `configure()` set up, within `timeout_s` (default: the setting).
+
+    Returns True when the flush finished in time; False when it was cut short (an unreachable
+    collector, say): what was still queued is dropped and counted, and the bot goes on.
+    Never raises.
+    """
+    global _current
+    with _lock:
+        telemetry = _current
+        _current = None
+    if telemetry is None:
+        return True
+    for undo in reversed(telemetry._undo):
+        try:
+            undo()
+        except Exception:
+            _log.exception("undoing an integration failed")
+    return _shutdown_now(telemetry, telemetry.settings.shutdown_timeout_s if timeout_s is None else timeout_s)
+
+
+def _shutdown_now(telemetry: Telemetry, timeout_s: float) -> bool:
+    def work() -> None:
+        millis = max(1, int(timeout_s * 1000))
+        for provider in (telemetry.tracer_provider, telemetry.logger_provider, telemetry.meter_provider):
+            try:
+                provider.force_flush(millis)
+            except Exception:
+                _log.exception("flushing telemetry failed")
+        for stop in (
+            telemetry.tracer_provider.shutdown,
+            telemetry.logger_provider.shutdown,
+            lambda: telemetry.meter_provider.shutdown(timeout_millis=millis),
+        ):
+            try:
+                stop()
+            except Exception:
+                _log.exception("shutting telemetry down failed")
+
+    # The SDK's own shutdown can wait on an exporter's retries; a daemon thread with a bounded
+    # join keeps the promise that shutdown returns in time.
+    worker = threading.Thread(target=work, name="tarot-monitoring-shutdown", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    return not worker.is_alive()
