@@ -57,7 +57,7 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
     # https://api.telegram.org/bot123456:ABC-DEF.../sendMessage and file/bot<TOKEN>/...
     Rule("telegram_bot_token", re.compile(r"(?<!\d)\d{5,16}:[A-Za-z0-9_-]{30,}")),
     Rule("openai_key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}")),
-    Rule("provider_key", re.compile(r"\b(?:sk|pk|rk|whsec)_(?:live|test)_[A-Za-z0-9]{8,}")),
+    Rule("provider_key", re.compile(r"\b(?:(?:sk|pk|rk)_(?:live|test)_|whsec_)[A-Za-z0-9]{8,}")),
     Rule("bearer", re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), lambda m: f"{m.group(1)} {REDACTED}"),
     Rule(
         "secret_query_param",
@@ -111,8 +111,11 @@ class Scrubber:
             if isinstance(value, str) and value.startswith(_HASH_PREFIX):
                 return value
             return self.hash_user_id(value if isinstance(value, str | int) else str(value))
-        if isinstance(value, str) and value and _SECRET_KEY.search(key) and not key.startswith("tarot."):
-            return REDACTED
+        if _SECRET_KEY.search(key) and not key.startswith("tarot."):
+            if isinstance(value, str) and value:
+                return REDACTED
+            if isinstance(value, Sequence) and value and all(isinstance(item, str) for item in value):
+                return tuple(REDACTED for _ in value)  # type: ignore[return-value]
         if isinstance(value, str):
             return self.scrub_text(value)
         if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
@@ -131,7 +134,7 @@ class Scrubber:
         return f"{_HASH_PREFIX}{digest[:16]}"
 
 
-_TRIGGER: Final = re.compile(r"[\d@=:]|\s|sk-|_live_|_test_")
+_TRIGGER: Final = re.compile(r"[\d@=:]|\s|sk-|_live_|_test_|whsec_")
 
 
 def _may_hold_secret(text: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -341,6 +342,9 @@ def _install_globals(telemetry: Telemetry) -> None:
 
 def _instrument(telemetry: Telemetry) -> None:
     settings = telemetry.settings
+    # The stable HTTP conventions: url.full and http.client.request.duration in seconds, which
+    # the latency buckets above are made for. An explicit choice in the environment is kept.
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     explicit = settings.sources["instrument"] != "default"
     for name in settings.instrument:
         try:

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import pytest
+
+from tarot_monitoring.config import SETTINGS, ConfigurationError, describe_settings, load_settings
+
+
+def test_defaults_deliver_metrics_within_the_spec_minute() -> None:
+    settings = load_settings({}, environ={})
+    assert settings.service_name == "tarot-bot"
+    assert settings.metric_export_interval_ms == 5000  # not the SDK's 60 s
+    assert settings.otlp_protocol == "grpc"
+    assert settings.otlp_endpoint_for("traces") == "http://localhost:4317"
+    assert settings.instrument == ("asyncpg", "redis", "httpx", "logging")
+    assert all(source == "default" for source in settings.sources.values())
+
+
+def test_standard_otel_variables_are_read() -> None:
+    env = {
+        "OTEL_SERVICE_NAME": "bot-from-env",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/",
+        "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20abc,x-tenant=tarot",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.25",
+        "OTEL_METRIC_EXPORT_INTERVAL": "2000",
+        "OTEL_BSP_MAX_QUEUE_SIZE": "4096",
+        "OTEL_SDK_DISABLED": "true",
+        "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=staging,team=ops",
+    }
+    settings = load_settings({}, environ=env)
+    assert settings.service_name == "bot-from-env"
+    assert settings.otlp_endpoint_for("metrics") == "http://collector:4318/v1/metrics"
+    assert settings.otlp_headers == {"authorization": "Bearer abc", "x-tenant": "tarot"}
+    assert settings.traces_sampler_arg == 0.25
+    assert settings.metric_export_interval_ms == 2000
+    assert settings.bsp_max_queue_size == 4096
+    assert settings.sdk_disabled is True
+    assert settings.resource_attributes["team"] == "ops"
+    assert settings.sources["service_name"] == "OTEL_SERVICE_NAME"
+
+
+def test_explicit_argument_wins_over_environment() -> None:
+    settings = load_settings({"service_name": "explicit", "metric_export_interval_ms": 1000},
+                             environ={"OTEL_SERVICE_NAME": "env", "OTEL_METRIC_EXPORT_INTERVAL": "9000"})
+    assert settings.service_name == "explicit"
+    assert settings.metric_export_interval_ms == 1000
+    assert settings.sources["service_name"] == "argument"
+
+
+def test_service_name_from_resource_attributes_when_nothing_more_specific() -> None:
+    settings = load_settings({}, environ={"OTEL_RESOURCE_ATTRIBUTES": "service.name=from-attrs"})
+    assert settings.service_name == "from-attrs"
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "setting"),
+    [
+        ("OTEL_METRIC_EXPORT_INTERVAL", "soon", "metric_export_interval_ms"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "-5", "metric_export_interval_ms"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", "otlp_protocol"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317", "otlp_endpoint"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:99999", "otlp_endpoint"),
+        ("OTEL_TRACES_SAMPLER", "sometimes", "traces_sampler"),
+        ("OTEL_TRACES_SAMPLER_ARG", "1.5", "traces_sampler_arg"),
+        ("OTEL_SDK_DISABLED", "maybe", "sdk_disabled"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "novalue", "otlp_headers"),
+        ("TAROT_INSTRUMENT", "asyncpg,mongo", "instrument"),
+        ("TAROT_SCRUB_PATTERNS", "([unclosed", "scrub_patterns"),
+        ("OTEL_TRACES_EXPORTER", "zipkin", "traces_exporter"),
+    ],
+)
+def test_invalid_environment_value_names_setting_variable_and_value(env: str, value: str, setting: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({}, environ={env: value})
+    message = str(caught.value)
+    assert setting in message
+    assert env in message
+    assert repr(value) in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("metric_export_interval_ms", 0),
+        ("metric_export_interval_ms", "fast"),
+        ("shutdown_timeout_s", -1.0),
+        ("otlp_protocol", "carrier-pigeon"),
+        ("sdk_disabled", "yes please"),
+        ("dependency_hosts", {"api.stripe.com": 1}),
+        ("instrument", ["asyncpg", "oracle"]),
+    ],
+)
+def test_invalid_argument_names_setting_and_value(name: str, value: object) -> None:
+    with pytest.raises(ConfigurationError, match=name) as caught:
+        load_settings({name: value}, environ={})
+    assert repr(value) in str(caught.value)
+
+
+def test_unknown_setting_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError, match="unknown setting.*service_nmae.*known settings are"):
+        load_settings({"service_nmae": "typo"}, environ={})
+
+
+def test_batch_size_cannot_exceed_queue() -> None:
+    with pytest.raises(ConfigurationError, match="bsp_max_export_batch_size=600.*bsp_max_queue_size=500"):
+        load_settings({"bsp_max_queue_size": 500, "bsp_max_export_batch_size": 600}, environ={})
+
+
+def test_dependency_hosts_merge_over_defaults() -> None:
+    settings = load_settings({}, environ={"TAROT_DEPENDENCY_HOSTS": "api.stripe.com=payment"})
+    assert settings.dependency_hosts == {
+        "api.openai.com": "openai",
+        "api.telegram.org": "telegram",
+        "api.stripe.com": "payment",
+    }
+
+
+def test_every_setting_is_documented_once() -> None:
+    names = [setting.name for setting in SETTINGS]
+    assert len(names) == len(set(names))
+    rows = describe_settings()
+    assert all(row["doc"] and row["env"] for row in rows)
