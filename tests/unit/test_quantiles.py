@@ -1,0 +1,122 @@
+"""histogram_quantile must agree with Prometheus: hand-computed cases and Prometheus' own test data.
+
+The `testhistogram`, `nonmonotonic` and `mixed` cases are the series of Prometheus'
+promql/promqltest/testdata/histograms.test, with the values PromQL gives for them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tarot_monitoring.quantiles import histogram_quantile, histogram_quantile_cumulative
+
+INF = math.inf
+
+# testhistogram at 50m: cumulative counts per le.
+POSITIVE = [(0.1, 50.0), (0.2, 70.0), (1.0, 110.0), (INF, 120.0)]
+NEGATIVE = [(-0.2, 10.0), (-0.1, 20.0), (0.3, 20.0), (INF, 30.0)]
+
+
+@pytest.mark.parametrize(
+    ("q", "positive", "negative"),
+    [(0.0, 0.0, -0.2), (0.2, 0.048, -0.2), (0.5, 0.15, -0.15), (0.8, 0.72, 0.3), (1.0, 1.0, 0.3)],
+)
+def test_prometheus_testhistogram(q: float, positive: float, negative: float) -> None:
+    assert histogram_quantile_cumulative(q, POSITIVE) == pytest.approx(positive, rel=1e-12)
+    assert histogram_quantile_cumulative(q, NEGATIVE) == pytest.approx(negative, rel=1e-12)
+
+
+def test_lowest_bucket_with_upper_bound_zero_returns_that_bound() -> None:
+    # testhistogram3: first bucket le=0 holds nothing, so q=0 lands in it and returns 0 / -0.25.
+    assert histogram_quantile_cumulative(0.0, [(0.0, 0), (0.1, 50), (0.2, 70), (1.0, 110), (INF, 110)]) == 0.0
+    negative = [(-0.25, 0), (-0.2, 10), (-0.1, 20), (0.3, 20), (INF, 20)]
+    assert histogram_quantile_cumulative(0.0, negative) == -0.25
+    assert histogram_quantile_cumulative(0.25, negative) == pytest.approx(-0.225)
+    assert histogram_quantile_cumulative(1.0, negative) == pytest.approx(-0.1)
+
+
+@pytest.mark.parametrize(("q", "expected"), [(1 / 6, 1.0), (0.5, 3.0), (5 / 6, 5.0)])
+def test_middle_of_bucket(q: float, expected: float) -> None:
+    buckets = [(0.0, 0), (2.0, 1), (4.0, 2), (6.0, 3), (INF, 3)]
+    assert histogram_quantile_cumulative(q, buckets) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(("q", "expected"), [(0.01, 0.0045), (0.5, 8.5), (0.99, 979.75)])
+def test_non_monotonic_counts_are_forced_monotonic(q: float, expected: float) -> None:
+    buckets = [(0.1, 20), (1.0, 10), (10.0, 50), (100.0, 40), (1000.0, 90), (INF, 80)]
+    assert histogram_quantile_cumulative(q, buckets) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(("q", "expected"), [(0.5, 0.15), (0.75, 0.2), (1.0, 0.2)])
+def test_equal_upper_bounds_are_merged(q: float, expected: float) -> None:
+    # le="0.2", "2e-1" and "2.0e-1" are three series with one bound: their counts add up.
+    buckets = [(0.1, 1), (0.2, 1), (0.2, 1), (0.2, 1), (INF, 4)]
+    assert histogram_quantile_cumulative(q, buckets) == pytest.approx(expected, rel=1e-12)
+
+
+def test_order_of_buckets_does_not_matter() -> None:
+    assert histogram_quantile_cumulative(0.5, list(reversed(POSITIVE))) == pytest.approx(0.15)
+
+
+@pytest.mark.parametrize(
+    ("q", "buckets"),
+    [
+        (0.5, [(0.1, 1), (0.2, 2)]),  # no +Inf bucket
+        (0.5, [(INF, 5)]),  # fewer than two buckets
+        (0.5, [(INF, 0), (INF, 3)]),  # two +Inf series merge into one
+        (0.5, [(0.1, 0), (0.2, 0), (INF, 0)]),  # no observations
+        (math.nan, POSITIVE),
+        (0.5, []),
+    ],
+)
+def test_nan_cases(q: float, buckets: list[tuple[float, float]]) -> None:
+    assert math.isnan(histogram_quantile_cumulative(q, buckets))
+
+
+def test_quantile_out_of_range() -> None:
+    assert histogram_quantile_cumulative(-0.1, POSITIVE) == -INF
+    assert histogram_quantile_cumulative(1.01, POSITIVE) == INF
+
+
+def test_rank_in_inf_bucket_returns_highest_finite_bound() -> None:
+    # 10 observations, 9 of them above 2s: p50 and p99 both report the top finite bound.
+    assert histogram_quantile(0.5, [1.0, 2.0], [1, 0, 9]) == 2.0
+    assert histogram_quantile(0.99, [1.0, 2.0], [1, 0, 9]) == 2.0
+
+
+def test_q_zero_with_empty_first_bucket_is_nan_like_prometheus() -> None:
+    # rank 0 lands in the first bucket; its count is 0, and Go's 0/0 is NaN.
+    assert math.isnan(histogram_quantile(0.0, [0.1, 0.2], [0, 5, 0]))
+
+
+def test_otel_shape_hand_computed() -> None:
+    # Per-bucket counts: 10 in (0, 0.1], 30 in (0.1, 0.5], 50 in (0.5, 1], 10 in (1, +Inf).
+    bounds, counts = [0.1, 0.5, 1.0], [10, 30, 50, 10]
+    # p50: rank 50 -> third bucket (cumulative 90), 10 into its 50 -> 0.5 + 0.5 * 10/50 = 0.6
+    assert histogram_quantile(0.5, bounds, counts) == pytest.approx(0.6)
+    # p95: rank 95 -> +Inf bucket -> highest finite bound
+    assert histogram_quantile(0.95, bounds, counts) == 1.0
+    # p90: rank 90 equals the cumulative count of le=1 exactly -> its upper bound
+    assert histogram_quantile(0.9, bounds, counts) == pytest.approx(1.0)
+    # p5: rank 5 in the first bucket, interpolated from 0 -> 0.05
+    assert histogram_quantile(0.05, bounds, counts) == pytest.approx(0.05)
+    # p25: rank 25 -> second bucket, 15 into its 30 -> 0.1 + 0.4 * 0.5 = 0.3
+    assert histogram_quantile(0.25, bounds, counts) == pytest.approx(0.3)
+
+
+def test_otel_shape_matches_cumulative_form() -> None:
+    bounds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]
+    counts = [3, 7, 11, 20, 40, 12, 5, 1, 1]
+    running, cumulative = 0, []
+    for bound, count in zip([*bounds, INF], counts, strict=True):
+        running += count
+        cumulative.append((bound, running))
+    for q in (0.0, 0.1, 0.5, 0.9, 0.95, 0.99, 1.0):
+        assert histogram_quantile(q, bounds, counts) == histogram_quantile_cumulative(q, cumulative)
+
+
+def test_mismatched_lengths_name_the_problem() -> None:
+    with pytest.raises(ValueError, match="one more entry than bounds"):
+        histogram_quantile(0.5, [0.1, 0.2], [1, 2])
