@@ -1,0 +1,525 @@
+"""instrument_aiogram: real Updates through a real Dispatcher.feed_update, with real handlers.
+
+The bot talks to the local fake Bot API (tarot_monitoring.demo.fakes.FakeTelegram); spans go to an
+in-memory exporter on a private TracerProvider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import sys
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from aiogram import Bot, Dispatcher, F
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.filters import Command, CommandStart
+from aiogram.types import CallbackQuery, ErrorEvent, Message, Update
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from tarot_monitoring import semconv
+from tarot_monitoring.demo.fakes import FakeTelegram
+from tarot_monitoring.integrations.aiogram import instrument_aiogram, uninstrument_aiogram
+from tarot_monitoring.scrubbing import Scrubber
+
+USER_ID = 731954268
+FIRST_NAME = "Anastasia"
+LAST_NAME = "Volkova"
+USERNAME = "nastya_tarot"
+PHONE = "+79161234567"
+EMAIL = "anastasia.volkova@example.com"
+READING_TEXT = f"/reading Celtic cross please, send it to {EMAIL}"
+PLAIN_TEXT = f"Hi! Will my exam go well? Write me at {EMAIL}"
+SCRUBBER = Scrubber(user_hash_key="aiogram-test-key")
+USER_HASH = SCRUBBER.hash_user_id(USER_ID)
+PERSONAL = [
+    str(USER_ID),
+    FIRST_NAME,
+    LAST_NAME,
+    USERNAME,
+    PHONE,
+    PHONE.removeprefix("+"),
+    EMAIL,
+    "Celtic cross",
+]
+
+USER = {
+    "id": USER_ID,
+    "is_bot": False,
+    "first_name": FIRST_NAME,
+    "last_name": LAST_NAME,
+    "username": USERNAME,
+    "language_code": "ru",
+}
+PRIVATE_CHAT = {
+    "id": USER_ID,
+    "first_name": FIRST_NAME,
+    "last_name": LAST_NAME,
+    "username": USERNAME,
+    "type": "private",
+}
+
+
+def message_update(update_id: int, text: str, *, chat: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A text message as Telegram sends it, with bot_command / email entities where they occur."""
+    entities: list[dict[str, Any]] = []
+    if text.startswith("/"):
+        entities.append({"offset": 0, "length": len(text.split()[0]), "type": "bot_command"})
+    if EMAIL in text:
+        entities.append({"offset": text.index(EMAIL), "length": len(EMAIL), "type": "email"})
+    message: dict[str, Any] = {
+        "message_id": 500 + update_id % 1000,
+        "from": USER,
+        "chat": chat or PRIVATE_CHAT,
+        "date": 1732713600,
+        "text": text,
+    }
+    if entities:
+        message["entities"] = entities
+    return {"update_id": update_id, "message": message}
+
+
+CONTACT_UPDATE = {
+    "update_id": 482913377,
+    "message": {
+        "message_id": 522,
+        "from": USER,
+        "chat": PRIVATE_CHAT,
+        "date": 1732713660,
+        "reply_to_message": {
+            "message_id": 521,
+            "from": {
+                "id": 123456789,
+                "is_bot": True,
+                "first_name": "Tarot Test Bot",
+                "username": "tarot_test_bot",
+            },
+            "chat": PRIVATE_CHAT,
+            "date": 1732713650,
+            "text": "Share your phone number to get 3 free readings",
+        },
+        "contact": {
+            "phone_number": PHONE,
+            "first_name": FIRST_NAME,
+            "last_name": LAST_NAME,
+            "user_id": USER_ID,
+            "vcard": f"BEGIN:VCARD\nVERSION:3.0\nFN:{FIRST_NAME} {LAST_NAME}\nTEL;CELL:{PHONE}\nEND:VCARD",
+        },
+    },
+}
+
+CALLBACK_UPDATE = {
+    "update_id": 482913378,
+    "callback_query": {
+        "id": "3143615924865386742",
+        "from": USER,
+        "message": {
+            "message_id": 523,
+            "from": {
+                "id": 123456789,
+                "is_bot": True,
+                "first_name": "Tarot Test Bot",
+                "username": "tarot_test_bot",
+            },
+            "chat": PRIVATE_CHAT,
+            "date": 1732713700,
+            "text": "Pick a spread",
+            "reply_markup": {
+                "inline_keyboard": [[{"text": "Celtic cross", "callback_data": "spread:celtic"}]]
+            },
+        },
+        "chat_instance": "-4511827783472916401",
+        "data": "spread:celtic",
+    },
+}
+
+SUPERGROUP = {"id": -1001234567890, "title": "Tarot lovers", "type": "supergroup"}
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def provider(exporter: InMemorySpanExporter) -> Iterator[TracerProvider]:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield provider
+    provider.shutdown()
+
+
+@pytest.fixture
+def fake_telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def bot(fake_telegram: FakeTelegram) -> AsyncIterator[Bot]:
+    bot = Bot(
+        fake_telegram.token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake_telegram.base_url))
+    )
+    yield bot
+    await bot.session.close()
+
+
+@pytest.fixture
+async def http_client(provider: TracerProvider) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client with the stock OpenTelemetry instrumentation, like the bot's OpenAI client."""
+    client = httpx.AsyncClient()
+    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider)
+    yield client
+    HTTPXClientInstrumentor.uninstrument_client(client)
+    await client.aclose()
+
+
+class TarotBot:
+    """A small aiogram bot: what it did is kept for the assertions."""
+
+    def __init__(self, provider: TracerProvider, fake: FakeTelegram, http: httpx.AsyncClient) -> None:
+        self.dispatcher = Dispatcher()
+        self.errors_seen: list[BaseException] = []
+        self.raised: list[BaseException] = []
+        tracer = provider.get_tracer("tarot.bot")
+        dp = self.dispatcher
+
+        @dp.message(CommandStart())
+        async def start(message: Message) -> None:
+            await message.answer("Welcome to the tarot bot")
+
+        @dp.message(Command("reading"))
+        async def reading(message: Message) -> None:
+            with tracer.start_as_current_span("reading.generate"):
+                # The bot's own httpx call (stands in for OpenAI): auto-instrumented, a grandchild.
+                response = await http.post(f"{fake.api_url}/getMe")
+                response.raise_for_status()
+            await message.answer("The Tower, reversed: change is coming")
+
+        @dp.message(Command("fail"))
+        async def fail(message: Message) -> None:
+            error = RuntimeError("the deck is missing a card")
+            self.raised.append(error)
+            raise error
+
+        @dp.message(F.contact)
+        async def contact(message: Message) -> None:
+            with tracer.start_as_current_span("user.save_contact"):
+                pass
+
+        @dp.message()
+        async def chat(message: Message) -> None:
+            await message.answer("Ask me with /reading")
+
+        @dp.callback_query(F.data.startswith("spread:"))
+        async def pick_spread(query: CallbackQuery) -> None:
+            await query.answer()
+
+    def handle_errors(self, tracer_provider: TracerProvider) -> None:
+        tracer = tracer_provider.get_tracer("tarot.bot")
+
+        @self.dispatcher.errors()
+        async def on_error(event: ErrorEvent) -> bool:
+            with tracer.start_as_current_span("error.reply"):
+                self.errors_seen.append(event.exception)
+            return True
+
+
+@pytest.fixture
+def tarot(
+    provider: TracerProvider, fake_telegram: FakeTelegram, http_client: httpx.AsyncClient
+) -> Iterator[TarotBot]:
+    tarot = TarotBot(provider, fake_telegram, http_client)
+    yield tarot
+    uninstrument_aiogram(tarot.dispatcher)
+
+
+async def feed(dispatcher: Dispatcher, bot: Bot, raw: dict[str, Any]) -> Any:
+    return await dispatcher.feed_update(bot, Update.model_validate(raw, context={"bot": bot}))
+
+
+def update_spans(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
+    return [span for span in exporter.get_finished_spans() if span.name.startswith("telegram.update")]
+
+
+def only(spans: list[ReadableSpan], name: str) -> ReadableSpan:
+    matches = [span for span in spans if span.name == name]
+    assert len(matches) == 1, [span.name for span in spans]
+    return matches[0]
+
+
+def parent_id(span: ReadableSpan) -> int | None:
+    return span.parent.span_id if span.parent is not None else None
+
+
+def exported_text(exporter: InMemorySpanExporter) -> str:
+    return "\n".join(span.to_json() for span in exporter.get_finished_spans())
+
+
+def instrument(tarot: TarotBot, provider: TracerProvider, **kwargs: Any) -> None:
+    instrument_aiogram(
+        tarot.dispatcher, tracer_provider=provider, hash_user_id=SCRUBBER.hash_user_id, **kwargs
+    )
+
+
+async def test_command_update_is_one_root_consumer_span_with_its_handler_work_inside(
+    tarot: TarotBot,
+    bot: Bot,
+    provider: TracerProvider,
+    exporter: InMemorySpanExporter,
+    fake_telegram: FakeTelegram,
+) -> None:
+    instrument(tarot, provider)
+
+    await feed(tarot.dispatcher, bot, message_update(482913376, READING_TEXT))
+
+    spans = list(exporter.get_finished_spans())
+    root = only(spans, "telegram.update message")
+    child = only(spans, "reading.generate")
+    http_span = only(spans, "POST")
+    assert root.kind is SpanKind.CONSUMER
+    assert root.parent is None
+    assert root.links == ()
+    assert dict(root.attributes or {}) == {
+        semconv.UPDATE_TYPE: "message",
+        semconv.COMMAND: "reading",  # from the dispatcher's Command filters
+        semconv.CHAT_TYPE: "private",
+        semconv.USER_HASH: USER_HASH,
+    }
+    assert root.status.status_code is StatusCode.UNSET
+    assert root.events == ()
+    assert root.instrumentation_scope is not None
+    assert root.instrumentation_scope.name == "tarot_monitoring.integrations.aiogram"
+    assert parent_id(child) == root.context.span_id
+    assert parent_id(http_span) == child.context.span_id
+    assert {span.context.trace_id for span in spans} == {root.context.trace_id}
+    assert (root.start_time or 0) <= (child.start_time or -1)
+    assert (child.end_time or 0) <= (root.end_time or -1)
+    # The handler's reply really went through the fake Bot API.
+    assert [message["text"] for message in fake_telegram.sent_messages] == [
+        "The Tower, reversed: change is coming"
+    ]
+
+
+async def test_update_types_chat_types_and_low_cardinality_commands(
+    tarot: TarotBot, bot: Bot, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    instrument(tarot, provider)
+
+    await feed(tarot.dispatcher, bot, message_update(1, PLAIN_TEXT))
+    await feed(tarot.dispatcher, bot, message_update(2, f"/sell_my_data_{USER_ID} now"))
+    await feed(tarot.dispatcher, bot, message_update(3, "/start@tarot_test_bot", chat=SUPERGROUP))
+    await feed(tarot.dispatcher, bot, CALLBACK_UPDATE)
+    await feed(tarot.dispatcher, bot, CONTACT_UPDATE)
+
+    assert [(span.name, dict(span.attributes or {})) for span in update_spans(exporter)] == [
+        (
+            "telegram.update message",
+            {semconv.UPDATE_TYPE: "message", semconv.CHAT_TYPE: "private", semconv.USER_HASH: USER_HASH},
+        ),
+        (
+            "telegram.update message",
+            {
+                semconv.UPDATE_TYPE: "message",
+                semconv.COMMAND: "other",
+                semconv.CHAT_TYPE: "private",
+                semconv.USER_HASH: USER_HASH,
+            },
+        ),
+        (
+            "telegram.update message",
+            {
+                semconv.UPDATE_TYPE: "message",
+                semconv.COMMAND: "start",
+                semconv.CHAT_TYPE: "supergroup",
+                semconv.USER_HASH: USER_HASH,
+            },
+        ),
+        (
+            "telegram.update callback_query",
+            {
+                semconv.UPDATE_TYPE: "callback_query",
+                semconv.CHAT_TYPE: "private",
+                semconv.USER_HASH: USER_HASH,
+            },
+        ),
+        (
+            "telegram.update message",
+            {semconv.UPDATE_TYPE: "message", semconv.CHAT_TYPE: "private", semconv.USER_HASH: USER_HASH},
+        ),
+    ]
+    contact_root = update_spans(exporter)[-1]
+    save = only(list(exporter.get_finished_spans()), "user.save_contact")
+    assert parent_id(save) == contact_root.context.span_id
+
+
+async def test_no_id_name_phone_or_text_is_exported(
+    tarot: TarotBot, bot: Bot, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    instrument_aiogram(tarot.dispatcher, tracer_provider=provider)  # default hash: process-wide key
+
+    unknown_command = message_update(12, f"/sell_my_data_{USER_ID} {EMAIL}")
+    for raw in (
+        message_update(10, READING_TEXT),
+        message_update(11, PLAIN_TEXT),
+        unknown_command,
+        CONTACT_UPDATE,
+        CALLBACK_UPDATE,
+    ):
+        await feed(tarot.dispatcher, bot, raw)
+
+    text = exported_text(exporter)
+    assert len(update_spans(exporter)) == 5
+    for value in [*PERSONAL, READING_TEXT, PLAIN_TEXT, "spread:celtic"]:
+        assert value not in text, f"{value!r} was exported"
+    hashes = {json.loads(span.to_json())["attributes"][semconv.USER_HASH] for span in update_spans(exporter)}
+    assert len(hashes) == 1
+    (user_hash,) = hashes
+    assert user_hash.startswith("h:")
+    assert user_hash not in (str(USER_ID), USER_HASH)
+
+
+async def test_explicit_commands_replace_the_registered_ones(
+    tarot: TarotBot, bot: Bot, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    instrument(tarot, provider, commands=["/Start", "help"])
+
+    await feed(tarot.dispatcher, bot, message_update(1, "/start"))
+    await feed(tarot.dispatcher, bot, message_update(2, "/reading tell me"))
+
+    assert [(span.attributes or {}).get(semconv.COMMAND) for span in update_spans(exporter)] == [
+        "start",
+        "other",
+    ]
+
+
+async def test_unhandled_error_is_recorded_and_reraised_unchanged(
+    tarot: TarotBot, bot: Bot, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    instrument(tarot, provider)
+
+    with pytest.raises(RuntimeError) as raised:
+        await feed(tarot.dispatcher, bot, message_update(20, "/fail"))
+
+    assert raised.value is tarot.raised[0]
+    (root,) = update_spans(exporter)
+    assert root.status.status_code is StatusCode.ERROR
+    assert root.status.description == "RuntimeError"
+    assert (root.attributes or {})[semconv.ERROR_TYPE] == "RuntimeError"
+    assert [(event.name, dict(event.attributes or {})["exception.type"]) for event in root.events] == [
+        ("exception", "RuntimeError")
+    ]
+
+
+async def test_error_handled_by_the_bots_error_handler_is_still_recorded_once(
+    tarot: TarotBot, bot: Bot, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    tarot.handle_errors(provider)
+    instrument(tarot, provider)
+
+    result = await feed(tarot.dispatcher, bot, message_update(21, "/fail"))
+
+    assert result is True  # the error handler's answer: aiogram considered the error handled
+    assert tarot.errors_seen == tarot.raised  # the very same exception object reached it
+    spans = list(exporter.get_finished_spans())
+    root = only(spans, "telegram.update message")
+    reply = only(spans, "error.reply")
+    assert parent_id(reply) == root.context.span_id
+    assert root.status.status_code is StatusCode.ERROR
+    assert (root.attributes or {})[semconv.ERROR_TYPE] == "RuntimeError"
+    assert [event.name for event in root.events] == ["exception"]
+
+
+async def test_concurrent_updates_each_get_their_own_span(
+    provider: TracerProvider, exporter: InMemorySpanExporter, bot: Bot
+) -> None:
+    dispatcher = Dispatcher()
+    tracer = provider.get_tracer("tarot.bot")
+    both_started = asyncio.Barrier(2)
+
+    @dispatcher.message()
+    async def slow(message: Message) -> None:
+        await both_started.wait()  # both updates are inside their handlers at the same time
+        with tracer.start_as_current_span(f"work {message.message_id}"):
+            await asyncio.sleep(0)
+
+    instrument_aiogram(dispatcher, tracer_provider=provider, hash_user_id=SCRUBBER.hash_user_id)
+    try:
+        async with asyncio.timeout(10):
+            await asyncio.gather(
+                feed(dispatcher, bot, message_update(31, "first")),
+                feed(dispatcher, bot, message_update(32, "second")),
+            )
+    finally:
+        uninstrument_aiogram(dispatcher)
+
+    spans = list(exporter.get_finished_spans())
+    roots = update_spans(exporter)
+    assert len(roots) == 2
+    assert len({root.context.trace_id for root in roots}) == 2
+    for message_id in (531, 532):
+        work = only(spans, f"work {message_id}")
+        (parent,) = [root for root in roots if root.context.span_id == parent_id(work)]
+        assert parent.context.trace_id == work.context.trace_id
+
+
+async def test_update_fed_inside_another_span_starts_its_own_trace_with_a_link(
+    tarot: TarotBot, bot: Bot, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    instrument(tarot, provider)
+
+    with provider.get_tracer("webhook").start_as_current_span("POST /webhook") as request_span:
+        await feed(tarot.dispatcher, bot, message_update(40, "/start"))
+
+    root = only(list(exporter.get_finished_spans()), "telegram.update message")
+    assert root.parent is None
+    assert root.context.trace_id != request_span.get_span_context().trace_id
+    assert [link.context for link in root.links] == [request_span.get_span_context()]
+
+
+async def test_instrument_is_idempotent_and_uninstrument_restores_the_dispatcher(
+    tarot: TarotBot, bot: Bot, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    original_update = list(tarot.dispatcher.update.outer_middleware)
+    original_errors = list(tarot.dispatcher.errors.outer_middleware)
+
+    instrument(tarot, provider)
+    instrument(tarot, provider)
+    assert len(tarot.dispatcher.update.outer_middleware) == len(original_update) + 1
+    assert list(tarot.dispatcher.update.outer_middleware)[1:] == original_update  # ours first, order kept
+    await feed(tarot.dispatcher, bot, message_update(50, "/start"))
+    assert len(update_spans(exporter)) == 1
+
+    uninstrument_aiogram(tarot.dispatcher)
+    uninstrument_aiogram(tarot.dispatcher)  # a no-op the second time
+    assert list(tarot.dispatcher.update.outer_middleware) == original_update
+    assert list(tarot.dispatcher.errors.outer_middleware) == original_errors
+    exporter.clear()
+    await feed(tarot.dispatcher, bot, message_update(51, "/start"))
+    assert update_spans(exporter) == []
+
+
+def test_bad_arguments_get_clear_errors(provider: TracerProvider) -> None:
+    with pytest.raises(TypeError, match="needs an aiogram Dispatcher"):
+        instrument_aiogram(object(), tracer_provider=provider)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="iterable of command names"):
+        instrument_aiogram(Dispatcher(), tracer_provider=provider, commands="start")
+    with pytest.raises(ValueError, match="'/tarot reading' is not a Telegram bot command"):
+        instrument_aiogram(Dispatcher(), tracer_provider=provider, commands=["/tarot reading"])
+
+
+def test_missing_aiogram_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "aiogram", None)  # what `import aiogram` sees when it is absent
+    monkeypatch.delitem(sys.modules, "tarot_monitoring.integrations.aiogram")
+
+    with pytest.raises(ImportError, match=r"pip install 'tarot-monitoring\[aiogram\]'"):
+        importlib.import_module("tarot_monitoring.integrations.aiogram")
