@@ -1,0 +1,32 @@
+"""Zero-code setup: `opentelemetry-instrument` finds our distro and configurator by entry point.
+
+    OTEL_SERVICE_NAME=tarot-bot opentelemetry-instrument python -m bot
+
+The configurator runs `configure()` with our scrubbing gate and category tagging but leaves
+instrumenting to `opentelemetry-instrument`, which loads every installed instrumentor itself
+(against the global providers `configure()` installs).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from opentelemetry.instrumentation.distro import BaseDistro
+from opentelemetry.sdk._configuration import _BaseConfigurator
+
+from tarot_monitoring.telemetry import configure
+
+
+class TarotDistro(BaseDistro):  # type: ignore[misc]
+    """Sets the defaults our histograms and scrubbing expect before instrumentors load."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+
+
+class TarotConfigurator(_BaseConfigurator):  # type: ignore[misc]
+    """Runs `tarot_monitoring.configure()` from the environment, without instrumenting twice."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        configure(instrument="none")

@@ -1,0 +1,86 @@
+"""`tarot-monitor`: the demo, the status view, the settings table and the native stack."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text}")
+    return value
+
+
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tarot-monitor", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the reference bot against local fakes and show its telemetry")
+    demo.add_argument("--users", type=_positive_int, default=20, help="concurrent simulated users (default 20)")
+    demo.add_argument("--rounds", type=_positive_int, default=3, help="readings per user (default 3)")
+    demo.add_argument("--fail-payments", type=_ratio, default=0.0, metavar="RATIO",
+                      help="share of payments the fake provider declines (default 0)")
+    demo.add_argument("--slow-readings", type=float, default=0.0, metavar="SECONDS",
+                      help="extra latency of the fake OpenAI (default 0)")
+    demo.add_argument("--seed", type=int, default=7)
+
+    status = commands.add_parser("status", help="print the metrics snapshot and health of this machine's bot stack")
+    status.add_argument("--postgres", metavar="DSN", help="PostgreSQL DSN to check and read statistics from")
+    status.add_argument("--redis", metavar="URL", help="Redis URL to check and read INFO from")
+
+    commands.add_parser("config", help="list every setting with its environment variables and default")
+
+    stack = commands.add_parser("stack", help="the native stack: collector, Prometheus, Alertmanager")
+    stack.add_argument("stack_args", nargs=argparse.REMAINDER, help="up | down | status")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from tarot_monitoring.demo.run import run_demo
+
+        return run_demo(users=args.users, rounds=args.rounds, fail_payments=args.fail_payments,
+                        slow_readings_s=args.slow_readings, seed=args.seed)
+    if args.command == "config":
+        from tarot_monitoring.config import describe_settings
+
+        for row in describe_settings():
+            print(f"{row['name']}\n  env: {row['env']}\n  default: {row['default']}\n  {row['doc']}\n")
+        return 0
+    if args.command == "status":
+        return asyncio.run(_status(args.postgres, args.redis))
+    if args.command == "stack":
+        from tarot_monitoring import stack
+
+        return stack.cli(list(args.stack_args))
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+async def _status(postgres: str | None, redis: str | None) -> int:
+    from tarot_monitoring.collector import MetricsCollector, format_snapshot
+    from tarot_monitoring.health import HealthChecker
+
+    checker = HealthChecker(postgres=postgres, redis=redis)
+    health = await checker.check_health()
+    snapshot = await MetricsCollector(postgres=postgres, redis=redis).collect_metrics()
+    print(format_snapshot(snapshot))
+    print(f"\nhealth: {health.status}")
+    for name, check in health.checks.items():
+        print(f"  {name:<10} {check.status:<10} {check.latency_s * 1000:7.1f} ms  {check.error or ''}")
+    return 0 if health.status != "unhealthy" else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
