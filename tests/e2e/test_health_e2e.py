@@ -1,0 +1,163 @@
+"""HealthChecker against the real PostgreSQL and Redis, and against a dependency that hangs.
+
+The hanging dependency is a TCP socket that listens and never accepts: the kernel completes
+the handshake, so a client connects and then waits forever for the server's first byte, the
+way a wedged PostgreSQL, Redis or API gateway behaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from tarot_monitoring.health import HealthChecker, HealthServer
+from tarot_monitoring.scrubbing import Scrubber
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+
+
+@pytest.fixture
+def provider() -> Iterator[MeterProvider]:
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    yield meter_provider
+    meter_provider.shutdown()
+
+
+@pytest.fixture
+def hanging_port() -> Iterator[int]:
+    """A port that completes TCP handshakes (backlog) and never sends a byte."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+async def pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await asyncpg.create_pool(postgres_dsn, min_size=1, max_size=3)
+    yield created
+    await created.close()
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def test_real_services_by_dsn_and_url(
+    provider: MeterProvider, postgres_dsn: str, redis_url: str
+) -> None:
+    async with HealthChecker(postgres=postgres_dsn, redis=redis_url, meter_provider=provider) as checker:
+        status = await checker.check_health()
+
+    assert sorted(status.checks) == ["database", "redis"]
+    assert status.checks["database"].status in ("healthy", "degraded")  # degraded only if slower than 300 ms
+    assert status.checks["database"].details["server_version"].split(".")[0].isdigit()
+    assert status.checks["database"].critical is True
+    assert status.checks["redis"].status in ("healthy", "degraded")
+    assert status.checks["redis"].error is None or status.checks["redis"].error.startswith("slow:")
+    assert status.status in ("healthy", "degraded")
+
+
+async def test_real_services_by_pool_and_client(
+    provider: MeterProvider, pool: asyncpg.Pool, redis_client: aioredis.Redis
+) -> None:
+    checker = HealthChecker(postgres=pool, redis=redis_client, meter_provider=provider)
+    status = await checker.check_health()
+    await checker.aclose()
+
+    database = status.checks["database"]
+    assert database.error is None or database.error.startswith("slow:")
+    assert database.details["pool_max"] == 3
+    assert database.details["pool_in_use"] == 0  # the probe's connection is back in the pool
+    assert database.details["pool_size"] >= 1
+    # The checker does not own what it was given: both still work after aclose().
+    assert await pool.fetchval("SELECT 1") == 1
+    assert await redis_client.ping() is True
+
+
+async def test_hanging_dependencies_are_unhealthy_within_the_budget(
+    provider: MeterProvider, hanging_port: int
+) -> None:
+    hung = f"127.0.0.1:{hanging_port}"
+    checker = HealthChecker(
+        postgres=f"postgresql://tarot:secret-pw@{hung}/tarot",
+        redis=f"redis://{hung}/0",
+        telegram_url=f"http://{hung}/bot{TOKEN}",
+        openai_url=f"http://{hung}",
+        payment_url=f"http://{hung}/status",
+        timeout_s=0.5,
+        budget_s=2.0,
+        meter_provider=provider,
+    )
+    async with checker:
+        status = await asyncio.wait_for(checker.check_health(), timeout=15)
+
+    assert status.status == "unhealthy"
+    assert {name: result.status for name, result in status.checks.items()} == dict.fromkeys(
+        ["database", "redis", "openai", "telegram", "payment"], "unhealthy"
+    )
+    for name, result in status.checks.items():
+        # Each one gave up on its own timeout, not on the overall budget.
+        assert result.error is not None, name
+        assert "0.5" in result.error or "Timeout" in result.error, (name, result.error)
+    assert TOKEN not in status.to_json()
+    assert "secret-pw" not in status.to_json()
+
+
+async def test_wrong_password_is_unhealthy_and_not_echoed(provider: MeterProvider, postgres_dsn: str) -> None:
+    parts = urlsplit(postgres_dsn)
+    wrong = urlunsplit(
+        parts._replace(netloc=f"{parts.username}:Wr0ng-Passw0rd@{parts.hostname}:{parts.port}")
+    )
+    async with HealthChecker(postgres=wrong, meter_provider=provider, scrubber=Scrubber()) as checker:
+        status = await checker.check_health()
+
+    database = status.checks["database"]
+    assert database.status == "unhealthy"
+    assert database.error is not None
+    assert "password authentication failed" in database.error
+    assert "Wr0ng-Passw0rd" not in status.to_json()
+
+
+async def test_redis_refused_is_unhealthy_and_critical(provider: MeterProvider) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with HealthChecker(redis=f"redis://127.0.0.1:{port}/0", meter_provider=provider) as checker:
+        status = await checker.check_health()
+
+    assert status.checks["redis"].status == "unhealthy"
+    assert (status.checks["redis"].error or "").startswith("ConnectionError")
+    assert status.status == "unhealthy"
+
+
+async def test_readyz_with_real_services(provider: MeterProvider, postgres_dsn: str, redis_url: str) -> None:
+    async with (
+        HealthChecker(postgres=postgres_dsn, redis=redis_url, meter_provider=provider) as checker,
+        HealthServer(checker, cache_ttl_s=30) as server,
+    ):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        raw = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    parsed = json.loads(body)
+    assert set(parsed["checks"]) == {"database", "redis"}
+    assert parsed["status"] in ("healthy", "degraded")
