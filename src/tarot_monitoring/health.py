@@ -391,10 +391,10 @@ class HealthChecker:
                 connection = await asyncpg.connect(dsn, timeout=self.timeout_s)
                 try:
                     await connection.fetchval("SELECT 1")
-                    version = connection.get_server_version()
+                    version = _server_version(connection)
                 finally:
                     await _close_asyncpg(connection)
-                return CheckResult(HEALTHY, details={"server_version": f"{version.major}.{version.minor}"})
+                return CheckResult(HEALTHY, details={"server_version": version})
 
             return check_dsn
         if not callable(getattr(postgres, "acquire", None)):
@@ -408,8 +408,8 @@ class HealthChecker:
 
             async with pool.acquire() as connection:
                 await connection.fetchval("SELECT 1")
-                version = connection.get_server_version()
-            details: dict[str, Any] = {"server_version": f"{version.major}.{version.minor}"}
+                version = _server_version(connection)
+            details: dict[str, Any] = {"server_version": version}
             stats = asyncpg_pool_stats(pool)
             if stats is not None:
                 details.update(pool_size=stats.size, pool_in_use=stats.in_use, pool_max=stats.max)
@@ -577,6 +577,11 @@ def overall_status(results: Iterable[CheckResult]) -> HealthState:
         if result.status != HEALTHY:
             verdict = DEGRADED
     return verdict
+
+
+def _server_version(connection: Any) -> str:
+    """The server's version as it reports it ("15.18"), without the distribution's suffix."""
+    return str(connection.get_settings().server_version).split(" ", 1)[0]
 
 
 def _pong(answer: object) -> CheckResult:

@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from tarot_monitoring.demo.fakes import FakeServices
 from tarot_monitoring.health import HealthChecker, HealthServer
 from tarot_monitoring.scrubbing import Scrubber
 
@@ -50,13 +51,6 @@ async def pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     await created.close()
 
 
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
 async def test_real_services_by_dsn_and_url(
     provider: MeterProvider, postgres_dsn: str, redis_url: str
 ) -> None:
@@ -65,7 +59,12 @@ async def test_real_services_by_dsn_and_url(
 
     assert sorted(status.checks) == ["database", "redis"]
     assert status.checks["database"].status in ("healthy", "degraded")  # degraded only if slower than 300 ms
-    assert status.checks["database"].details["server_version"].split(".")[0].isdigit()
+    connection = await asyncpg.connect(postgres_dsn)
+    try:
+        server_version = await connection.fetchval("SHOW server_version")
+    finally:
+        await connection.close()
+    assert status.checks["database"].details["server_version"] == server_version.split(" ")[0]
     assert status.checks["database"].critical is True
     assert status.checks["redis"].status in ("healthy", "degraded")
     assert status.checks["redis"].error is None or status.checks["redis"].error.startswith("slow:")
@@ -161,3 +160,43 @@ async def test_readyz_with_real_services(provider: MeterProvider, postgres_dsn: 
     parsed = json.loads(body)
     assert set(parsed["checks"]) == {"database", "redis"}
     assert parsed["status"] in ("healthy", "degraded")
+
+
+async def test_every_check_against_real_services_and_the_fakes(
+    provider: MeterProvider, postgres_dsn: str, redis_url: str, fake_services: FakeServices
+) -> None:
+    telegram, openai, payments = fake_services.telegram, fake_services.openai, fake_services.payments
+
+    async def ledger() -> bool:
+        return True
+
+    checker = HealthChecker(
+        postgres=postgres_dsn,
+        redis=redis_url,
+        openai_url=f"{openai.base_url}/v1",
+        openai_api_key=openai.api_key,
+        telegram_url=telegram.api_url,
+        payment_url=payments.base_url,
+        credit_check=ledger,
+        meter_provider=provider,
+    )
+    async with checker:
+        healthy = await checker.check_health()
+        telegram.set_faults(hang=True)
+        try:
+            hung = await asyncio.wait_for(checker.check_health(), timeout=15)
+        finally:
+            telegram.clear_faults()
+
+    assert sorted(healthy.checks) == ["credit", "database", "openai", "payment", "redis", "telegram"]
+    assert healthy.checks["telegram"].details == {"bot_username": telegram.bot_username}
+    assert healthy.checks["openai"].details == {"http_status": 200}
+    assert healthy.checks["payment"].details == {"http_status": 404}  # reachable: it answered
+    assert healthy.status in ("healthy", "degraded")
+    assert all(result.error is None or result.error.startswith("slow:") for result in healthy.checks.values())
+    assert telegram.request_counts()["GET /bot{token}/getMe"] >= 2
+
+    assert hung.checks["telegram"].status == "unhealthy"
+    assert hung.checks["telegram"].error == f"no answer within {checker.timeout_s:g}s"
+    assert hung.status == "unhealthy"  # telegram is critical
+    assert telegram.token not in hung.to_json()
