@@ -174,8 +174,13 @@ async def bot(fake_telegram: FakeTelegram) -> AsyncIterator[Bot]:
 
 
 @pytest.fixture
-async def http_client(provider: TracerProvider) -> AsyncIterator[httpx.AsyncClient]:
+async def http_client(
+    provider: TracerProvider, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client with the stock OpenTelemetry instrumentation, like the bot's OpenAI client."""
+    # The instrumentation reads this once per process; keep it what configure() asks for, so the
+    # order tests run in does not change the HTTP conventions other tests see.
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     client = httpx.AsyncClient()
     HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider)
     yield client
@@ -448,7 +453,8 @@ async def test_concurrent_updates_each_get_their_own_span(
 
     @dispatcher.message()
     async def slow(message: Message) -> None:
-        await both_started.wait()  # both updates are inside their handlers at the same time
+        async with asyncio.timeout(10):  # a guard against hanging, not a timing assertion
+            await both_started.wait()  # both updates are inside their handlers at the same time
         with tracer.start_as_current_span(f"work {message.message_id}"):
             await asyncio.sleep(0)
 
