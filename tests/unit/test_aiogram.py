@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from tarot_monitoring import semconv
+from tarot_monitoring import semconv, telemetry
 from tarot_monitoring.demo.fakes import FakeTelegram
 from tarot_monitoring.integrations.aiogram import instrument_aiogram, uninstrument_aiogram
 from tarot_monitoring.scrubbing import Scrubber
@@ -370,7 +370,7 @@ async def test_update_types_chat_types_and_low_cardinality_commands(
 async def test_no_id_name_phone_or_text_is_exported(
     tarot: TarotBot, bot: Bot, provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
-    instrument_aiogram(tarot.dispatcher, tracer_provider=provider)  # default hash: process-wide key
+    instrument_aiogram(tarot.dispatcher, tracer_provider=provider)  # default: the configured key's hash
 
     unknown_command = message_update(12, f"/sell_my_data_{USER_ID} {EMAIL}")
     for raw in (
@@ -389,7 +389,7 @@ async def test_no_id_name_phone_or_text_is_exported(
     hashes = {json.loads(span.to_json())["attributes"][semconv.USER_HASH] for span in update_spans(exporter)}
     assert len(hashes) == 1
     (user_hash,) = hashes
-    assert user_hash.startswith("h:")
+    assert user_hash == telemetry.hash_user_id(USER_ID)  # the configured key's hash, the same everywhere
     assert user_hash not in (str(USER_ID), USER_HASH)
 
 

@@ -34,10 +34,12 @@ from telegram.ext import (
     filters,
 )
 
-from tarot_monitoring import semconv
+from tarot_monitoring import semconv, telemetry
 from tarot_monitoring.demo.fakes import FakeTelegram
 from tarot_monitoring.integrations.ptb import instrument_ptb, uninstrument_ptb
 from tarot_monitoring.scrubbing import Scrubber
+
+from .conftest import Captured
 
 USER_ID = 731954268
 FIRST_NAME = "Anastasia"
@@ -369,7 +371,7 @@ async def test_update_types_chat_types_and_low_cardinality_commands(
 async def test_no_id_name_phone_or_text_is_exported(
     tarot: TarotBot, provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
-    instrument_ptb(tarot.application, tracer_provider=provider)  # default hash: process-wide key
+    instrument_ptb(tarot.application, tracer_provider=provider)  # default: the configured key's hash
 
     unknown_command = message_update(12, f"/sell_my_data_{USER_ID} {EMAIL}")
     for raw in (
@@ -388,7 +390,7 @@ async def test_no_id_name_phone_or_text_is_exported(
     hashes = {json.loads(span.to_json())["attributes"][semconv.USER_HASH] for span in update_spans(exporter)}
     assert len(hashes) == 1
     (user_hash,) = hashes
-    assert user_hash.startswith("h:")
+    assert user_hash == telemetry.hash_user_id(USER_ID)  # the configured key's hash, the same everywhere
     assert user_hash not in (str(USER_ID), USER_HASH)
 
 
@@ -604,3 +606,23 @@ async def test_a_failing_hash_function_costs_the_attribute_not_the_update(
         semconv.CHAT_TYPE: "private",
     }
     assert [message["text"] for message in fake_telegram.sent_messages] == ["Welcome to the tarot bot"]
+
+
+async def test_with_configured_telemetry_the_hash_uses_the_configured_key(
+    tarot: TarotBot, captured: Captured
+) -> None:
+    instrument_ptb(tarot.application, tracer_provider=captured.telemetry.tracer_provider)
+
+    await feed(tarot.application, message_update(80, READING_TEXT))
+
+    root = captured.span("telegram.update message")  # exported through the scrubbing gate
+    assert dict(root.attributes or {})[semconv.USER_HASH] == Scrubber(user_hash_key="test-key").hash_user_id(
+        USER_ID
+    )
+    # configure() instrumented httpx, which PTB itself uses: its sendMessage call is a child.
+    reply = captured.span("POST")
+    assert parent_id(reply) == root.context.span_id
+    assert str(dict(reply.attributes or {})["url.full"]).endswith("/bot[REDACTED]/sendMessage")
+    text = captured.everything_exported_as_text()
+    for value in [*PERSONAL, READING_TEXT]:
+        assert value not in text, f"{value!r} was exported"

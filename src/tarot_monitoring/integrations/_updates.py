@@ -30,8 +30,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
-from tarot_monitoring import semconv
-from tarot_monitoring.scrubbing import Scrubber
+from tarot_monitoring import semconv, telemetry
 
 T = TypeVar("T")
 HashUserId = Callable[[int], str]
@@ -48,15 +47,16 @@ _COMMAND_NAME: Final = re.compile(r"[a-z0-9_]{1,32}")
 _UPDATE_TYPE: Final = re.compile(r"[a-z_]{1,64}")
 
 _current_scope: ContextVar[UpdateScope | None] = ContextVar("tarot_monitoring_update_scope", default=None)
-_default_scrubber: Scrubber | None = None
 
 
 def default_hash_user_id(user_id: int) -> str:
-    """Keyed hash with one process-wide :class:`Scrubber` key, shared by both integrations."""
-    global _default_scrubber
-    if _default_scrubber is None:
-        _default_scrubber = Scrubber()
-    return _default_scrubber.hash_user_id(user_id)
+    """Keyed hash with the configured key (``user_hash_key``), looked up per call.
+
+    The same user then has the same ``enduser.id`` on update spans as in the bot's other
+    telemetry, and a later `configure()` takes effect without re-instrumenting. Before
+    `configure()` it is a process-wide random key.
+    """
+    return telemetry.hash_user_id(user_id)
 
 
 def normalize_commands(commands: Iterable[str] | None) -> frozenset[str] | None:

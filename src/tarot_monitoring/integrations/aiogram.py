@@ -163,7 +163,8 @@ def instrument_aiogram(
 
     `commands` are the command names recorded as themselves (any other command is ``other``);
     by default, the commands of the dispatcher's ``Command`` filters. `hash_user_id` turns the
-    user id into the exported ``enduser.id``; by default a keyed hash with a process-wide key.
+    user id into the exported ``enduser.id``; by default
+    :func:`tarot_monitoring.telemetry.hash_user_id`, keyed with the configured ``user_hash_key``.
     """
     if not isinstance(dispatcher, Dispatcher):
         raise TypeError(f"instrument_aiogram needs an aiogram Dispatcher, got {type(dispatcher).__name__}")

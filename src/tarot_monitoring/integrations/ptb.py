@@ -176,7 +176,8 @@ def instrument_ptb(
 
     `commands` are the command names recorded as themselves (any other command is ``other``);
     by default, the commands of the application's CommandHandlers. `hash_user_id` turns the
-    user id into the exported ``enduser.id``; by default a keyed hash with a process-wide key.
+    user id into the exported ``enduser.id``; by default
+    :func:`tarot_monitoring.telemetry.hash_user_id`, keyed with the configured ``user_hash_key``.
     """
     if not isinstance(application, Application):
         raise TypeError(f"instrument_ptb needs a telegram.ext.Application, got {type(application).__name__}")
