@@ -262,23 +262,27 @@ class PoolStats:
 
 
 def asyncpg_pool_stats(pool: Any) -> PoolStats | None:
-    """Stats of an asyncpg Pool through its public getters; None once the pool is closing.
+    """Stats of an asyncpg Pool; None once the pool is closing.
 
-    asyncpg has no public count of acquirers waiting for a connection; the length of the
-    pool's internal queue getters is read if present, else `waiting` stays None.
+    Size, idle and max come from the Pool's public getters. asyncpg has no public count of
+    connections handed out or of acquirers waiting; both are read from the pool's internal
+    queue of free holders when it is there (a holder still connecting for its acquirer counts
+    as in use), else in use is size - idle and waiting stays None.
     """
     if pool.is_closing():
         return None
     size = int(pool.get_size())
     idle = int(pool.get_idle_size())
+    maximum = int(pool.get_max_size())
+    in_use = max(0, size - idle)
     waiting: int | None = None
     queue = getattr(pool, "_queue", None)
-    getters = getattr(queue, "_getters", None)
-    if getters is not None:
-        waiting = len(getters)
-    return PoolStats(
-        size=size, in_use=max(0, size - idle), idle=idle, max=int(pool.get_max_size()), waiting=waiting
-    )
+    if queue is not None and callable(getattr(queue, "qsize", None)):
+        in_use = max(0, maximum - int(queue.qsize()))
+        getters = getattr(queue, "_getters", None)
+        if getters is not None:
+            waiting = len(getters)
+    return PoolStats(size=max(size, in_use + idle), in_use=in_use, idle=idle, max=maximum, waiting=waiting)
 
 
 def redis_connection_pool(pool_or_client: Any) -> Any:
