@@ -78,7 +78,8 @@ class Operation:
     the work happens. As a decorator it starts a fresh operation per call.
     """
 
-    __slots__ = ("_attributes", "_metric_attributes", "_span", "_start", "_token", "category", "name")
+    __slots__ = ("_attributes", "_category_attributes", "_metric_attributes", "_span", "_start",
+                 "_success_attributes", "_token", "category", "name")
 
     def __init__(self, name: str, category: Category, attributes: Mapping[str, AttributeValue] | None) -> None:
         self.name = name
@@ -87,6 +88,8 @@ class Operation:
             semconv.CATEGORY: category,
             semconv.OPERATION: name,
         }
+        self._success_attributes = {**self._metric_attributes, semconv.OUTCOME: semconv.OUTCOME_SUCCESS}
+        self._category_attributes: dict[str, AttributeValue] = {semconv.CATEGORY: category}
         self._attributes: dict[str, AttributeValue] = {**(attributes or {}), **self._metric_attributes}
         self._span: Span | None = None
         self._token: object | None = None
@@ -109,7 +112,7 @@ class Operation:
             span = instruments.tracer.start_span(self.name, kind=SpanKind.INTERNAL, attributes=self._attributes)
             self._token = otel_context.attach(trace.set_span_in_context(span))
             self._span = span
-            instruments.active.add(1, {semconv.CATEGORY: self.category})
+            instruments.active.add(1, self._category_attributes)
         except Exception:  # telemetry must not break the bot
             _log.exception("starting operation %s failed", self.name)
         self._start = time.perf_counter()
@@ -128,19 +131,19 @@ class Operation:
             return
         try:
             instruments = _current_instruments()
-            attributes = self._metric_attributes
             if exc is None:
-                attributes = {**attributes, semconv.OUTCOME: semconv.OUTCOME_SUCCESS}
+                attributes = self._success_attributes
                 span.set_attribute(semconv.OUTCOME, semconv.OUTCOME_SUCCESS)
             else:
                 error_type = _error_type(exc)
-                attributes = {**attributes, semconv.OUTCOME: semconv.OUTCOME_ERROR, semconv.ERROR_TYPE: error_type}
+                attributes = {**self._metric_attributes, semconv.OUTCOME: semconv.OUTCOME_ERROR,
+                              semconv.ERROR_TYPE: error_type}
                 span.set_attributes({semconv.OUTCOME: semconv.OUTCOME_ERROR, semconv.ERROR_TYPE: error_type})
                 span.record_exception(exc, escaped=True)
                 span.set_status(Status(StatusCode.ERROR, f"{error_type}: {exc}"))
             span.end()
             instruments.duration.record(duration, attributes)
-            instruments.active.add(-1, {semconv.CATEGORY: self.category})
+            instruments.active.add(-1, self._category_attributes)
         except Exception:
             _log.exception("ending operation %s failed", self.name)
         finally:
@@ -163,6 +166,8 @@ class Operation:
         fresh = Operation.__new__(Operation)
         fresh.name, fresh.category = self.name, self.category
         fresh._metric_attributes, fresh._attributes = self._metric_attributes, self._attributes
+        fresh._success_attributes = self._success_attributes
+        fresh._category_attributes = self._category_attributes
         fresh._span = fresh._token = None
         fresh._start = 0.0
         return fresh
@@ -201,6 +206,10 @@ def operation(
     `attributes` go on the span only (metrics carry just category, operation, outcome and
     error.type, to stay bounded). Raises ValueError for an unknown category or a bad name.
     """
+    if attributes is None:
+        declared = _declared.get((name, category))
+        if declared is not None:
+            return declared._fresh()
     if category not in CATEGORIES:
         raise ValueError(
             f"operation {name!r}: unknown category {category!r}; expected one of {', '.join(CATEGORIES)}"
@@ -208,4 +217,13 @@ def operation(
     if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME_LENGTH:
         raise ValueError(f"operation name must be a non-empty string of at most {_MAX_NAME_LENGTH} characters, "
                          f"got {name!r:.80}")
-    return Operation(name, category, attributes)  # type: ignore[arg-type]
+    declared = Operation(name, category, attributes)  # type: ignore[arg-type]
+    if attributes is None and len(_declared) < _MAX_DECLARED:
+        _declared[(name, category)] = declared
+    return declared._fresh() if attributes is None else declared
+
+
+# Operations are declared in code, so (name, category) pairs are few; their validated
+# attribute dicts are built once and shared by every run.
+_declared: dict[tuple[str, str], Operation] = {}
+_MAX_DECLARED: Final = 10_000

@@ -12,6 +12,7 @@ can be followed across signals without the id itself leaving.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import re
@@ -94,24 +95,36 @@ class Scrubber:
             Rule(f"custom_{index}", re.compile(pattern)) for index, pattern in enumerate(extra_patterns)
         )
         self._has_custom = len(self._rules) > len(DEFAULT_RULES)
+        self._memo: dict[str, str] = {}
         key = user_hash_key if user_hash_key is not None else secrets.token_bytes(32)
         self._key = key.encode() if isinstance(key, str) else key
 
     def scrub_text(self, text: str) -> str:
         """`text` with every secret and PII match replaced by ``[REDACTED]``."""
-        if not self._has_custom and not _may_hold_secret(text):
-            return text
-        for rule in self._rules:
-            text = rule.pattern.sub(rule.replacement, text)
-        return text
+        known = self._memo.get(text)
+        if known is not None:
+            return known
+        short = len(text) <= _MEMO_MAX_LENGTH
+        clean = text
+        if self._has_custom or _may_hold_secret(text):
+            for rule in self._rules:
+                clean = rule.pattern.sub(rule.replacement, clean)
+        if short:
+            # Most values repeat (operation names, URLs of the same endpoint): remember them,
+            # in a bounded table that starts over when full.
+            if len(self._memo) >= _MEMO_MAX_ENTRIES:
+                self._memo.clear()
+            self._memo[text] = clean
+        return clean
 
     def scrub_value(self, key: str, value: AttributeValue) -> AttributeValue:
         """One attribute value, judged by its key as well as its content."""
-        if key in _USER_ID_KEYS:
+        kind = _key_kind(key)
+        if kind is _KeyKind.USER_ID:
             if isinstance(value, str) and value.startswith(_HASH_PREFIX):
                 return value
             return self.hash_user_id(value if isinstance(value, str | int) else str(value))
-        if _SECRET_KEY.search(key) and not key.startswith("tarot."):
+        if kind is _KeyKind.SECRET:
             if isinstance(value, str) and value:
                 return REDACTED
             if isinstance(value, Sequence) and value and all(isinstance(item, str) for item in value):
@@ -126,7 +139,16 @@ class Scrubber:
         """A scrubbed copy of `attributes` (an empty dict for None)."""
         if not attributes:
             return {}
-        return {key: self.scrub_value(key, value) for key, value in attributes.items()}
+        memo, plain = self._memo, _KeyKind.PLAIN
+        clean: dict[str, AttributeValue] = {}
+        for key, value in attributes.items():
+            # Fast path for the common case, a plain key with a string value seen before.
+            if type(value) is str and (_KEY_KINDS.get(key) or _key_kind(key)) is plain:
+                known = memo.get(value)
+                clean[key] = known if known is not None else self.scrub_text(value)
+            else:
+                clean[key] = self.scrub_value(key, value)
+        return clean
 
     def hash_user_id(self, user_id: int | str) -> str:
         """A stable, keyed, non-reversible stand-in for a user id (HMAC-SHA256, 16 hex digits)."""
@@ -134,6 +156,32 @@ class Scrubber:
         return f"{_HASH_PREFIX}{digest[:16]}"
 
 
+class _KeyKind(enum.Enum):
+    PLAIN = "plain"
+    SECRET = "secret"
+    USER_ID = "user_id"
+
+
+_KEY_KINDS: dict[str, _KeyKind] = {}
+
+
+def _key_kind(key: str) -> _KeyKind:
+    # Attribute keys are few and repeat on every span: classify each once (bounded table).
+    kind = _KEY_KINDS.get(key)
+    if kind is None:
+        if key in _USER_ID_KEYS:
+            kind = _KeyKind.USER_ID
+        elif _SECRET_KEY.search(key) and not key.startswith("tarot."):
+            kind = _KeyKind.SECRET
+        else:
+            kind = _KeyKind.PLAIN
+        if len(_KEY_KINDS) < 4096:
+            _KEY_KINDS[key] = kind
+    return kind
+
+
+_MEMO_MAX_LENGTH: Final = 512
+_MEMO_MAX_ENTRIES: Final = 4096
 _TRIGGER: Final = re.compile(r"[\d@=:]|\s|sk-|_live_|_test_|whsec_")
 
 

@@ -36,7 +36,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
@@ -47,12 +47,12 @@ from opentelemetry.sdk.trace.sampling import (
 
 from tarot_monitoring.config import ConfigurationError, Integration, Settings, load_settings
 from tarot_monitoring.exporters import (
+    CountingBatchSpanProcessor,
     DeliveryStats,
     ScrubbingLogExporter,
     ScrubbingMetricExporter,
     ScrubbingSpanExporter,
     SignalCounts,
-    SpanCountingProcessor,
 )
 from tarot_monitoring.integrations import MissingDependencyError
 from tarot_monitoring.scrubbing import Scrubber
@@ -60,6 +60,11 @@ from tarot_monitoring.spec import LATENCY_BUCKETS_SECONDS
 from tarot_monitoring.tagging import CategoryTagger
 
 _log = logging.getLogger(__name__)
+
+# The stable HTTP conventions: url.full and http.client.request.duration in seconds, which the
+# latency buckets are made for. Set on import, because the instrumentations read it once, the
+# first time any of them is instrumented; an explicit choice in the environment is kept.
+os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 
 INSTRUMENTATION_NAME = "tarot_monitoring"
 
@@ -209,10 +214,10 @@ def _build(
     tracer_provider.add_span_processor(CategoryTagger(settings.dependency_hosts))
     exporter = None if disabled else (span_exporter or _span_exporter(settings, meter_provider))
     if exporter is not None:
-        tracer_provider.add_span_processor(SpanCountingProcessor(stats))
         tracer_provider.add_span_processor(
-            BatchSpanProcessor(
+            CountingBatchSpanProcessor(
                 ScrubbingSpanExporter(exporter, scrub, stats),
+                stats,
                 max_queue_size=settings.bsp_max_queue_size,
                 schedule_delay_millis=settings.bsp_schedule_delay_ms,
                 max_export_batch_size=settings.bsp_max_export_batch_size,
@@ -342,9 +347,6 @@ def _install_globals(telemetry: Telemetry) -> None:
 
 def _instrument(telemetry: Telemetry) -> None:
     settings = telemetry.settings
-    # The stable HTTP conventions: url.full and http.client.request.duration in seconds, which
-    # the latency buckets above are made for. An explicit choice in the environment is kept.
-    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     explicit = settings.sources["instrument"] != "default"
     for name in settings.instrument:
         try:
