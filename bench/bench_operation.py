@@ -93,8 +93,15 @@ def time_per_op(one: Callable[[], None], ops: int) -> float:
 
 def overhead(ops: int, rounds: int) -> None:
     baseline, stop_baseline = plain_sdk_operation()
-    tm.configure(service_name="bench", span_exporter=SinkExporter(), metrics_exporter="none",
-                 logs_exporter="none", instrument="none", resource_metrics=False, set_global=False)
+    tm.configure(
+        service_name="bench",
+        span_exporter=SinkExporter(),
+        metrics_exporter="none",
+        logs_exporter="none",
+        instrument="none",
+        resource_metrics=False,
+        set_global=False,
+    )
     ours = tarot_operation()
     for one in (baseline, ours):  # warm up
         time_per_op(one, 2000)
@@ -112,12 +119,12 @@ def overhead(ops: int, rounds: int) -> None:
 
 
 class _TraceSink(trace_service_pb2_grpc.TraceServiceServicer):
-    def Export(self, request: object, context: object) -> object:  # noqa: N802 - gRPC method name
+    def Export(self, request: object, context: object) -> object:
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
 class _MetricSink(metrics_service_pb2_grpc.MetricsServiceServicer):
-    def Export(self, request: object, context: object) -> object:  # noqa: N802
+    def Export(self, request: object, context: object) -> object:
         return metrics_service_pb2.ExportMetricsServiceResponse()
 
 
@@ -162,9 +169,16 @@ def silent_port() -> tuple[int, Callable[[], None]]:
 
 def outage_case(port: int, ops: int, rounds: int) -> tuple[float, float, float]:
     process = psutil.Process(os.getpid())
-    tm.configure(service_name="bench", otlp_endpoint=f"http://127.0.0.1:{port}", otlp_timeout_s=2.0,
-                 logs_exporter="none", instrument="none", resource_metrics=False, set_global=False,
-                 metric_export_interval_ms=1000)
+    tm.configure(
+        service_name="bench",
+        otlp_endpoint=f"http://127.0.0.1:{port}",
+        otlp_timeout_s=2.0,
+        logs_exporter="none",
+        instrument="none",
+        resource_metrics=False,
+        set_global=False,
+        metric_export_interval_ms=1000,
+    )
     one = tarot_operation()
     time_per_op(one, 2000)
     rss_before = process.memory_info().rss
@@ -192,7 +206,9 @@ def outage(ops: int, rounds: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--ops", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()

@@ -12,20 +12,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from opentelemetry.instrumentation.distro import BaseDistro
+from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _BaseConfigurator
 
 from tarot_monitoring.telemetry import configure
 
 
-class TarotDistro(BaseDistro):  # type: ignore[misc]
+class TarotDistro(BaseDistro):  # type: ignore[misc]  # untyped upstream base
     """Sets the defaults our histograms and scrubbing expect before instrumentors load."""
 
     def _configure(self, **kwargs: Any) -> None:
         os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 
 
-class TarotConfigurator(_BaseConfigurator):  # type: ignore[misc]
+class TarotConfigurator(_BaseConfigurator):
     """Runs `tarot_monitoring.configure()` from the environment, without instrumenting twice."""
 
     def _configure(self, **kwargs: Any) -> None:

@@ -68,7 +68,9 @@ class Business:
 
     def reading_failed(self, spread: str, *, reason: str = "error") -> None:
         """A reading could not be delivered; `reason` is a short code such as ``openai_timeout``."""
-        self._reading("reading_failed", {"tarot.spread": spread, semconv.ERROR_TYPE: reason}, semconv.OUTCOME_ERROR)
+        self._reading(
+            "reading_failed", {"tarot.spread": spread, semconv.ERROR_TYPE: reason}, semconv.OUTCOME_ERROR
+        )
 
     # --- credits --------------------------------------------------------------------------------
     def credit_transaction(self, kind: CreditKind, amount: float) -> None:
@@ -102,11 +104,14 @@ class Business:
         instruments = self._instruments()
         if instruments is None:
             return
-        instruments.payments.add(1, {
-            "tarot.payment.status": status_value,
-            "tarot.payment.provider": provider_value,
-            "tarot.currency": currency_value,
-        })
+        instruments.payments.add(
+            1,
+            {
+                "tarot.payment.status": status_value,
+                "tarot.payment.provider": provider_value,
+                "tarot.currency": currency_value,
+            },
+        )
         money = {"tarot.payment.provider": provider_value, "tarot.currency": currency_value}
         if status_value == "succeeded":
             instruments.payment_amount.add(value, money)
@@ -163,8 +168,9 @@ class Business:
             return
         instruments = self._instruments()
         if instruments is not None:
-            instruments.subscriptions.add(1, {"tarot.subscription.event": event_value,
-                                              "tarot.subscription.plan": plan_value})
+            instruments.subscriptions.add(
+                1, {"tarot.subscription.event": event_value, "tarot.subscription.plan": plan_value}
+            )
 
     # --- plumbing -------------------------------------------------------------------------------
     def _reading(self, api: str, labels: dict[str, object], outcome: str) -> None:
@@ -233,25 +239,48 @@ class _BusinessInstruments:
         self.telemetry = telemetry
         provider = telemetry.meter_provider if telemetry else metrics.get_meter_provider()
         meter = provider.get_meter(INSTRUMENTATION_NAME)
-        self.readings = meter.create_counter(semconv.READINGS, unit="{reading}", description="Readings by spread and outcome.")
+        self.readings = meter.create_counter(
+            semconv.READINGS, unit="{reading}", description="Readings by spread and outcome."
+        )
         self.credit_transactions = meter.create_counter(
-            semconv.CREDIT_TRANSACTIONS, unit="{transaction}", description="Credit ledger transactions by kind.")
-        self.credit_amount = meter.create_counter(semconv.CREDIT_AMOUNT, unit="{credit}", description="Credits moved, by kind.")
-        self.payments = meter.create_counter(semconv.PAYMENTS, unit="{payment}", description="Payments by status, provider, currency.")
+            semconv.CREDIT_TRANSACTIONS,
+            unit="{transaction}",
+            description="Credit ledger transactions by kind.",
+        )
+        self.credit_amount = meter.create_counter(
+            semconv.CREDIT_AMOUNT, unit="{credit}", description="Credits moved, by kind."
+        )
+        self.payments = meter.create_counter(
+            semconv.PAYMENTS, unit="{payment}", description="Payments by status, provider, currency."
+        )
         self.payment_amount = meter.create_counter(
-            semconv.PAYMENT_AMOUNT, unit="{currency_unit}", description="Money in succeeded payments.")
+            semconv.PAYMENT_AMOUNT, unit="{currency_unit}", description="Money in succeeded payments."
+        )
         self.revenue: UpDownCounter = meter.create_up_down_counter(
-            semconv.REVENUE, unit="{currency_unit}", description="Succeeded payments less refunds, by currency.")
-        self.users_new = meter.create_counter(semconv.USERS_NEW, unit="{user}", description="Users registered.")
+            semconv.REVENUE,
+            unit="{currency_unit}",
+            description="Succeeded payments less refunds, by currency.",
+        )
+        self.users_new = meter.create_counter(
+            semconv.USERS_NEW, unit="{user}", description="Users registered."
+        )
         self.sessions: UpDownCounter = meter.create_up_down_counter(
-            semconv.SESSIONS_ACTIVE, unit="{session}", description="Open user sessions.")
+            semconv.SESSIONS_ACTIVE, unit="{session}", description="Open user sessions."
+        )
         self.subscriptions = meter.create_counter(
-            semconv.SUBSCRIPTIONS, unit="{event}", description="Subscription events by plan.")
+            semconv.SUBSCRIPTIONS, unit="{event}", description="Subscription events by plan."
+        )
         self.dropped = meter.create_counter(
-            semconv.DROPPED_VALUES, unit="{value}", description="Bad values given to the manual API and dropped.")
+            semconv.DROPPED_VALUES,
+            unit="{value}",
+            description="Bad values given to the manual API and dropped.",
+        )
         meter.create_observable_gauge(
-            semconv.USERS_ACTIVE, callbacks=[owner._observe_active_users], unit="{user}",
-            description="Distinct users seen in the window.")
+            semconv.USERS_ACTIVE,
+            callbacks=[owner._observe_active_users],
+            unit="{user}",
+            description="Distinct users seen in the window.",
+        )
 
 
 _cache: dict[str, _BusinessInstruments] = {}

@@ -26,16 +26,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tarot-monitor", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="run the reference bot against local fakes and show its telemetry")
-    demo.add_argument("--users", type=_positive_int, default=20, help="concurrent simulated users (default 20)")
+    demo = commands.add_parser(
+        "demo", help="run the reference bot against local fakes and show its telemetry"
+    )
+    demo.add_argument(
+        "--users", type=_positive_int, default=20, help="concurrent simulated users (default 20)"
+    )
     demo.add_argument("--rounds", type=_positive_int, default=3, help="readings per user (default 3)")
-    demo.add_argument("--fail-payments", type=_ratio, default=0.0, metavar="RATIO",
-                      help="share of payments the fake provider declines (default 0)")
-    demo.add_argument("--slow-readings", type=float, default=0.0, metavar="SECONDS",
-                      help="extra latency of the fake OpenAI (default 0)")
+    demo.add_argument(
+        "--fail-payments",
+        type=_ratio,
+        default=0.0,
+        metavar="RATIO",
+        help="share of payments the fake provider declines (default 0)",
+    )
+    demo.add_argument(
+        "--slow-readings",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="extra latency of the fake OpenAI (default 0)",
+    )
     demo.add_argument("--seed", type=int, default=7)
 
-    status = commands.add_parser("status", help="print the metrics snapshot and health of this machine's bot stack")
+    status = commands.add_parser(
+        "status", help="print the metrics snapshot and health of this machine's bot stack"
+    )
     status.add_argument("--postgres", metavar="DSN", help="PostgreSQL DSN to check and read statistics from")
     status.add_argument("--redis", metavar="URL", help="Redis URL to check and read INFO from")
 
@@ -51,8 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from tarot_monitoring.demo.run import run_demo
 
-        return run_demo(users=args.users, rounds=args.rounds, fail_payments=args.fail_payments,
-                        slow_readings_s=args.slow_readings, seed=args.seed)
+        return run_demo(
+            users=args.users,
+            rounds=args.rounds,
+            fail_payments=args.fail_payments,
+            slow_readings_s=args.slow_readings,
+            seed=args.seed,
+        )
     if args.command == "config":
         from tarot_monitoring.config import describe_settings
 

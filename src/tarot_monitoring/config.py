@@ -140,7 +140,9 @@ def _integrations(raw: str) -> tuple[Integration, ...]:
         return ALL_INTEGRATIONS
     unknown = [name for name in names if name not in ALL_INTEGRATIONS]
     if unknown:
-        raise ValueError(f"unknown integration(s) {', '.join(unknown)}; expected {', '.join(ALL_INTEGRATIONS)}")
+        raise ValueError(
+            f"unknown integration(s) {', '.join(unknown)}; expected {', '.join(ALL_INTEGRATIONS)}"
+        )
     return cast(tuple[Integration, ...], names)
 
 
@@ -174,73 +176,228 @@ class Setting(Generic[T]):
 
 
 SETTINGS: Final[tuple[Setting[Any], ...]] = (
-    Setting("service_name", ("OTEL_SERVICE_NAME",), "tarot-bot", _text,
-            "`service.name` of every signal. OTEL_RESOURCE_ATTRIBUTES' service.name is used when set."),
-    Setting("service_version", ("TAROT_SERVICE_VERSION", "OTEL_SERVICE_VERSION"), "0.0.0", _text,
-            "`service.version`: the bot's release, so a regression can be pinned on a deploy."),
-    Setting("environment", ("TAROT_ENVIRONMENT", "DEPLOYMENT_ENVIRONMENT"), "development", _text,
-            "`deployment.environment.name`, e.g. production or staging."),
-    Setting("resource_attributes", ("OTEL_RESOURCE_ATTRIBUTES",), {}, _key_values,
-            "Extra resource attributes as key=value pairs; explicit settings above win over them."),
-    Setting("traces_exporter", ("OTEL_TRACES_EXPORTER",), "otlp", _choice("otlp", "console", "none"),
-            "Where spans go: otlp, console (stdout, for a first look) or none."),
-    Setting("metrics_exporter", ("OTEL_METRICS_EXPORTER",), "otlp", _choice("otlp", "console", "none"),
-            "Where metrics go: otlp, console or none."),
-    Setting("logs_exporter", ("OTEL_LOGS_EXPORTER",), "otlp", _choice("otlp", "console", "none"),
-            "Where log records go: otlp, console or none."),
-    Setting("otlp_protocol", ("OTEL_EXPORTER_OTLP_PROTOCOL",), "grpc", _choice("grpc", "http/protobuf"),
-            "OTLP transport: grpc (port 4317) or http/protobuf (port 4318)."),
-    Setting("otlp_endpoint", ("OTEL_EXPORTER_OTLP_ENDPOINT",), None, _endpoint,
-            "Collector URL; defaults to http://localhost:4317 (grpc) or http://localhost:4318 (http). "
-            "For http/protobuf the /v1/traces, /v1/metrics, /v1/logs paths are appended."),
-    Setting("otlp_headers", ("OTEL_EXPORTER_OTLP_HEADERS",), {}, _key_values,
-            "Headers sent with every export, e.g. authorization=Bearer%20<token>."),
-    Setting("otlp_timeout_s", ("TAROT_OTLP_TIMEOUT_S",), 5.0, _positive_float,
-            "Seconds one export may take, retries included; keeps flushes and shutdown bounded."),
-    Setting("otlp_insecure", ("OTEL_EXPORTER_OTLP_INSECURE",), None, lambda raw: _bool(raw),
-            "gRPC without TLS; by default inferred from the endpoint's scheme (http means insecure)."),
-    Setting("traces_sampler", ("OTEL_TRACES_SAMPLER",), "parentbased_always_on", _choice(*SAMPLERS),
-            "Head sampler. Keep always_on and let the collector's tail sampling decide."),
-    Setting("traces_sampler_arg", ("OTEL_TRACES_SAMPLER_ARG",), None, _ratio,
-            "Ratio for the traceidratio samplers, 0..1."),
-    Setting("metric_export_interval_ms", ("OTEL_METRIC_EXPORT_INTERVAL",), 5000, _positive_int,
-            "Milliseconds between metric exports. 5 s (not the SDK's 60 s) so a P1 alert can reach "
-            "on-call inside the spec's one minute."),
-    Setting("metric_export_timeout_ms", ("OTEL_METRIC_EXPORT_TIMEOUT",), 5000, _positive_int,
-            "Milliseconds one metric export may take."),
-    Setting("bsp_schedule_delay_ms", ("OTEL_BSP_SCHEDULE_DELAY",), 1000, _positive_int,
-            "Milliseconds between span batch exports."),
-    Setting("bsp_max_queue_size", ("OTEL_BSP_MAX_QUEUE_SIZE",), 2048, _positive_int,
-            "Spans held for export at most; more are dropped (and counted), never blocking the bot."),
-    Setting("bsp_max_export_batch_size", ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE",), 512, _positive_int,
-            "Spans per export request at most."),
-    Setting("blrp_schedule_delay_ms", ("OTEL_BLRP_SCHEDULE_DELAY",), 1000, _positive_int,
-            "Milliseconds between log batch exports."),
-    Setting("blrp_max_queue_size", ("OTEL_BLRP_MAX_QUEUE_SIZE",), 2048, _positive_int,
-            "Log records held for export at most; more are dropped (and counted)."),
-    Setting("blrp_max_export_batch_size", ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",), 512, _positive_int,
-            "Log records per export request at most."),
-    Setting("attribute_value_length_limit", ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",), 4096, _positive_int,
-            "Longest string attribute kept (characters); bounds memory per span."),
-    Setting("sdk_disabled", ("OTEL_SDK_DISABLED",), False, _bool,
-            "true turns every signal off: the API keeps working and records nothing."),
-    Setting("instrument", ("TAROT_INSTRUMENT",), ALL_INTEGRATIONS, _integrations,
-            "Libraries to instrument: a comma list of asyncpg, redis, httpx, logging; all or none. "
-            "A library that is not installed is skipped."),
-    Setting("log_level", ("TAROT_LOG_LEVEL",), "INFO", _log_level,
-            "Lowest level of stdlib log records exported over OTLP."),
-    Setting("dependency_hosts", ("TAROT_DEPENDENCY_HOSTS",), dict(DEFAULT_DEPENDENCY_HOSTS), _key_values,
-            "host=dependency pairs naming what an httpx call talks to (openai, telegram, payment); "
-            "merged over the defaults for api.openai.com and api.telegram.org."),
-    Setting("user_hash_key", ("TAROT_USER_HASH_KEY",), None, _optional_text,
-            "Secret key for hashing user ids (HMAC-SHA256). Set it in production so one user hashes the "
-            "same across instances and restarts; unset, a random per-process key is used."),
-    Setting("scrub_patterns", ("TAROT_SCRUB_PATTERNS",), (), _patterns,
-            "Extra regular expressions to redact from all telemetry, one per line."),
-    Setting("resource_metrics", ("TAROT_RESOURCE_METRICS",), True, _bool,
-            "Register the psutil and event-loop resource metrics."),
-    Setting("shutdown_timeout_s", ("TAROT_SHUTDOWN_TIMEOUT_S",), 5.0, _positive_float,
-            "Seconds shutdown() may take to flush before it gives up on what is left."),
+    Setting(
+        "service_name",
+        ("OTEL_SERVICE_NAME",),
+        "tarot-bot",
+        _text,
+        "`service.name` of every signal. OTEL_RESOURCE_ATTRIBUTES' service.name is used when set.",
+    ),
+    Setting(
+        "service_version",
+        ("TAROT_SERVICE_VERSION", "OTEL_SERVICE_VERSION"),
+        "0.0.0",
+        _text,
+        "`service.version`: the bot's release, so a regression can be pinned on a deploy.",
+    ),
+    Setting(
+        "environment",
+        ("TAROT_ENVIRONMENT", "DEPLOYMENT_ENVIRONMENT"),
+        "development",
+        _text,
+        "`deployment.environment.name`, e.g. production or staging.",
+    ),
+    Setting(
+        "resource_attributes",
+        ("OTEL_RESOURCE_ATTRIBUTES",),
+        {},
+        _key_values,
+        "Extra resource attributes as key=value pairs; explicit settings above win over them.",
+    ),
+    Setting(
+        "traces_exporter",
+        ("OTEL_TRACES_EXPORTER",),
+        "otlp",
+        _choice("otlp", "console", "none"),
+        "Where spans go: otlp, console (stdout, for a first look) or none.",
+    ),
+    Setting(
+        "metrics_exporter",
+        ("OTEL_METRICS_EXPORTER",),
+        "otlp",
+        _choice("otlp", "console", "none"),
+        "Where metrics go: otlp, console or none.",
+    ),
+    Setting(
+        "logs_exporter",
+        ("OTEL_LOGS_EXPORTER",),
+        "otlp",
+        _choice("otlp", "console", "none"),
+        "Where log records go: otlp, console or none.",
+    ),
+    Setting(
+        "otlp_protocol",
+        ("OTEL_EXPORTER_OTLP_PROTOCOL",),
+        "grpc",
+        _choice("grpc", "http/protobuf"),
+        "OTLP transport: grpc (port 4317) or http/protobuf (port 4318).",
+    ),
+    Setting(
+        "otlp_endpoint",
+        ("OTEL_EXPORTER_OTLP_ENDPOINT",),
+        None,
+        _endpoint,
+        "Collector URL; defaults to http://localhost:4317 (grpc) or http://localhost:4318 (http). "
+        "For http/protobuf the /v1/traces, /v1/metrics, /v1/logs paths are appended.",
+    ),
+    Setting(
+        "otlp_headers",
+        ("OTEL_EXPORTER_OTLP_HEADERS",),
+        {},
+        _key_values,
+        "Headers sent with every export, e.g. authorization=Bearer%20<token>.",
+    ),
+    Setting(
+        "otlp_timeout_s",
+        ("TAROT_OTLP_TIMEOUT_S",),
+        5.0,
+        _positive_float,
+        "Seconds one export may take, retries included; keeps flushes and shutdown bounded.",
+    ),
+    Setting(
+        "otlp_insecure",
+        ("OTEL_EXPORTER_OTLP_INSECURE",),
+        None,
+        lambda raw: _bool(raw),
+        "gRPC without TLS; by default inferred from the endpoint's scheme (http means insecure).",
+    ),
+    Setting(
+        "traces_sampler",
+        ("OTEL_TRACES_SAMPLER",),
+        "parentbased_always_on",
+        _choice(*SAMPLERS),
+        "Head sampler. Keep always_on and let the collector's tail sampling decide.",
+    ),
+    Setting(
+        "traces_sampler_arg",
+        ("OTEL_TRACES_SAMPLER_ARG",),
+        None,
+        _ratio,
+        "Ratio for the traceidratio samplers, 0..1.",
+    ),
+    Setting(
+        "metric_export_interval_ms",
+        ("OTEL_METRIC_EXPORT_INTERVAL",),
+        5000,
+        _positive_int,
+        "Milliseconds between metric exports. 5 s (not the SDK's 60 s) so a P1 alert can reach "
+        "on-call inside the spec's one minute.",
+    ),
+    Setting(
+        "metric_export_timeout_ms",
+        ("OTEL_METRIC_EXPORT_TIMEOUT",),
+        5000,
+        _positive_int,
+        "Milliseconds one metric export may take.",
+    ),
+    Setting(
+        "bsp_schedule_delay_ms",
+        ("OTEL_BSP_SCHEDULE_DELAY",),
+        1000,
+        _positive_int,
+        "Milliseconds between span batch exports.",
+    ),
+    Setting(
+        "bsp_max_queue_size",
+        ("OTEL_BSP_MAX_QUEUE_SIZE",),
+        2048,
+        _positive_int,
+        "Spans held for export at most; more are dropped (and counted), never blocking the bot.",
+    ),
+    Setting(
+        "bsp_max_export_batch_size",
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE",),
+        512,
+        _positive_int,
+        "Spans per export request at most.",
+    ),
+    Setting(
+        "blrp_schedule_delay_ms",
+        ("OTEL_BLRP_SCHEDULE_DELAY",),
+        1000,
+        _positive_int,
+        "Milliseconds between log batch exports.",
+    ),
+    Setting(
+        "blrp_max_queue_size",
+        ("OTEL_BLRP_MAX_QUEUE_SIZE",),
+        2048,
+        _positive_int,
+        "Log records held for export at most; more are dropped (and counted).",
+    ),
+    Setting(
+        "blrp_max_export_batch_size",
+        ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",),
+        512,
+        _positive_int,
+        "Log records per export request at most.",
+    ),
+    Setting(
+        "attribute_value_length_limit",
+        ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",),
+        4096,
+        _positive_int,
+        "Longest string attribute kept (characters); bounds memory per span.",
+    ),
+    Setting(
+        "sdk_disabled",
+        ("OTEL_SDK_DISABLED",),
+        False,
+        _bool,
+        "true turns every signal off: the API keeps working and records nothing.",
+    ),
+    Setting(
+        "instrument",
+        ("TAROT_INSTRUMENT",),
+        ALL_INTEGRATIONS,
+        _integrations,
+        "Libraries to instrument: a comma list of asyncpg, redis, httpx, logging; all or none. "
+        "A library that is not installed is skipped.",
+    ),
+    Setting(
+        "log_level",
+        ("TAROT_LOG_LEVEL",),
+        "INFO",
+        _log_level,
+        "Lowest level of stdlib log records exported over OTLP.",
+    ),
+    Setting(
+        "dependency_hosts",
+        ("TAROT_DEPENDENCY_HOSTS",),
+        dict(DEFAULT_DEPENDENCY_HOSTS),
+        _key_values,
+        "host=dependency pairs naming what an httpx call talks to (openai, telegram, payment); "
+        "merged over the defaults for api.openai.com and api.telegram.org.",
+    ),
+    Setting(
+        "user_hash_key",
+        ("TAROT_USER_HASH_KEY",),
+        None,
+        _optional_text,
+        "Secret key for hashing user ids (HMAC-SHA256). Set it in production so one user hashes the "
+        "same across instances and restarts; unset, a random per-process key is used.",
+    ),
+    Setting(
+        "scrub_patterns",
+        ("TAROT_SCRUB_PATTERNS",),
+        (),
+        _patterns,
+        "Extra regular expressions to redact from all telemetry, one per line.",
+    ),
+    Setting(
+        "resource_metrics",
+        ("TAROT_RESOURCE_METRICS",),
+        True,
+        _bool,
+        "Register the psutil and event-loop resource metrics.",
+    ),
+    Setting(
+        "shutdown_timeout_s",
+        ("TAROT_SHUTDOWN_TIMEOUT_S",),
+        5.0,
+        _positive_float,
+        "Seconds shutdown() may take to flush before it gives up on what is left.",
+    ),
 )
 
 _BY_NAME: Final[dict[str, Setting[Any]]] = {setting.name: setting for setting in SETTINGS}
@@ -320,7 +477,9 @@ def _check_argument(setting: Setting[Any], value: Any) -> Any:
     raise ValueError(f"expected a string, got {type(value).__name__}")
 
 
-def load_settings(arguments: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    arguments: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
     """Resolve every setting: explicit argument, then environment, then default.
 
     Raises ConfigurationError naming the setting, the offending value and its source.
@@ -341,7 +500,9 @@ def load_settings(arguments: Mapping[str, Any] | None = None, environ: Mapping[s
             try:
                 values[setting.name] = _check_argument(setting, raw)
             except ValueError as exc:
-                raise ConfigurationError(f"invalid setting {setting.name}={raw!r} (from argument): {exc}") from None
+                raise ConfigurationError(
+                    f"invalid setting {setting.name}={raw!r} (from argument): {exc}"
+                ) from None
         else:
             env_name = next((name for name in setting.env if environ.get(name, "").strip()), None)
             if env_name is None:
@@ -354,7 +515,9 @@ def load_settings(arguments: Mapping[str, Any] | None = None, environ: Mapping[s
                 try:
                     values[setting.name] = setting.parse(raw)
                 except ValueError as exc:
-                    raise ConfigurationError(f"invalid setting {setting.name}: {env_name}={raw!r}: {exc}") from None
+                    raise ConfigurationError(
+                        f"invalid setting {setting.name}: {env_name}={raw!r}: {exc}"
+                    ) from None
         sources[setting.name] = source
 
     # service.name inside OTEL_RESOURCE_ATTRIBUTES counts when nothing more specific set it.

@@ -133,7 +133,8 @@ class ScrubbingSpanExporter(SpanExporter):
         ):
             return span  # nothing to remove: spare the copy (the common case)
         events = [
-            Event(event.name, scrub.scrub_attributes(event.attributes), event.timestamp) for event in span.events
+            Event(event.name, scrub.scrub_attributes(event.attributes), event.timestamp)
+            for event in span.events
         ]
         status = span.status
         if status.description:
@@ -187,15 +188,14 @@ class ScrubbingLogExporter(LogRecordExporter):
             timestamp=record.timestamp,
             observed_timestamp=record.observed_timestamp,
             context=record.context,
-            trace_id=record.trace_id,
-            span_id=record.span_id,
-            trace_flags=record.trace_flags,
             severity_text=record.severity_text,
             severity_number=record.severity_number,
             body=self._scrub_body(record.body),
             attributes=self._scrubber.scrub_attributes(record.attributes),
             event_name=record.event_name,
         )
+        # Keep the ids the record carried, even when they were not taken from its context.
+        clean.trace_id, clean.span_id, clean.trace_flags = record.trace_id, record.span_id, record.trace_flags
         return ReadableLogRecord(
             log_record=clean,
             resource=readable.resource,
@@ -213,7 +213,7 @@ class ScrubbingLogExporter(LogRecordExporter):
         return body
 
     def shutdown(self) -> None:
-        self._inner.shutdown()
+        self._inner.shutdown()  # type: ignore[no-untyped-call]
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._inner.force_flush(timeout_millis)
@@ -241,7 +241,9 @@ class ScrubbingMetricExporter(MetricExporter):
         """The most recent (scrubbed) snapshot the reader produced, or None before the first."""
         return self._latest
 
-    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
         try:
             clean = self.scrub_metrics(metrics_data)
         except Exception:
@@ -286,7 +288,7 @@ def _with_points(metric: Metric, scrub: Any) -> Metric:
     data = metric.data
     if isinstance(data, Sum | Gauge | Histogram) or hasattr(data, "data_points"):
         points = [replace(point, attributes=scrub(point.attributes)) for point in data.data_points]
-        return replace(metric, data=replace(data, data_points=points))  # type: ignore[type-var]
+        return replace(metric, data=replace(data, data_points=points))  # type: ignore[arg-type]
     return metric
 
 

@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Final, ParamSpec, TypeVar, overload
+from typing import Any, Final, ParamSpec, TypeVar, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
@@ -52,7 +52,9 @@ class _Instruments:
         self.tracer = tracer_provider.get_tracer(INSTRUMENTATION_NAME)
         meter = meter_provider.get_meter(INSTRUMENTATION_NAME)
         self.duration: Histogram = meter.create_histogram(
-            semconv.OPERATION_DURATION, unit="s", description="Duration of bot operations by endpoint category."
+            semconv.OPERATION_DURATION,
+            unit="s",
+            description="Duration of bot operations by endpoint category.",
         )
         self.active: UpDownCounter = meter.create_up_down_counter(
             semconv.OPERATIONS_ACTIVE, unit="{operation}", description="Bot operations in progress."
@@ -78,10 +80,21 @@ class Operation:
     the work happens. As a decorator it starts a fresh operation per call.
     """
 
-    __slots__ = ("_attributes", "_category_attributes", "_metric_attributes", "_span", "_start",
-                 "_success_attributes", "_token", "category", "name")
+    __slots__ = (
+        "_attributes",
+        "_category_attributes",
+        "_metric_attributes",
+        "_span",
+        "_start",
+        "_success_attributes",
+        "_token",
+        "category",
+        "name",
+    )
 
-    def __init__(self, name: str, category: Category, attributes: Mapping[str, AttributeValue] | None) -> None:
+    def __init__(
+        self, name: str, category: Category, attributes: Mapping[str, AttributeValue] | None
+    ) -> None:
         self.name = name
         self.category = category
         self._metric_attributes: dict[str, AttributeValue] = {
@@ -109,7 +122,9 @@ class Operation:
     def __enter__(self) -> Operation:
         try:
             instruments = _current_instruments()
-            span = instruments.tracer.start_span(self.name, kind=SpanKind.INTERNAL, attributes=self._attributes)
+            span = instruments.tracer.start_span(
+                self.name, kind=SpanKind.INTERNAL, attributes=self._attributes
+            )
             self._token = otel_context.attach(trace.set_span_in_context(span))
             self._span = span
             instruments.active.add(1, self._category_attributes)
@@ -136,8 +151,11 @@ class Operation:
                 span.set_attribute(semconv.OUTCOME, semconv.OUTCOME_SUCCESS)
             else:
                 error_type = _error_type(exc)
-                attributes = {**self._metric_attributes, semconv.OUTCOME: semconv.OUTCOME_ERROR,
-                              semconv.ERROR_TYPE: error_type}
+                attributes = {
+                    **self._metric_attributes,
+                    semconv.OUTCOME: semconv.OUTCOME_ERROR,
+                    semconv.ERROR_TYPE: error_type,
+                }
                 span.set_attributes({semconv.OUTCOME: semconv.OUTCOME_ERROR, semconv.ERROR_TYPE: error_type})
                 span.record_exception(exc, escaped=True)
                 span.set_status(Status(StatusCode.ERROR, f"{error_type}: {exc}"))
@@ -172,10 +190,7 @@ class Operation:
         fresh._start = 0.0
         return fresh
 
-    @overload
-    def __call__(self, func: Callable[P, R]) -> Callable[P, R]: ...
-
-    def __call__(self, func: Callable[P, Any]) -> Callable[P, Any]:
+    def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
@@ -183,10 +198,10 @@ class Operation:
                 async with self._fresh():
                     return await func(*args, **kwargs)
 
-            return run_async
+            return cast(Callable[P, R], run_async)
 
         @functools.wraps(func)
-        def run(*args: P.args, **kwargs: P.kwargs) -> Any:
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
             with self._fresh():
                 return func(*args, **kwargs)
 
@@ -215,9 +230,11 @@ def operation(
             f"operation {name!r}: unknown category {category!r}; expected one of {', '.join(CATEGORIES)}"
         )
     if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME_LENGTH:
-        raise ValueError(f"operation name must be a non-empty string of at most {_MAX_NAME_LENGTH} characters, "
-                         f"got {name!r:.80}")
-    declared = Operation(name, category, attributes)  # type: ignore[arg-type]
+        raise ValueError(
+            f"operation name must be a non-empty string of at most {_MAX_NAME_LENGTH} characters, "
+            f"got {name!r:.80}"
+        )
+    declared = Operation(name, category, attributes)
     if attributes is None and len(_declared) < _MAX_DECLARED:
         _declared[(name, category)] = declared
     return declared._fresh() if attributes is None else declared

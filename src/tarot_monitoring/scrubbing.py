@@ -59,7 +59,11 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
     Rule("telegram_bot_token", re.compile(r"(?<!\d)\d{5,16}:[A-Za-z0-9_-]{30,}")),
     Rule("openai_key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}")),
     Rule("provider_key", re.compile(r"\b(?:(?:sk|pk|rk)_(?:live|test)_|whsec_)[A-Za-z0-9]{8,}")),
-    Rule("bearer", re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), lambda m: f"{m.group(1)} {REDACTED}"),
+    Rule(
+        "bearer",
+        re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
+        lambda m: f"{m.group(1)} {REDACTED}",
+    ),
     Rule(
         "secret_query_param",
         re.compile(
@@ -68,7 +72,11 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
         ),
         lambda m: f"{m.group(1)}{REDACTED}",
     ),
-    Rule("url_password", re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s/]+@"), lambda m: f"{m.group(1)}{REDACTED}@"),
+    Rule(
+        "url_password",
+        re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s/]+@"),
+        lambda m: f"{m.group(1)}{REDACTED}@",
+    ),
     Rule("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")),
     Rule("card_number", re.compile(r"(?<![\d.])\d(?:[ -]?\d){12,18}(?![\d.])"), _redact_card),
     Rule("phone", re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .()-]{0,2}\d){6,14}(?!\d)")),
@@ -90,7 +98,9 @@ class Scrubber:
     digit, ``@``, ``=``, ``:`` or a space skip the regexes entirely.
     """
 
-    def __init__(self, *, extra_patterns: Iterable[str] = (), user_hash_key: str | bytes | None = None) -> None:
+    def __init__(
+        self, *, extra_patterns: Iterable[str] = (), user_hash_key: str | bytes | None = None
+    ) -> None:
         self._rules: tuple[Rule, ...] = DEFAULT_RULES + tuple(
             Rule(f"custom_{index}", re.compile(pattern)) for index, pattern in enumerate(extra_patterns)
         )
@@ -128,11 +138,11 @@ class Scrubber:
             if isinstance(value, str) and value:
                 return REDACTED
             if isinstance(value, Sequence) and value and all(isinstance(item, str) for item in value):
-                return tuple(REDACTED for _ in value)  # type: ignore[return-value]
+                return tuple(REDACTED for _ in value)
         if isinstance(value, str):
             return self.scrub_text(value)
         if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
-            return tuple(self.scrub_text(item) if isinstance(item, str) else item for item in value)  # type: ignore[return-value]
+            return tuple(self.scrub_text(item) if isinstance(item, str) else item for item in value)
         return value
 
     def scrub_attributes(self, attributes: Mapping[str, AttributeValue] | None) -> dict[str, AttributeValue]:

@@ -183,14 +183,18 @@ def _build(
     metric_gate = ScrubbingMetricExporter(
         None if disabled else (metric_exporter or _metric_exporter(settings)), scrub, stats
     )
-    readers: list[MetricReader] = [] if disabled else [
-        PeriodicExportingMetricReader(
-            metric_gate,
-            export_interval_millis=settings.metric_export_interval_ms,
-            export_timeout_millis=settings.metric_export_timeout_ms,
-        ),
-        *extra_readers,
-    ]
+    readers: list[MetricReader] = (
+        []
+        if disabled
+        else [
+            PeriodicExportingMetricReader(
+                metric_gate,
+                export_interval_millis=settings.metric_export_interval_ms,
+                export_timeout_millis=settings.metric_export_timeout_ms,
+            ),
+            *extra_readers,
+        ]
+    )
     meter_provider = MeterProvider(
         resource=resource,
         metric_readers=readers,
@@ -309,7 +313,9 @@ def _metric_exporter(settings: Settings) -> MetricExporter | None:
         )
 
         return GrpcMetricExporter(**_otlp_kwargs(settings, "metrics"))
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetricExporter,
+    )
 
     return HttpMetricExporter(**_otlp_kwargs(settings, "metrics"))
 
@@ -407,12 +413,12 @@ def force_flush(timeout_s: float = 5.0) -> bool:
     return all(results)
 
 
-def delivery_stats() -> dict[str, SignalCounts]:
+def delivery_stats() -> dict[Literal["traces", "metrics", "logs"], SignalCounts]:
     """Per signal: items ended, exported, failed; `.undelivered` is what was dropped or lost."""
     telemetry = _current
     if telemetry is None:
         return {}
-    return dict(telemetry.stats.snapshot())
+    return telemetry.stats.snapshot()
 
 
 def shutdown(timeout_s: float | None = None) -> bool:

@@ -30,16 +30,32 @@ def test_readings_credits_payments_subscriptions_are_counted(captured: Captured)
 
     readings = values(captured, "tarot.readings")
     assert readings[(("tarot.outcome", "success"), ("tarot.spread", "celtic_cross"))] == 2
-    assert readings[(("error.type", "openai_timeout"), ("tarot.outcome", "error"), ("tarot.spread", "three_card"))] == 1
+    assert (
+        readings[
+            (("error.type", "openai_timeout"), ("tarot.outcome", "error"), ("tarot.spread", "three_card"))
+        ]
+        == 1
+    )
     assert values(captured, "tarot.credit.amount") == {
-        (("tarot.credit.kind", "purchase"),): 100, (("tarot.credit.kind", "spend"),): 3}
+        (("tarot.credit.kind", "purchase"),): 100,
+        (("tarot.credit.kind", "spend"),): 3,
+    }
     payments = values(captured, "tarot.payments")
-    assert payments[(("tarot.currency", "EUR"), ("tarot.payment.provider", "stripe"),
-                     ("tarot.payment.status", "succeeded"))] == 2
+    assert (
+        payments[
+            (
+                ("tarot.currency", "EUR"),
+                ("tarot.payment.provider", "stripe"),
+                ("tarot.payment.status", "succeeded"),
+            )
+        ]
+        == 2
+    )
     (revenue,) = captured.points("tarot.revenue")
     assert revenue.value == pytest.approx(9.99)
     assert values(captured, "tarot.subscriptions") == {
-        (("tarot.subscription.event", "started"), ("tarot.subscription.plan", "monthly")): 1}
+        (("tarot.subscription.event", "started"), ("tarot.subscription.plan", "monthly")): 1
+    }
 
 
 def test_sessions_users_and_active_user_windows(captured: Captured) -> None:
@@ -61,23 +77,38 @@ def test_sessions_users_and_active_user_windows(captured: Captured) -> None:
     ("call", "api", "reason"),
     [
         (lambda: tm.business.credit_transaction("spend", -5), "credit_transaction", "negative_or_not_finite"),
-        (lambda: tm.business.credit_transaction("spend", float("nan")), "credit_transaction", "negative_or_not_finite"),
+        (
+            lambda: tm.business.credit_transaction("spend", float("nan")),
+            "credit_transaction",
+            "negative_or_not_finite",
+        ),
         (lambda: tm.business.credit_transaction("spend", None), "credit_transaction", "none"),  # type: ignore[arg-type]
         (lambda: tm.business.credit_transaction("steal", 5), "credit_transaction", "unknown_value"),  # type: ignore[arg-type]
         (lambda: tm.business.credit_transaction("spend", "5"), "credit_transaction", "not_a_number"),  # type: ignore[arg-type]
         (lambda: tm.business.credit_transaction("spend", 1e12), "credit_transaction", "too_large"),
-        (lambda: tm.business.payment("succeeded", provider="stripe", amount=5, currency="euro"), "payment",
-         "invalid_currency"),
-        (lambda: tm.business.payment("succeeded", provider="x" * 10_000, amount=5, currency="EUR"), "payment",
-         "invalid_label"),
+        (
+            lambda: tm.business.payment("succeeded", provider="stripe", amount=5, currency="euro"),
+            "payment",
+            "invalid_currency",
+        ),
+        (
+            lambda: tm.business.payment("succeeded", provider="x" * 10_000, amount=5, currency="EUR"),
+            "payment",
+            "invalid_label",
+        ),
         (lambda: tm.business.reading_completed(spread=None), "reading_completed", "none"),  # type: ignore[arg-type]
-        (lambda: tm.business.reading_completed(spread="Why does he not call me?"), "reading_completed",
-         "invalid_label"),
+        (
+            lambda: tm.business.reading_completed(spread="Why does he not call me?"),
+            "reading_completed",
+            "invalid_label",
+        ),
         (lambda: tm.business.user_seen(None), "user_seen", "invalid_user_id"),  # type: ignore[arg-type]
         (lambda: tm.business.subscription("paused", plan="monthly"), "subscription", "unknown_value"),  # type: ignore[arg-type]
     ],
 )
-def test_bad_values_are_dropped_and_counted_never_raised(captured: Captured, call: Any, api: str, reason: str) -> None:
+def test_bad_values_are_dropped_and_counted_never_raised(
+    captured: Captured, call: Any, api: str, reason: str
+) -> None:
     call()  # must not raise
     dropped = values(captured, "tarot.telemetry.dropped_values")
     assert dropped == {(("tarot.api", api), ("tarot.reason", reason)): 1}

@@ -41,8 +41,10 @@ def test_standard_otel_variables_are_read() -> None:
 
 
 def test_explicit_argument_wins_over_environment() -> None:
-    settings = load_settings({"service_name": "explicit", "metric_export_interval_ms": 1000},
-                             environ={"OTEL_SERVICE_NAME": "env", "OTEL_METRIC_EXPORT_INTERVAL": "9000"})
+    settings = load_settings(
+        {"service_name": "explicit", "metric_export_interval_ms": 1000},
+        environ={"OTEL_SERVICE_NAME": "env", "OTEL_METRIC_EXPORT_INTERVAL": "9000"},
+    )
     assert settings.service_name == "explicit"
     assert settings.metric_export_interval_ms == 1000
     assert settings.sources["service_name"] == "argument"
@@ -70,7 +72,9 @@ def test_service_name_from_resource_attributes_when_nothing_more_specific() -> N
         ("OTEL_TRACES_EXPORTER", "zipkin", "traces_exporter"),
     ],
 )
-def test_invalid_environment_value_names_setting_variable_and_value(env: str, value: str, setting: str) -> None:
+def test_invalid_environment_value_names_setting_variable_and_value(
+    env: str, value: str, setting: str
+) -> None:
     with pytest.raises(ConfigurationError) as caught:
         load_settings({}, environ={env: value})
     message = str(caught.value)
@@ -98,12 +102,12 @@ def test_invalid_argument_names_setting_and_value(name: str, value: object) -> N
 
 
 def test_unknown_setting_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(ConfigurationError, match="unknown setting.*service_nmae.*known settings are"):
+    with pytest.raises(ConfigurationError, match=r"unknown setting.*service_nmae.*known settings are"):
         load_settings({"service_nmae": "typo"}, environ={})
 
 
 def test_batch_size_cannot_exceed_queue() -> None:
-    with pytest.raises(ConfigurationError, match="bsp_max_export_batch_size=600.*bsp_max_queue_size=500"):
+    with pytest.raises(ConfigurationError, match=r"bsp_max_export_batch_size=600.*bsp_max_queue_size=500"):
         load_settings({"bsp_max_queue_size": 500, "bsp_max_export_batch_size": 600}, environ={})
 
 

@@ -18,7 +18,9 @@ class PaymentDeclined(Exception):
 
 
 async def test_async_operation_records_span_with_category_and_success(captured: Captured) -> None:
-    async with tm.operation("reading.generate", category="reading", attributes={"tarot.spread": "celtic_cross"}):
+    async with tm.operation(
+        "reading.generate", category="reading", attributes={"tarot.spread": "celtic_cross"}
+    ):
         await asyncio.sleep(0)
     span = captured.span("reading.generate")
     assert dict(span.attributes or {}) == {
@@ -28,7 +30,9 @@ async def test_async_operation_records_span_with_category_and_success(captured: 
         "tarot.outcome": "success",
     }
     assert span.status.status_code is StatusCode.UNSET
-    assert span.end_time is not None and span.start_time is not None and span.end_time >= span.start_time
+    assert span.end_time is not None
+    assert span.start_time is not None
+    assert span.end_time >= span.start_time
 
 
 def test_failure_records_error_type_exception_and_reraises_unchanged(captured: Captured) -> None:
@@ -67,7 +71,7 @@ async def test_decorator_on_async_and_sync_functions_makes_one_span_per_call(cap
 
 async def test_nested_operations_and_concurrent_tasks_keep_their_own_parents(captured: Captured) -> None:
     async def one(index: int) -> None:
-        async with tm.operation("reading.generate", category="reading"):
+        async with tm.operation("reading.generate", category="reading"):  # noqa: SIM117 - nesting is the point
             async with tm.operation("credit.spend", category="credit"):
                 await asyncio.sleep(0.001 * index)
 
@@ -75,7 +79,8 @@ async def test_nested_operations_and_concurrent_tasks_keep_their_own_parents(cap
     spans = captured.spans()
     parents = {span.context.span_id: span for span in spans if span.name == "reading.generate"}
     children = [span for span in spans if span.name == "credit.spend"]
-    assert len(parents) == 3 and len(children) == 3
+    assert len(parents) == 3
+    assert len(children) == 3
     assert {child.parent.span_id for child in children if child.parent} == set(parents)
     for child in children:
         assert child.parent is not None
@@ -87,7 +92,10 @@ def test_duration_histogram_uses_buckets_with_every_spec_threshold(captured: Cap
         pass
     (point,) = captured.points("tarot.operation.duration")
     assert dict(point.attributes) == {
-        "tarot.category": "cache", "tarot.operation": "cache.get", "tarot.outcome": "success"}
+        "tarot.category": "cache",
+        "tarot.operation": "cache.get",
+        "tarot.outcome": "success",
+    }
     assert point.count == 1
     for row in ENDPOINT_BASELINES:
         assert row.p95_seconds in point.explicit_bounds
@@ -104,7 +112,9 @@ async def test_active_operations_gauge_rises_and_falls(captured: Captured) -> No
 
 @pytest.mark.parametrize("category", ["readings", "", "Reading", "payments"])
 def test_unknown_category_is_a_clear_error_at_declaration(category: str) -> None:
-    with pytest.raises(ValueError, match=r"unknown category .*expected one of reading, credit, user, payment"):
+    with pytest.raises(
+        ValueError, match=r"unknown category .*expected one of reading, credit, user, payment"
+    ):
         tm.operation("x", category=category)
 
 

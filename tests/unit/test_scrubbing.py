@@ -11,7 +11,7 @@ OPENAI_KEY = "sk-proj-4fQz9XhW2mLkP0sVbN7cR3tYuI8oAeDg1JqKx"
 
 SECRETS = [
     (f"https://api.telegram.org/bot{BOT_TOKEN}/sendMessage", BOT_TOKEN),
-    (f"HTTP Request: POST https://api.telegram.org/bot{BOT_TOKEN}/getUpdates \"HTTP/1.1 200 OK\"", BOT_TOKEN),
+    (f'HTTP Request: POST https://api.telegram.org/bot{BOT_TOKEN}/getUpdates "HTTP/1.1 200 OK"', BOT_TOKEN),
     (f"https://api.telegram.org/file/bot{BOT_TOKEN}/photos/file_1.jpg", BOT_TOKEN),
     (f"Incorrect API key provided: {OPENAI_KEY}", OPENAI_KEY),
     ("stripe key sk_live_51H8xYzAbCdEfGhIjKlMnOp", "sk_live_51H8xYzAbCdEfGhIjKlMnOp"),
@@ -41,7 +41,7 @@ def test_secret_is_removed_and_marked(text: str, secret: str) -> None:
     [
         "reading.generate",
         "SELECT balance FROM credits WHERE user_id = $1",
-        "File \"/app/bot.py\", line 1042, in handle",
+        'File "/app/bot.py", line 1042, in handle',
         "order 1234567890123 shipped",  # 13 digits, not Luhn-valid: an id, not a card
         "took 1532 ms at 2026-11-27T15:46:57Z",
         "HTTP/1.1 200 OK",
@@ -58,12 +58,14 @@ def test_url_keeps_its_shape_so_it_stays_useful() -> None:
 
 
 def test_secret_header_attributes_are_redacted_whatever_their_value() -> None:
-    scrubbed = Scrubber().scrub_attributes({
-        "http.request.header.authorization": ("Basic dXNlcjpwYXNz",),
-        "http.request.header.x-api-key": "plainvalue",
-        "gen_ai.usage.input_tokens": 1200,
-        "tarot.category": "payment",
-    })
+    scrubbed = Scrubber().scrub_attributes(
+        {
+            "http.request.header.authorization": ("Basic dXNlcjpwYXNz",),
+            "http.request.header.x-api-key": "plainvalue",
+            "gen_ai.usage.input_tokens": 1200,
+            "tarot.category": "payment",
+        }
+    )
     assert scrubbed["http.request.header.authorization"] == (REDACTED,)
     assert scrubbed["http.request.header.x-api-key"] == REDACTED
     assert scrubbed["gen_ai.usage.input_tokens"] == 1200
@@ -71,7 +73,11 @@ def test_secret_header_attributes_are_redacted_whatever_their_value() -> None:
 
 
 def test_user_ids_are_hashed_with_the_key() -> None:
-    one, same, other = Scrubber(user_hash_key="k1"), Scrubber(user_hash_key="k1"), Scrubber(user_hash_key="k2")
+    one, same, other = (
+        Scrubber(user_hash_key="k1"),
+        Scrubber(user_hash_key="k1"),
+        Scrubber(user_hash_key="k2"),
+    )
     assert one.hash_user_id(123456789) == same.hash_user_id("123456789")
     assert one.hash_user_id(123456789) != other.hash_user_id(123456789)
     assert "123456789" not in one.hash_user_id(123456789)

@@ -67,7 +67,7 @@ async def test_exception_messages_and_stack_traces_are_scrubbed(
 ) -> None:
     bad_url = telegram.api_url.replace(BOT_TOKEN, "7123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw2") + "/getMe"
     log = logging.getLogger("tarot.bot")
-    with pytest.raises(httpx.HTTPStatusError):
+    with pytest.raises(httpx.HTTPStatusError):  # noqa: PT012 - the failure must happen inside the operation
         async with tm.operation("telegram.get_me", category="user"), httpx.AsyncClient() as client:
             try:
                 (await client.get(bad_url)).raise_for_status()
@@ -78,21 +78,27 @@ async def test_exception_messages_and_stack_traces_are_scrubbed(
     span = captured.span("telegram.get_me")
     (event,) = span.events
     message = str(dict(event.attributes or {})["exception.message"])
-    assert "401 Unauthorized" in message and "/bot[REDACTED]/getMe" in message
+    assert "401 Unauthorized" in message
+    assert "/bot[REDACTED]/getMe" in message
     (record,) = [r for r in captured.logs() if r.log_record.severity_text == "ERROR"]
     body = str(record.log_record.body)
     assert body == "telegram refused us; user [REDACTED] wrote from [REDACTED], card [REDACTED]"
     stacktrace = str(dict(record.log_record.attributes or {})["exception.stacktrace"])
-    assert "HTTPStatusError" in stacktrace and "/bot[REDACTED]/getMe" in stacktrace
-    assert_no_secrets(captured.everything_exported_as_text().replace("AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw2", ""))
+    assert "HTTPStatusError" in stacktrace
+    assert "/bot[REDACTED]/getMe" in stacktrace
+    assert_no_secrets(
+        captured.everything_exported_as_text().replace("AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw2", "")
+    )
     assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw2" not in captured.everything_exported_as_text()
 
 
 async def test_api_keys_in_query_strings_and_log_attributes_are_scrubbed(captured: Captured) -> None:
     with FakeOpenAI(api_key=OPENAI_KEY) as openai:
         async with httpx.AsyncClient() as client:
-            response = await client.get(f"{openai.base_url}/v1/models?api_key={OPENAI_KEY}",
-                                        headers={"Authorization": f"Bearer {OPENAI_KEY}"})
+            response = await client.get(
+                f"{openai.base_url}/v1/models?api_key={OPENAI_KEY}",
+                headers={"Authorization": f"Bearer {OPENAI_KEY}"},
+            )
             assert response.status_code == 200
     logging.getLogger("tarot.bot").warning("retrying", extra={"openai_key": OPENAI_KEY, "user_email": EMAIL})
 

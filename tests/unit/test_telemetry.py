@@ -61,8 +61,15 @@ def test_configure_twice_returns_the_same_telemetry(captured: Captured) -> None:
 
 def test_resource_carries_the_contract_attributes(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=staging,team=ops")
-    telemetry = tm.configure(service_name="tarot-bot", service_version="1.4.2", traces_exporter="none",
-                             metrics_exporter="none", logs_exporter="none", set_global=False, instrument="none")
+    telemetry = tm.configure(
+        service_name="tarot-bot",
+        service_version="1.4.2",
+        traces_exporter="none",
+        metrics_exporter="none",
+        logs_exporter="none",
+        set_global=False,
+        instrument="none",
+    )
     try:
         attributes = dict(telemetry.resource.attributes)
         assert attributes["service.name"] == "tarot-bot"
@@ -76,15 +83,24 @@ def test_resource_carries_the_contract_attributes(clean_env: None, monkeypatch: 
 
 @pytest.mark.parametrize(
     ("protocol", "module"),
-    [("grpc", "opentelemetry.exporter.otlp.proto.grpc"), ("http/protobuf", "opentelemetry.exporter.otlp.proto.http")],
+    [
+        ("grpc", "opentelemetry.exporter.otlp.proto.grpc"),
+        ("http/protobuf", "opentelemetry.exporter.otlp.proto.http"),
+    ],
 )
 def test_otlp_protocol_selects_the_exporter(clean_env: None, protocol: str, module: str) -> None:
-    telemetry = tm.configure(otlp_protocol=protocol, otlp_endpoint="http://127.0.0.1:9", set_global=False,
-                             instrument="none", resource_metrics=False)
+    telemetry = tm.configure(
+        otlp_protocol=protocol,
+        otlp_endpoint="http://127.0.0.1:9",
+        set_global=False,
+        instrument="none",
+        resource_metrics=False,
+    )
     try:
         processors = telemetry.tracer_provider._active_span_processor._span_processors
         gates = [p.span_exporter for p in processors if hasattr(p, "span_exporter")]
-        assert len(gates) == 1 and isinstance(gates[0], ScrubbingSpanExporter)
+        assert len(gates) == 1
+        assert isinstance(gates[0], ScrubbingSpanExporter)
         assert type(gates[0]._inner).__module__.startswith(module)
     finally:
         tm.shutdown(timeout_s=2)
@@ -103,9 +119,13 @@ def test_sdk_disabled_records_nothing_and_api_still_works(clean_env: None) -> No
         tm.shutdown()
 
 
-def test_invalid_setting_fails_at_configure_naming_it(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_invalid_setting_fails_at_configure_naming_it(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "every minute")
-    with pytest.raises(tm.ConfigurationError, match="metric_export_interval_ms.*OTEL_METRIC_EXPORT_INTERVAL"):
+    with pytest.raises(
+        tm.ConfigurationError, match=r"metric_export_interval_ms.*OTEL_METRIC_EXPORT_INTERVAL"
+    ):
         tm.configure(set_global=False)
     assert tm.current_telemetry() is None
 

@@ -60,7 +60,9 @@ def category_views(data: MetricsData) -> list[CategoryView]:
         assert isinstance(point, HistogramDataPoint)
         attributes = dict(point.attributes or {})
         category = str(attributes.get(semconv.CATEGORY))
-        bounds, counts, errors = merged.get(category, (list(point.explicit_bounds), [0] * len(point.bucket_counts), 0))
+        bounds, counts, errors = merged.get(
+            category, (list(point.explicit_bounds), [0] * len(point.bucket_counts), 0)
+        )
         counts = [a + b for a, b in zip(counts, point.bucket_counts, strict=True)]
         if attributes.get(semconv.OUTCOME) == semconv.OUTCOME_ERROR:
             errors += point.count
@@ -70,13 +72,15 @@ def category_views(data: MetricsData) -> list[CategoryView]:
         if category not in merged:
             continue
         bounds, counts, errors = merged[category]
-        views.append(CategoryView(
-            category=category,
-            count=sum(counts),
-            errors=errors,
-            p95_s=histogram_quantile(0.95, bounds, counts),
-            p99_s=histogram_quantile(0.99, bounds, counts),
-        ))
+        views.append(
+            CategoryView(
+                category=category,
+                count=sum(counts),
+                errors=errors,
+                p95_s=histogram_quantile(0.95, bounds, counts),
+                p99_s=histogram_quantile(0.99, bounds, counts),
+            )
+        )
     return views
 
 

@@ -49,9 +49,12 @@ def run_demo(
             metric_export_interval_ms=60_000,
         )
         try:
-            print(f"tarot-monitor demo: {users} users x {rounds} readings against local fakes "
-                  f"(OpenAI {fakes.openai.base_url}, Telegram {fakes.telegram.base_url}, "
-                  f"payments {fakes.payments.base_url})", file=out)
+            print(
+                f"tarot-monitor demo: {users} users x {rounds} readings against local fakes "
+                f"(OpenAI {fakes.openai.base_url}, Telegram {fakes.telegram.base_url}, "
+                f"payments {fakes.payments.base_url})",
+                file=out,
+            )
             result = asyncio.run(run_workload(fakes, users=users, rounds=rounds, seed=seed))
             tm.force_flush()
             data = telemetry.collect_metrics_now()
@@ -66,7 +69,9 @@ def run_demo(
     print(render_categories(views), file=out)
 
     seen = {view.category: (view.count, view.errors) for view in views}
-    expected = {category: (count, result.errors.get(category, 0)) for category, count in result.operations.items()}
+    expected = {
+        category: (count, result.errors.get(category, 0)) for category, count in result.operations.items()
+    }
     agrees = seen == expected
     print(f"\nTelemetry counts equal what the bot counted itself: {'yes' if agrees else 'NO'}", file=out)
     if not agrees:
@@ -76,23 +81,41 @@ def run_demo(
     payments = counter_totals(data, semconv.PAYMENTS, "tarot.payment.status")
     revenue = counter_totals(data, semconv.REVENUE, "tarot.currency")
     credits = counter_totals(data, semconv.CREDIT_AMOUNT, "tarot.credit.kind")
-    print("\nBusiness: readings " + _pairs(readings) + "; payments " + _pairs(payments)
-          + "; revenue " + _pairs(revenue, money=True) + "; credits " + _pairs(credits), file=out)
+    print(
+        "\nBusiness: readings "
+        + _pairs(readings)
+        + "; payments "
+        + _pairs(payments)
+        + "; revenue "
+        + _pairs(revenue, money=True)
+        + "; credits "
+        + _pairs(credits),
+        file=out,
+    )
 
     token = fakes.telegram.token
     telegram_spans = [s for s in finished if dict(s.attributes or {}).get(semconv.DEPENDENCY) == "telegram"]
     leaked = sum(token in s.to_json() for s in finished)
     example = str(dict(telegram_spans[0].attributes or {}).get("url.full")) if telegram_spans else "(none)"
-    print(f"\nSecrets: {len(telegram_spans)} Telegram calls traced, bot token found in {leaked} exported spans; "
-          f"an exported URL reads {example}", file=out)
+    print(
+        f"\nSecrets: {len(telegram_spans)} Telegram calls traced, "
+        f"bot token found in {leaked} exported spans; "
+        f"an exported URL reads {example}",
+        file=out,
+    )
     traces = stats.get("traces")
     if traces is not None:
-        print(f"Delivery: {traces.ended} spans ended, {traces.exported} exported, {traces.undelivered} undelivered",
-              file=out)
+        print(
+            f"Delivery: {traces.ended} spans ended, {traces.exported} exported, "
+            f"{traces.undelivered} undelivered",
+            file=out,
+        )
     return 0 if agrees and leaked == 0 else 1
 
 
 def _pairs(totals: dict[str, float], *, money: bool = False) -> str:
     if not totals:
         return "none"
-    return ", ".join(f"{key}={value:.2f}" if money else f"{key}={value:g}" for key, value in sorted(totals.items()))
+    return ", ".join(
+        f"{key}={value:.2f}" if money else f"{key}={value:g}" for key, value in sorted(totals.items())
+    )

@@ -82,8 +82,12 @@ class ReferenceBot:
         async def charge() -> None:
             response = await self.client.post(
                 f"{self.fakes.payments.base_url}/v1/payment_intents",
-                data={"amount": str(int(amount * 100)), "currency": "eur", "confirm": "true",
-                      "payment_method": "pm_card_visa"},
+                data={
+                    "amount": str(int(amount * 100)),
+                    "currency": "eur",
+                    "confirm": "true",
+                    "payment_method": "pm_card_visa",
+                },
                 headers={"Authorization": f"Bearer {self.fakes.payments.api_key}"},
             )
             if response.status_code >= 400:
@@ -104,7 +108,10 @@ class ReferenceBot:
                 await asyncio.sleep(self.random.lognormvariate(0, 0.6) * self.reading_latency_s)
                 response = await self.client.post(
                     f"{self.fakes.openai.base_url}/v1/chat/completions",
-                    json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"{spread} reading"}]},
+                    json={
+                        "model": "gpt-4o-mini",
+                        "messages": [{"role": "user", "content": f"{spread} reading"}],
+                    },
                     headers={"Authorization": f"Bearer {self.fakes.openai.api_key}"},
                 )
                 response.raise_for_status()

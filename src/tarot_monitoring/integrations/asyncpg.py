@@ -17,7 +17,7 @@ def _instrumentor() -> object:
         from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
     except ImportError as exc:
         raise MissingDependencyError("instrument_asyncpg", "asyncpg", exc) from exc
-    return AsyncPGInstrumentor()
+    return AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
 
 
 def instrument_asyncpg(*, tracer_provider: TracerProvider | None = None) -> None:

@@ -35,8 +35,10 @@ def instrument_logging(*, logger_provider: LoggerProvider, level: int | str = lo
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument(inject_trace_context=True, enable_log_auto_instrumentation=False)
     if _handler is None:
-        handler = LoggingHandler(level=logging.getLevelName(level) if isinstance(level, str) else level,
-                                 logger_provider=logger_provider)
+        handler = LoggingHandler(
+            level=logging.getLevelName(level) if isinstance(level, str) else level,
+            logger_provider=logger_provider,
+        )
         handler.addFilter(_NotFromTelemetry())
         logging.getLogger().addHandler(handler)
         _handler = handler
