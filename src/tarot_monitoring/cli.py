@@ -55,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--postgres", metavar="DSN", help="PostgreSQL DSN to check and read statistics from")
     status.add_argument("--redis", metavar="URL", help="Redis URL to check and read INFO from")
 
-    commands.add_parser("config", help="list every setting with its environment variables and default")
+    config = commands.add_parser(
+        "config", help="list every setting with its environment variables and default"
+    )
+    config.add_argument("--markdown", action="store_true", help="print the table of docs/configuration.md")
 
     stack = commands.add_parser("stack", help="the native stack: collector, Prometheus, Alertmanager")
     stack.add_argument("stack_args", nargs=argparse.REMAINDER, help="up | down | status")
@@ -75,8 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
         )
     if args.command == "config":
-        from tarot_monitoring.config import describe_settings
+        from tarot_monitoring.config import describe_settings, settings_markdown
 
+        if args.markdown:
+            print(settings_markdown(), end="")
+            return 0
         for row in describe_settings():
             print(f"{row['name']}\n  env: {row['env']}\n  default: {row['default']}\n  {row['doc']}\n")
         return 0

@@ -547,6 +547,19 @@ def _check_consistency(settings: Settings) -> None:
         )
 
 
+def settings_markdown() -> str:
+    """docs/configuration.md's settings table, generated so the docs cannot drift from the code."""
+    lines = [
+        "| setting | environment variables | default | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in describe_settings():
+        env = ", ".join(f"`{name}`" for name in row["env"].split(", "))
+        doc = row["doc"].replace("|", "\\|")
+        lines.append(f"| `{row['name']}` | {env} | `{row['default']}` | {doc} |")
+    return "\n".join(lines) + "\n"
+
+
 def describe_settings() -> list[dict[str, str]]:
     """The settings table for docs and `tarot-monitor config`: name, env vars, default, meaning."""
     return [

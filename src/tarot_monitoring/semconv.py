@@ -73,7 +73,3 @@ HEALTH_STATUS: Final = "tarot.health.status"
 """Gauge per component: 1 healthy, 0.5 degraded, 0 unhealthy."""
 HEALTH_CHECK_DURATION: Final = "tarot.health.check.duration"
 """Histogram, seconds, per component."""
-
-# --- our own delivery -----------------------------------------------------------------------------
-TELEMETRY_EXPORTED: Final = "tarot.telemetry.exported"
-"""Counter of items our exporters delivered, by signal and outcome (exported / failed / dropped)."""
