@@ -9,13 +9,13 @@
 #   scripts/services.sh status    say what is running; exit 1 if something is down
 #   scripts/services.sh env       print `export TAROT_TEST_...` lines: eval "$(scripts/services.sh env)"
 #
-# Settings (environment): TAROT_STATE_DIR (default /var/tmp/tarot-monitoring), TAROT_PG_PORT (55432),
+# Settings (environment): TAROT_SERVICES_DIR (default /var/tmp/tarot-monitoring), TAROT_PG_PORT (55432),
 # TAROT_REDIS_PORT (56379), TAROT_PG_PASSWORD, TAROT_SERVICE_TIMEOUT (seconds to wait for readiness, 60).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-STATE_DIR="${TAROT_STATE_DIR:-/var/tmp/tarot-monitoring}"
+STATE_DIR="${TAROT_SERVICES_DIR:-/var/tmp/tarot-monitoring}"
 PG_BIN="${TAROT_PG_BIN:-/usr/lib/postgresql/15/bin}"
 PG_PORT="${TAROT_PG_PORT:-55432}"
 PG_USER=tarot

@@ -428,6 +428,10 @@ class Stack:
                 )
             time.sleep(0.2)
 
+    def pid(self, name: ComponentName) -> int | None:
+        """The pid of `name` if it runs (from its pidfile, checked against the live process)."""
+        return self._pidfile_process(name).pid()
+
     def status(self) -> list[ComponentStatus]:
         """Each program: pid, whether it runs and answers its readiness endpoint, where it listens."""
         result = []
