@@ -1,0 +1,42 @@
+"""`tarot-monitor demo`: the embedded default runs with no services and tells the truth."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from tarot_monitoring.cli import main
+from tarot_monitoring.demo.run import run_demo
+
+
+def test_demo_counts_agree_and_no_token_leaks() -> None:
+    out = io.StringIO()
+    assert run_demo(users=4, rounds=2, out=out) == 0
+    text = out.getvalue()
+    assert "Telemetry counts equal what the bot counted itself: yes" in text
+    assert "bot token found in 0 exported spans" in text
+    assert "/bot[REDACTED]/sendMessage" in text
+    table = [line.split() for line in text.splitlines() if re.match(r"^(reading|payment) ", line)]
+    rows = {row[0]: row for row in table}
+    assert rows["reading"][1] == "8"  # 4 users x 2 readings
+    assert rows["payment"][1] == "4"  # one purchase each
+
+
+def test_failing_payments_show_as_errors_and_a_breach() -> None:
+    out = io.StringIO()
+    assert run_demo(users=10, rounds=1, fail_payments=1.0, out=out) == 0
+    text = out.getvalue()
+    payment = next(line.split() for line in text.splitlines() if line.startswith("payment "))
+    assert payment[1] == "10"
+    assert payment[2] == "10"  # every payment failed, and the telemetry says so
+    assert "BREACH" in " ".join(payment)
+    assert "payments failed=10" in text
+
+
+def test_cli_rejects_bad_arguments_clearly(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["demo", "--fail-payments", "2"])
+    assert caught.value.code == 2
+    assert "expected a number between 0 and 1, got 2" in capsys.readouterr().err
