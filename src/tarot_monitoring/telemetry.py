@@ -9,6 +9,7 @@ happen on worker threads with bounded timeouts.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import os
@@ -394,9 +395,12 @@ def _register_resource_metrics(telemetry: Telemetry) -> None:
     except ImportError:  # pragma: no cover - the module ships with the package
         return
     handle = register_resource_metrics(meter_provider=telemetry.meter_provider)
-    unregister = getattr(handle, "unregister", None)
-    if callable(unregister):
-        telemetry._undo.append(unregister)
+    telemetry._undo.append(handle.unregister)  # also stops the lag monitor
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return  # no loop yet: the bot calls tm.start_event_loop_lag_monitor() from its async start-up
+    handle.lag_monitor.start()
 
 
 def force_flush(timeout_s: float = 5.0) -> bool:

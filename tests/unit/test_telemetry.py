@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -191,3 +192,27 @@ def test_delivery_stats_count_what_was_lost(clean_env: None, silent_listener: in
     assert traces.ended == 100
     assert traces.exported == 0
     assert traces.undelivered == 100
+
+
+async def test_configure_in_a_running_loop_reports_resources_and_loop_lag(clean_env: None) -> None:
+    telemetry = tm.configure(
+        traces_exporter="none",
+        metrics_exporter="none",
+        logs_exporter="none",
+        set_global=False,
+        instrument="none",
+        metric_export_interval_ms=60_000,
+    )
+    try:
+        await asyncio.sleep(0.6)  # a few lag-monitor ticks
+        data = telemetry.collect_metrics_now()
+        assert data is not None
+        names = {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+        assert {
+            "system.cpu.utilization",
+            "system.memory.utilization",
+            "process.memory.usage",
+            "tarot.event_loop.lag",
+        } <= names
+    finally:
+        tm.shutdown()
