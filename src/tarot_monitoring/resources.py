@@ -577,6 +577,10 @@ class ResourceMetrics:
                 del self._sources[key]
             return len(keys)
 
+    def close(self) -> None:
+        """Stop everything (``unregister()`` with no name), for undo lists expecting ``() -> None``."""
+        self.unregister()
+
     def names(self) -> list[str]:
         """The registered pools and queues, as ``kind:name``."""
         with self._lock:
