@@ -100,8 +100,12 @@ async def _status(postgres: str | None, redis: str | None) -> int:
     from tarot_monitoring.health import HealthChecker
 
     checker = HealthChecker(postgres=postgres, redis=redis)
-    health = await checker.check_health()
-    snapshot = await MetricsCollector(postgres=postgres, redis=redis).collect_metrics()
+    try:
+        health = await checker.check_health()
+    finally:
+        await checker.aclose()
+    async with MetricsCollector(postgres=postgres, redis=redis) as collector:
+        snapshot = await collector.collect_metrics()
     print(format_snapshot(snapshot))
     print(f"\nhealth: {health.status}")
     for name, check in health.checks.items():

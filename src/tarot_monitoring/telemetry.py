@@ -395,7 +395,7 @@ def _register_resource_metrics(telemetry: Telemetry) -> None:
     except ImportError:  # pragma: no cover - the module ships with the package
         return
     handle = register_resource_metrics(meter_provider=telemetry.meter_provider)
-    telemetry._undo.append(handle.unregister)  # also stops the lag monitor
+    telemetry._undo.append(handle.close)  # also stops the lag monitor
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -32,7 +32,7 @@ def test_failing_payments_show_as_errors_and_a_breach() -> None:
     assert payment[1] == "10"
     assert payment[2] == "10"  # every payment failed, and the telemetry says so
     assert "BREACH" in " ".join(payment)
-    assert "payments failed=10" in text
+    assert "payments failed=10" in text, text
 
 
 def test_cli_rejects_bad_arguments_clearly(capsys: pytest.CaptureFixture[str]) -> None:

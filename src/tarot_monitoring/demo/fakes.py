@@ -207,6 +207,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # Keep-alive connections would make server_close() wait for clients; stop() closes them instead.
     block_on_close = False
+    # socketserver's listen backlog of 5 drops the SYNs of a burst of new connections, and each
+    # dropped one costs the client a 1 s retransmit: latency that is the fake's, not the bot's.
+    request_queue_size = 128
 
     def __init__(self, fake: FakeServer, port: int) -> None:
         self.fake = fake

@@ -17,8 +17,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import tarot_monitoring as tm
 from tarot_monitoring import semconv
+from tarot_monitoring.collector import MetricsCollector, MetricsSnapshot
 from tarot_monitoring.demo.fakes import FakeServices
-from tarot_monitoring.demo.report import category_views, counter_totals, render_categories
+from tarot_monitoring.demo.report import render_categories
 from tarot_monitoring.demo.workload import run_workload
 
 
@@ -57,18 +58,21 @@ def run_demo(
             )
             result = asyncio.run(run_workload(fakes, users=users, rounds=rounds, seed=seed))
             tm.force_flush()
-            data = telemetry.collect_metrics_now()
+            snapshot = asyncio.run(_collect(telemetry))
         finally:
             finished = list(spans.get_finished_spans())
             stats = tm.delivery_stats()
             tm.shutdown()
 
-    assert data is not None
-    views = category_views(data)
+    application = snapshot.application
+    if application is None:
+        print(f"\nNo application metrics: {snapshot.errors}", file=out)
+        return 1
+    categories = application.categories.values()
     print("\nPer-category latency and errors, from the SDK's histograms, against the spec:", file=out)
-    print(render_categories(views), file=out)
+    print(render_categories(categories), file=out)
 
-    seen = {view.category: (view.count, view.errors) for view in views}
+    seen = {stats.category: (stats.count, stats.errors) for stats in categories if stats.count}
     expected = {
         category: (count, result.errors.get(category, 0)) for category, count in result.operations.items()
     }
@@ -77,21 +81,7 @@ def run_demo(
     if not agrees:
         print(f"  telemetry {seen}\n  bot       {expected}", file=out)
 
-    readings = counter_totals(data, semconv.READINGS, "tarot.outcome")
-    payments = counter_totals(data, semconv.PAYMENTS, "tarot.payment.status")
-    revenue = counter_totals(data, semconv.REVENUE, "tarot.currency")
-    credits = counter_totals(data, semconv.CREDIT_AMOUNT, "tarot.credit.kind")
-    print(
-        "\nBusiness: readings "
-        + _pairs(readings)
-        + "; payments "
-        + _pairs(payments)
-        + "; revenue "
-        + _pairs(revenue, money=True)
-        + "; credits "
-        + _pairs(credits),
-        file=out,
-    )
+    print(f"\nBusiness: {_business(snapshot)}", file=out)
 
     token = fakes.telegram.token
     telegram_spans = [s for s in finished if dict(s.attributes or {}).get(semconv.DEPENDENCY) == "telegram"]
@@ -113,9 +103,22 @@ def run_demo(
     return 0 if agrees and leaked == 0 else 1
 
 
-def _pairs(totals: dict[str, float], *, money: bool = False) -> str:
-    if not totals:
-        return "none"
-    return ", ".join(
-        f"{key}={value:.2f}" if money else f"{key}={value:g}" for key, value in sorted(totals.items())
-    )
+async def _collect(telemetry: tm.Telemetry) -> MetricsSnapshot:
+    async with MetricsCollector(metrics_source=telemetry.collect_metrics_now) as collector:
+        return await collector.collect_metrics()
+
+
+def _business(snapshot: MetricsSnapshot) -> str:
+    parts = []
+    if snapshot.reading is not None:
+        spreads = ", ".join(f"{s.spread}={s.completed}" for s in snapshot.reading.by_spread)
+        parts.append(
+            f"readings completed={snapshot.reading.completed} failed={snapshot.reading.failed} ({spreads})"
+        )
+    if snapshot.payment is not None:
+        statuses = ", ".join(
+            f"{status}={count}" for status, count in sorted(snapshot.payment.by_status.items())
+        )
+        revenue = ", ".join(f"{cur} {value:.2f}" for cur, value in sorted(snapshot.payment.revenue.items()))
+        parts.append(f"payments {statuses}; revenue {revenue or 'none'}")
+    return "; ".join(parts) or "none"
