@@ -64,12 +64,12 @@ class Business:
     # --- readings -------------------------------------------------------------------------------
     def reading_completed(self, spread: str) -> None:
         """A reading was delivered to the user."""
-        self._reading("reading_completed", {"tarot.spread": spread}, semconv.OUTCOME_SUCCESS)
+        self._reading("reading_completed", {semconv.SPREAD: spread}, semconv.OUTCOME_SUCCESS)
 
     def reading_failed(self, spread: str, *, reason: str = "error") -> None:
         """A reading could not be delivered; `reason` is a short code such as ``openai_timeout``."""
         self._reading(
-            "reading_failed", {"tarot.spread": spread, semconv.ERROR_TYPE: reason}, semconv.OUTCOME_ERROR
+            "reading_failed", {semconv.SPREAD: spread, semconv.ERROR_TYPE: reason}, semconv.OUTCOME_ERROR
         )
 
     # --- credits --------------------------------------------------------------------------------
@@ -85,7 +85,7 @@ class Business:
         instruments = self._instruments()
         if instruments is None:
             return
-        attributes = {"tarot.credit.kind": kind_value}
+        attributes = {semconv.CREDIT_KIND: kind_value}
         instruments.credit_transactions.add(1, attributes)
         instruments.credit_amount.add(value, attributes)
 
@@ -97,7 +97,7 @@ class Business:
             status_value = _member(status, PAYMENT_STATUSES)
             value = _amount(amount)
             currency_value = _currency(currency)
-            provider_value = self._label("tarot.payment.provider", provider)
+            provider_value = self._label(semconv.PAYMENT_PROVIDER, provider)
         except _BadValue as bad:
             self._dropped(api, bad.reason)
             return
@@ -107,17 +107,17 @@ class Business:
         instruments.payments.add(
             1,
             {
-                "tarot.payment.status": status_value,
-                "tarot.payment.provider": provider_value,
-                "tarot.currency": currency_value,
+                semconv.PAYMENT_STATUS: status_value,
+                semconv.PAYMENT_PROVIDER: provider_value,
+                semconv.CURRENCY: currency_value,
             },
         )
-        money = {"tarot.payment.provider": provider_value, "tarot.currency": currency_value}
+        money = {semconv.PAYMENT_PROVIDER: provider_value, semconv.CURRENCY: currency_value}
         if status_value == "succeeded":
             instruments.payment_amount.add(value, money)
-            instruments.revenue.add(value, {"tarot.currency": currency_value})
+            instruments.revenue.add(value, {semconv.CURRENCY: currency_value})
         elif status_value == "refunded":
-            instruments.revenue.add(-value, {"tarot.currency": currency_value})
+            instruments.revenue.add(-value, {semconv.CURRENCY: currency_value})
 
     # --- users and sessions ---------------------------------------------------------------------
     def user_seen(self, user_id: int | str) -> None:
@@ -162,14 +162,14 @@ class Business:
         api = "subscription"
         try:
             event_value = _member(event, SUBSCRIPTION_EVENTS)
-            plan_value = self._label("tarot.subscription.plan", plan)
+            plan_value = self._label(semconv.SUBSCRIPTION_PLAN, plan)
         except _BadValue as bad:
             self._dropped(api, bad.reason)
             return
         instruments = self._instruments()
         if instruments is not None:
             instruments.subscriptions.add(
-                1, {"tarot.subscription.event": event_value, "tarot.subscription.plan": plan_value}
+                1, {semconv.SUBSCRIPTION_EVENT: event_value, semconv.SUBSCRIPTION_PLAN: plan_value}
             )
 
     # --- plumbing -------------------------------------------------------------------------------
@@ -203,7 +203,7 @@ class Business:
         try:
             instruments = self._instruments()
             if instruments is not None:
-                instruments.dropped.add(1, {"tarot.api": api, "tarot.reason": reason})
+                instruments.dropped.add(1, {semconv.DROPPED_API: api, semconv.DROPPED_REASON: reason})
             if (api, reason) not in self._logged_drops:
                 self._logged_drops.add((api, reason))
                 _log.warning("tarot_monitoring.business.%s: dropped a bad value (%s)", api, reason)
@@ -229,7 +229,7 @@ class Business:
                 del self._last_seen[oldest_key]
             stamps = list(self._last_seen.values())
         return [
-            Observation(sum(1 for stamp in stamps if stamp >= now - seconds), {"tarot.window": window})
+            Observation(sum(1 for stamp in stamps if stamp >= now - seconds), {semconv.WINDOW: window})
             for window, seconds in ACTIVE_USER_WINDOWS
         ]
 

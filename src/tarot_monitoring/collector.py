@@ -57,10 +57,10 @@ MetricsSource = Callable[[], MetricsData | None]
 """Returns the latest OpenTelemetry metrics (cumulative or delta), or None when there are none yet."""
 
 # Attribute keys the business counters use (tarot_monitoring.business).
-SPREAD: Final = "tarot.spread"
-PAYMENT_STATUS: Final = "tarot.payment.status"
-CURRENCY: Final = "tarot.currency"
-WINDOW: Final = "tarot.window"
+SPREAD: Final = semconv.SPREAD
+PAYMENT_STATUS: Final = semconv.PAYMENT_STATUS
+CURRENCY: Final = semconv.CURRENCY
+WINDOW: Final = semconv.WINDOW
 FAILED_PAYMENT_STATUSES: Final = frozenset({"failed"})
 
 # The spec's "System Performance Thresholds" rows that are not resource ratios.

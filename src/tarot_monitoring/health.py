@@ -50,7 +50,7 @@ UNHEALTHY: Final = "unhealthy"
 STATUS_VALUE: Final[Mapping[str, float]] = {HEALTHY: 1.0, DEGRADED: 0.5, UNHEALTHY: 0.0}
 """How `tarot.health.status` encodes each state."""
 
-COMPONENT: Final = "tarot.health.component"
+COMPONENT: Final = semconv.HEALTH_COMPONENT
 """Attribute of the health metrics: the check's name, or ``overall`` for the verdict."""
 OVERALL: Final = "overall"
 METER_NAME: Final = "tarot_monitoring.health"

@@ -61,7 +61,7 @@ NET_DIRECTION: Final = "network.io.direction"
 DB_SYSTEM: Final = "db.system.name"
 POOL_NAME: Final = "db.client.connection.pool.name"
 POOL_STATE: Final = "db.client.connection.state"
-QUEUE_NAME: Final = "tarot.queue.name"
+QUEUE_NAME: Final = semconv.QUEUE_NAME
 
 # Filesystems that hold no user data or are always full (squashfs images): not worth a disk alert.
 PSEUDO_FILESYSTEMS: Final = frozenset(
@@ -548,7 +548,7 @@ class ResourceMetrics:
             _log.debug("queue_processed failed", exc_info=True)
 
     def _drop(self, reason: str, name: object, count: object) -> None:
-        self._dropped.add(1, {"tarot.api": "queue_processed", "tarot.reason": reason})
+        self._dropped.add(1, {semconv.DROPPED_API: "queue_processed", semconv.DROPPED_REASON: reason})
         if reason not in self._logged_drops:
             self._logged_drops.add(reason)
             _log.warning(
