@@ -1,0 +1,21 @@
+# Entry points the README and CI use; the scripts hold the logic.
+.PHONY: test demo services services-stop services-status
+
+## test: install and start the real services, then ruff, mypy and pytest (ARGS="..." go to pytest)
+test:
+	scripts/test.sh $(ARGS)
+
+## demo: run `tarot-monitor demo` (ARGS="..." go to the demo)
+demo:
+	scripts/demo.sh $(ARGS)
+
+## services: install and start PostgreSQL and Redis for the end-to-end tests
+services:
+	scripts/services.sh install
+	scripts/services.sh start
+
+services-stop:
+	scripts/services.sh stop
+
+services-status:
+	scripts/services.sh status
