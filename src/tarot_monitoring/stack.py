@@ -428,6 +428,10 @@ class Stack:
                 )
             time.sleep(0.2)
 
+    def process_log_tail(self, name: ComponentName, lines: int = 30) -> str:
+        """The last `lines` lines of `name`'s log (for error messages)."""
+        return self._pidfile_process(name).log_tail(lines)
+
     def pid(self, name: ComponentName) -> int | None:
         """The pid of `name` if it runs (from its pidfile, checked against the live process)."""
         return self._pidfile_process(name).pid()
@@ -653,6 +657,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--no-alertmanager", action="store_true", help="start only the collector and Prometheus")
     up.add_argument(
+        "--free-ports",
+        action="store_true",
+        help="free loopback ports instead of the defaults (4317, 4318, 9090, 9093, ...): a second stack",
+    )
+    up.add_argument(
         "--timeout", type=float, default=120.0, help="seconds to wait for each program (default 120)"
     )
     commands.add_parser("down", help="stop everything `up` started")
@@ -669,6 +678,7 @@ def cli(argv: list[str]) -> int:
             overlays += [Path(path) for path in args.overlay]
             stack = Stack(
                 state_dir=args.state_dir,
+                ports=StackPorts.free() if args.free_ports else None,
                 collector_overlays=overlays,
                 alertmanager=not args.no_alertmanager,
                 ready_timeout_s=args.timeout,

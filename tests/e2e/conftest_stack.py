@@ -41,8 +41,18 @@ def build_collector() -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
-def wait_until(probe: Callable[[], T | None], *, timeout_s: float, what: str, interval_s: float = 0.5) -> T:
-    """Call `probe` until it returns something truthy; fail the test naming `what` after `timeout_s`."""
+def wait_until(
+    probe: Callable[[], T | None],
+    *,
+    timeout_s: float,
+    what: str,
+    interval_s: float = 0.5,
+    diagnose: Callable[[], str] | None = None,
+) -> T:
+    """Call `probe` until it returns something truthy; fail the test naming `what` after `timeout_s`.
+
+    `diagnose` adds context to the failure (the end of a collector's log, say).
+    """
     deadline = time.monotonic() + timeout_s
     last: T | None = None
     while True:
@@ -50,8 +60,19 @@ def wait_until(probe: Callable[[], T | None], *, timeout_s: float, what: str, in
         if last:
             return last
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what} (last value: {last!r})")
+            context = f"\n{diagnose()}" if diagnose is not None else ""
+            pytest.fail(
+                f"timed out after {timeout_s:.0f}s waiting for {what} (last value: {last!r}){context}"
+            )
         time.sleep(interval_s)
+
+
+def collector_log(stack: Stack, lines: int = 40) -> Callable[[], str]:
+    """A `diagnose` callback: the last lines of `stack`'s collector log."""
+    return lambda: (
+        f"collector log ({stack.state_dir / 'logs' / 'collector.log'}):\n"
+        + stack.process_log_tail("collector", lines)
+    )
 
 
 def unique(prefix: str) -> str:
