@@ -53,5 +53,5 @@ class CategoryTagger(SpanProcessor):
         if host in self._hosts:
             return self._hosts[host]
         # host:port entries let a local fake or a proxy be named too.
-        port = attributes.get("server.port")
+        port = attributes.get("server.port", attributes.get("net.peer.port"))
         return self._hosts.get(f"{host}:{port}", "other")

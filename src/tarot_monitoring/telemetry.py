@@ -65,7 +65,8 @@ _log = logging.getLogger(__name__)
 # The stable HTTP conventions: url.full and http.client.request.duration in seconds, which the
 # latency buckets are made for. Set on import, because the instrumentations read it once, the
 # first time any of them is instrumented; an explicit choice in the environment is kept.
-os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+_SEMCONV_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
+os.environ.setdefault(_SEMCONV_OPT_IN, "http")
 
 INSTRUMENTATION_NAME = "tarot_monitoring"
 
@@ -354,6 +355,9 @@ def _install_globals(telemetry: Telemetry) -> None:
 
 def _instrument(telemetry: Telemetry) -> None:
     settings = telemetry.settings
+    # Again here: the environment may have been cleared since import, and the first
+    # instrumentation is when the upstream packages read it.
+    os.environ.setdefault(_SEMCONV_OPT_IN, "http")
     explicit = settings.sources["instrument"] != "default"
     for name in settings.instrument:
         try:
