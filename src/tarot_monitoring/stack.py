@@ -639,14 +639,19 @@ def _parser() -> argparse.ArgumentParser:
         prog="tarot-monitor stack",
         description="The native monitoring stack: our collector, Prometheus and Alertmanager on loopback.",
     )
-    parser.add_argument(
+    # --state-dir is accepted before and after the action (`tarot-monitor stack status --state-dir D`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
         "--state-dir",
         type=Path,
-        default=None,
+        default=argparse.SUPPRESS,
         help="data, logs and pidfiles (default: $TAROT_STATE_DIR or ~/.local/state/tarot-monitoring/stack)",
     )
+    parser.add_argument("--state-dir", type=Path, default=None, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="action", required=True)
-    up = commands.add_parser("up", help="build what is missing, start everything, wait until ready")
+    up = commands.add_parser(
+        "up", parents=[common], help="build what is missing, start everything, wait until ready"
+    )
     up.add_argument("--datastores", action="store_true", help="also collect redis and PostgreSQL metrics")
     up.add_argument(
         "--overlay",
@@ -664,8 +669,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--timeout", type=float, default=120.0, help="seconds to wait for each program (default 120)"
     )
-    commands.add_parser("down", help="stop everything `up` started")
-    commands.add_parser("status", help="what runs, whether it is ready, where it listens")
+    commands.add_parser("down", parents=[common], help="stop everything `up` started")
+    commands.add_parser("status", parents=[common], help="what runs, whether it is ready, where it listens")
     return parser
 
 
