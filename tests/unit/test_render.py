@@ -1,0 +1,198 @@
+"""The generated files equal what the generators make from the spec, and obey the alerting rules
+of the house: every alert with a priority from the spec's definitions, a severity, a component,
+a summary, a description showing its value and a runbook section."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tarot_monitoring import render
+from tarot_monitoring.render import alertmanager, model, promql_eval, yaml
+from tarot_monitoring.render.prometheus_rules import rule_files
+from tarot_monitoring.spec import PRIORITY_LEVELS, priority_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_checked_in_files_are_generated_from_the_spec() -> None:
+    problems = render.check(ROOT)
+    assert problems == [], f"regenerate with `tarot-monitor render`: {problems}"
+
+
+def test_check_reports_edits_missing_and_stale_files(tmp_path: Path) -> None:
+    for path in render.outputs():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+    assert {d.problem for d in render.check(tmp_path)} == {"missing"}
+    changed = render.write(tmp_path)
+    assert sorted(changed) == sorted(render.outputs())
+    assert render.check(tmp_path) == []
+    rules = tmp_path / render.RULES_DIR / "tarot-business.yml"
+    rules.write_text(rules.read_text().replace(">= 10", ">= 11"))
+    (tmp_path / render.RULES_DIR / "hand-written.yml").write_text("groups: []\n")
+    assert render.check(tmp_path) == [
+        render.Difference(f"{render.RULES_DIR}/tarot-business.yml", "differs"),
+        render.Difference(f"{render.RULES_DIR}/hand-written.yml", "not generated"),
+    ]
+    assert sorted(render.write(tmp_path)) == [
+        f"{render.RULES_DIR}/hand-written.yml",
+        f"{render.RULES_DIR}/tarot-business.yml",
+    ]
+    assert render.check(tmp_path) == []
+
+
+def test_a_threshold_changed_in_the_spec_changes_rule_test_and_runbook(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tarot_monitoring.render import prometheus_rules, promtool_tests
+    from tarot_monitoring.spec import FailureCountThreshold
+
+    before = render.outputs()
+    changed = FailureCountThreshold("payments", 4, 12, 15, "Payment check")
+    monkeypatch.setattr(prometheus_rules, "FAILED_PAYMENTS_THRESHOLD", changed)
+    monkeypatch.setattr(promtool_tests, "FAILED_PAYMENTS_THRESHOLD", changed)
+    after = render.outputs()
+    differs = sorted(path for path in before if before[path] != after[path])
+    assert differs == [
+        "deploy/prometheus/rules/tarot-business.yml",
+        "deploy/prometheus/tests/tarot-business.yml",
+        "docs/runbook.md",
+    ]
+    assert (
+        "job:tarot_payments_failed:increase15m >= 12" in after["deploy/prometheus/rules/tarot-business.yml"]
+    )
+    assert "job:tarot_payments_failed:increase15m >= 12" in after["docs/runbook.md"]
+
+
+def test_every_alert_has_priority_severity_component_and_annotations() -> None:
+    severities = {level.priority: level.severity for level in PRIORITY_LEVELS}
+    runbook = (ROOT / "docs" / "runbook.md").read_text()
+    alerts = [alert for rule_file in rule_files() for alert in rule_file.alerts]
+    assert len({alert.alert for alert in alerts}) == 29
+    for alert in alerts:
+        labels = alert.all_labels
+        assert labels["priority"] == priority_for(alert.definition)
+        assert labels["severity"] == ("none" if alert.alert == "Watchdog" else severities[labels["priority"]])
+        assert labels["component"]
+        assert set(alert.annotations) == {"summary", "description", "runbook_url"}
+        assert alert.alert == "Watchdog" or "{{ $value" in alert.annotations["description"]
+        anchor = alert.annotations["runbook_url"].split("#", 1)[1]
+        assert f"\n## {alert.alert}\n" in runbook
+        assert anchor == alert.alert.lower()
+
+
+def test_priorities_follow_the_spec_definitions() -> None:
+    by_name = {(a.alert, a.component): a.priority for f in rule_files() for a in f.alerts}
+    assert by_name[("TarotPaymentFailuresCritical", "payment")] == "P1"  # payment system failure
+    assert by_name[("TarotHealthCheckFailing", "database")] == "P1"  # critical service outage
+    assert by_name[("TarotBotTelemetryAbsent", "bot")] == "P1"  # system downtime
+    assert by_name[("TarotErrorBudgetFastBurn", "payment")] == "P1"
+    assert by_name[("TarotErrorRateCritical", "{{ $labels.tarot_category }}")] == "P2"  # high error rates
+    assert by_name[("TarotCPUCritical", "cpu")] == "P2"  # resource exhaustion
+    assert by_name[("TarotCPUWarning", "cpu")] == "P3"  # resource warnings
+    assert by_name[("TarotLatencyP99AboveTarget", "reading")] == "P2"  # performance degradation
+    assert by_name[("TarotResponseTimeUp50Percent", "reading")] == "P4"  # performance variations
+
+
+def test_every_priority_is_routed_and_delivered_in_time() -> None:
+    config = alertmanager.alertmanager_config()
+    routes = config["route"]["routes"]  # type: ignore[index]
+    for level in PRIORITY_LEVELS:
+        (route,) = [r for r in routes if r["matchers"] == [f'priority="{level.priority}"']]
+        waits = [promql_eval_seconds(route[key]) for key in ("group_wait", "group_interval")]
+        assert max(waits) * 2 <= level.delivery_within_s
+    assert routes[0]["matchers"] == ['alertname="Watchdog"']
+    assert routes[0]["receiver"] == "watchdog"
+    assert routes[1]["continue"] is True
+    assert routes[1]["receiver"] == "alert-history"
+    text = (ROOT / render.ALERTMANAGER_FILE).read_text()
+    assert "bot_token_file:" in text
+    assert "bot_token:" not in text
+
+
+def promql_eval_seconds(text: str) -> int:
+    from tarot_monitoring.render.promtool_tests import parse_duration
+
+    return parse_duration(text)
+
+
+def test_timings_outside_the_delivery_time_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    slow = dict(alertmanager.TIMINGS)
+    slow["P1"] = alertmanager.RouteTiming("telegram-page", "45s", "20s", "1h")
+    monkeypatch.setattr(alertmanager, "TIMINGS", slow)
+    with pytest.raises(ValueError, match="P1: evaluation 5s"):
+        render.outputs()
+
+
+def test_alert_rules_reject_unknown_definitions_and_missing_values() -> None:
+    with pytest.raises(ValueError, match="none of the spec's priority definitions"):
+        model.AlertRule("X", "up == 0", "Sunspots", "c", "s", "{{ $value }}")
+    with pytest.raises(ValueError, match=r"must show the current value"):
+        model.AlertRule("X", "up == 0", "Component failures", "c", "s", "no value")
+    with pytest.raises(ValueError, match="Prometheus duration"):
+        model.AlertRule("X", "up == 0", "Component failures", "c", "s", "{{ $value }}", for_="5 minutes")
+
+
+def test_yaml_writer_quotes_what_yaml_would_misread() -> None:
+    text = yaml.dump(
+        {
+            "a": "yes",
+            "b": "0.95",
+            "c": "5m",
+            "d": "x: y",
+            "e": "{{ $value }}",
+            "f": "it's",
+            "g": "1e3",
+            "h": [],
+            "i": {},
+        }
+    )
+    assert text == (
+        "a: 'yes'\nb: '0.95'\nc: 5m\nd: 'x: y'\ne: '{{ $value }}'\nf: 'it''s'\ng: '1e3'\nh: []\ni: {}\n"
+    )
+    assert yaml.dump({"expr": "a > 1\nand b"}) == "expr: |-\n  a > 1\n  and b\n"
+    assert yaml.dump({"k": "tab\there"}) == 'k: "tab\\there"\n'
+    with pytest.raises(ValueError, match="finite"):
+        yaml.dump({"x": float("nan")})
+
+
+@pytest.mark.parametrize(
+    ("value", "duration", "percent"),
+    [
+        (3.0, "3s", "300%"),
+        (0.25, "250ms", "25%"),
+        (0.0, "0s", "0%"),
+        (90.0, "1m 30s", "9000%"),
+        (0.01, "10ms", "1%"),
+    ],
+)
+def test_template_functions_match_prometheus(value: float, duration: str, percent: str) -> None:
+    assert promql_eval.humanize_duration(value) == duration
+    assert promql_eval.humanize_percentage(value) == percent
+
+
+def test_expected_values_use_prometheus_rate_and_quantile() -> None:
+    samples = [(60.0 * i, 10.0 * i) for i in range(11)]
+    assert promql_eval.extrapolated_rate(samples, 600, 300, is_rate=True) == pytest.approx(10 / 60)
+    # a counter seen from its first sample: extrapolated back towards zero, not beyond
+    assert promql_eval.extrapolated_rate([(0, 5.0), (60, 10.0)], 90, 300, is_rate=False) == pytest.approx(
+        12.5
+    )
+    assert promql_eval.bucket_quantile(0.5, {1.0: 0.0, 2.0: 10.0, float("inf"): 10.0}) == 1.5
+    with pytest.raises(ValueError, match="not supported"):
+        promql_eval.expand("{{ $value | humanize }}", {}, 1.0)
+
+
+def test_runbook_documents_each_alert_once() -> None:
+    text = (ROOT / render.RUNBOOK_FILE).read_text()
+    headings = re.findall(r"^## (\w+)$", text, flags=re.M)
+    assert len(headings) == len(set(headings)) == 29
+
+
+def test_render_works_from_a_copy_of_the_checkout(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    assert render.check(tmp_path) == []
