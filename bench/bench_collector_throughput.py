@@ -344,6 +344,7 @@ def start_collector(binary: str, config: str, directory: Path, name: str, health
         log=directory / f"{name}.log",
         pidfile=directory / f"{name}.pid",
         env={"GOMEMLIMIT": "180MiB"},
+        die_with_parent=True,
     )
     process.start()
     deadline = time.monotonic() + 60
@@ -500,6 +501,7 @@ def main() -> int:
                 },
                 alertmanager=False,
                 ready_timeout_s=120,
+                die_with_parent=True,
             )
             stack.start()
             try:

@@ -154,6 +154,8 @@ class ManagedProcess:
     log: Path
     pidfile: Path
     env: dict[str, str] = field(default_factory=dict)
+    die_with_parent: bool = False
+    """SIGTERM the program when the starting process dies (tests; `stack up` leaves it running)."""
 
     def start(self) -> int:
         """Spawn the program; its stdout and stderr append to `log`. Returns the pid."""
@@ -167,9 +169,15 @@ class ManagedProcess:
             )
         # posix_spawn rather than Popen: `stack up` exits and leaves the programs running, and a
         # Popen object of a live child would complain when it is collected.
+        argv = self.argv
+        setpriv = shutil.which("setpriv") if self.die_with_parent else None
+        if setpriv:
+            # util-linux setpriv sets the parent-death signal, then execs the program (same pid), so
+            # a test run that is killed outright does not leave collectors and Prometheus behind.
+            argv = [setpriv, "--pdeathsig", "TERM", "--", *argv]
         pid = os.posix_spawn(
-            self.argv[0],
-            self.argv,
+            argv[0],
+            argv,
             {**os.environ, **self.env},
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
@@ -278,8 +286,9 @@ class Stack:
 
     `collector_overlays` are merged over ``otel-collector/config/base.yaml`` in order; a bare
     name means ``otel-collector/config/<name>.yaml``. `collector_env` adds to the collector's
-    environment (endpoints of other backends, shorter windows in tests). Nothing is started by
-    the constructor.
+    environment (endpoints of other backends, shorter windows in tests). `die_with_parent`
+    makes the programs exit with the process that started them (test fixtures). Nothing is
+    started by the constructor.
     """
 
     def __init__(
@@ -293,6 +302,7 @@ class Stack:
         alertmanager: bool = True,
         ready_timeout_s: float = 60.0,
         stop_timeout_s: float = 20.0,
+        die_with_parent: bool = False,
     ) -> None:
         self.state_dir = (state_dir or default_state_dir()).resolve()
         self.ports = ports or StackPorts()
@@ -302,6 +312,7 @@ class Stack:
         self.with_alertmanager = alertmanager
         self.ready_timeout_s = ready_timeout_s
         self.stop_timeout_s = stop_timeout_s
+        self.die_with_parent = die_with_parent
         self._binaries: dict[str, str] = {}
 
     # --- where things are ---------------------------------------------------------------------------
@@ -355,6 +366,7 @@ class Stack:
             log=self.state_dir / "logs" / f"{name}.log",
             pidfile=self.state_dir / "run" / f"{name}.pid",
             env=self._env(name),
+            die_with_parent=self.die_with_parent,
         )
 
     # --- lifecycle ------------------------------------------------------------------------------------

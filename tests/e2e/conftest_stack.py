@@ -172,6 +172,7 @@ def start_receiving_end(binary: Path, directory: Path) -> ReceivingEnd:
             "TAROT_SINK_LOKI_ADDR": f"127.0.0.1:{loki_port}",
             "TAROT_SINK_HEALTH_ADDR": f"127.0.0.1:{health_port}",
         },
+        die_with_parent=True,
     )
     process.start()
     health = f"http://127.0.0.1:{health_port}/"
@@ -217,6 +218,7 @@ def pipeline_stack(state_dir: Path, sink: ReceivingEnd, **env: str) -> Stack:
         },
         alertmanager=False,
         ready_timeout_s=120,
+        die_with_parent=True,
     )
 
 

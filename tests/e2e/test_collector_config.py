@@ -144,6 +144,7 @@ def start_collector(
         log=tmp_path / "collector.log",
         pidfile=tmp_path / "collector.pid",
         env=env,
+        die_with_parent=True,
     )
     process.start()
     health = f"http://{env['TAROT_COLLECTOR_HEALTH_ADDR']}/"
