@@ -62,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     stack = commands.add_parser("stack", help="the native stack: collector, Prometheus, Alertmanager")
     stack.add_argument("stack_args", nargs=argparse.REMAINDER, help="up | down | status")
+
+    render = commands.add_parser(
+        "render", help="regenerate the alert rules, their tests, the Alertmanager config and the runbook"
+    )
+    render.add_argument("--check", action="store_true", help="only report files that differ; exit 1 if any")
+    render.add_argument("--root", default=None, help="the checkout to write into (default: found upwards)")
+
+    from tarot_monitoring.alert_history.cli import configure_parser
+
+    configure_parser(commands.add_parser("alerts", help="the alert history: serve, history, prune"))
     return parser
 
 
@@ -92,7 +102,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tarot_monitoring import stack
 
         return stack.cli(list(args.stack_args))
+    if args.command == "render":
+        return _render(args.root, check=args.check)
+    if args.command == "alerts":
+        from tarot_monitoring.alert_history.cli import run
+
+        return run(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _render(root: str | None, *, check: bool) -> int:
+    from pathlib import Path
+
+    from tarot_monitoring import render
+    from tarot_monitoring.stack import find_repo_root
+
+    base = Path(root) if root else find_repo_root()
+    if check:
+        problems = render.check(base)
+        for problem in problems:
+            print(f"{problem.path}: {problem.problem}")
+        if problems:
+            print("regenerate with: tarot-monitor render", file=sys.stderr)
+        return 1 if problems else 0
+    for path in render.write(base):
+        print(f"wrote {path}")
+    return 0
 
 
 async def _status(postgres: str | None, redis: str | None) -> int:

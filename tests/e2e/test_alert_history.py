@@ -1,0 +1,314 @@
+"""The alert history against the real PostgreSQL: every notification stored once, bad or forged
+payloads refused with a clear 4xx and nothing written, retention, the recent-incidents view and
+`tarot-monitor alerts history`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tarot_monitoring.alert_history import AlertHistoryServer, AlertStore, PayloadError, parse_notification
+from tarot_monitoring.alert_history.cli import configure_parser, run
+from tarot_monitoring.alert_history.server import MAX_BODY
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "s3cret-shared-token"
+START = "2025-02-08T10:00:00.123456789Z"
+
+
+def alert(
+    *,
+    status: str = "firing",
+    fingerprint: str = "0123456789abcdef",
+    name: str = "TarotPaymentFailuresCritical",
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "labels": {
+            "alertname": name,
+            "priority": "P1",
+            "severity": "critical",
+            "component": "payment",
+            "job": "tarot-bot",
+        },
+        "annotations": {
+            "summary": "10 or more failed payments in 15 minutes",
+            "description": "12 payments failed in tarot-bot over the last 15 minutes",
+            "runbook_url": "docs/runbook.md#tarotpaymentfailurescritical",
+        },
+        "startsAt": START,
+        "endsAt": "2025-02-08T10:20:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+        "generatorURL": "http://127.0.0.1:9090/graph?g0.expr=x",
+        "fingerprint": fingerprint,
+    }
+
+
+def payload(*alerts: dict[str, Any], status: str = "firing") -> dict[str, Any]:
+    return {
+        "receiver": "alert-history",
+        "status": status,
+        "alerts": list(alerts),
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://127.0.0.1:9093",
+        "version": "4",
+        "groupKey": '{}/{priority=~"P1|P2|P3|P4"}:{alertname="TarotPaymentFailuresCritical"}',
+        "truncatedAlerts": 0,
+    }
+
+
+@pytest.fixture
+async def store(postgres_dsn: str, pg_schema: str) -> AsyncIterator[AlertStore]:
+    history = await AlertStore.connect(postgres_dsn, schema=pg_schema)
+    try:
+        yield history
+    finally:
+        await history.close()
+
+
+@pytest.fixture
+async def server(store: AlertStore) -> AsyncIterator[AlertHistoryServer]:
+    async with AlertHistoryServer(store, port=0, token=TOKEN) as running:
+        yield running
+
+
+@pytest.fixture
+async def client(server: AlertHistoryServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        yield http
+
+
+async def rows(store: AlertStore) -> list[dict[str, Any]]:
+    records = await store.pool.fetch(
+        f"SELECT fingerprint, status, alertname, priority, component, starts_at, ends_at, deliveries, "
+        f'receiver, labels, annotations FROM "{store.schema}".notifications ORDER BY id'
+    )
+    return [dict(record) for record in records]
+
+
+async def test_firing_and_resolved_are_stored_once_each(client: httpx.AsyncClient, store: AlertStore) -> None:
+    firing = payload(alert())
+    first = await client.post("/alertmanager/webhook", json=firing)
+    assert (first.status_code, first.json()) == (200, {"stored": 1, "repeated": 0})
+    again = await client.post("/alertmanager/webhook", json=firing)  # Alertmanager retried
+    assert (again.status_code, again.json()) == (200, {"stored": 0, "repeated": 1})
+    resolved = await client.post(
+        "/alertmanager/webhook", json=payload(alert(status="resolved"), status="resolved")
+    )
+    assert resolved.json() == {"stored": 1, "repeated": 0}
+
+    stored = await rows(store)
+    assert [(r["status"], r["deliveries"]) for r in stored] == [("firing", 2), ("resolved", 1)]
+    first_row = stored[0]
+    assert first_row["fingerprint"] == "0123456789abcdef"
+    assert (first_row["alertname"], first_row["priority"], first_row["component"]) == (
+        "TarotPaymentFailuresCritical", "P1", "payment",
+    )  # fmt: skip
+    assert first_row["starts_at"] == datetime(2025, 2, 8, 10, 0, 0, 123456, tzinfo=UTC)
+    assert first_row["ends_at"] is None
+    assert stored[1]["ends_at"] == datetime(2025, 2, 8, 10, 20, tzinfo=UTC)
+    assert first_row["receiver"] == "alert-history"
+    assert json.loads(first_row["labels"])["job"] == "tarot-bot"
+    assert json.loads(first_row["annotations"])["runbook_url"].endswith("#tarotpaymentfailurescritical")
+
+    (incident,) = await store.recent(limit=5)
+    assert (incident.state, incident.priority, incident.alertname) == (
+        "resolved",
+        "P1",
+        "TarotPaymentFailuresCritical",
+    )
+    assert incident.resolved_at == datetime(2025, 2, 8, 10, 20, tzinfo=UTC)
+
+
+async def test_recent_incidents_view_for_dashboards(client: httpx.AsyncClient, store: AlertStore) -> None:
+    older = alert(fingerprint="aaaaaaaaaaaaaaaa", name="TarotCPUWarning")
+    older["startsAt"] = "2025-02-07T08:00:00Z"
+    await client.post("/alertmanager/webhook", json=payload(older, alert()))
+    view = await store.pool.fetch(
+        f'SELECT alertname, state, summary, resolved_at FROM "{store.schema}".recent_incidents '
+        "ORDER BY starts_at DESC"
+    )
+    assert [(r["alertname"], r["state"], r["resolved_at"]) for r in view] == [
+        ("TarotPaymentFailuresCritical", "firing", None),
+        ("TarotCPUWarning", "firing", None),
+    ]
+    listed = await client.get("/api/v1/incidents", params={"limit": 1})
+    assert listed.status_code == 200
+    assert [i["alertname"] for i in listed.json()["incidents"]] == ["TarotPaymentFailuresCritical"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "status", "message"),
+    [
+        (lambda p: p.update(version="3"), 422, "version: expected '4'"),
+        (lambda p: p.update(alerts=[]), 422, "alerts: expected a non-empty list"),
+        (
+            lambda p: p["alerts"][1].update(startsAt="yesterday"),
+            422,
+            "alerts[1].startsAt: not an RFC 3339 time",
+        ),
+        (
+            lambda p: p["alerts"][1]["labels"].update(priority=1),
+            422,
+            "alerts[1].labels.priority: expected a string",
+        ),
+        (
+            lambda p: p["alerts"][1].update(fingerprint="x' OR 1=1"),
+            422,
+            "alerts[1].fingerprint: expected 16 hex",
+        ),
+        (lambda p: p["alerts"][1].pop("status"), 422, "alerts[1].status: missing"),
+        (lambda p: p["alerts"][1]["labels"].pop("alertname"), 422, "alerts[1].labels.alertname: missing"),
+        (lambda p: p["alerts"][1]["annotations"].update(summary="a\x00b"), 422, "NUL character"),
+        (lambda p: p["alerts"][1].update(status="resolved"), 422, "alerts[1].endsAt: a resolved alert needs"),
+    ],
+)
+async def test_bad_payloads_get_422_and_write_nothing(
+    client: httpx.AsyncClient, store: AlertStore, mutate: Any, status: int, message: str
+) -> None:
+    body = payload(alert(), alert(fingerprint="fedcba9876543210"))
+    mutate(body)
+    response = await client.post("/alertmanager/webhook", json=body)
+    assert response.status_code == status
+    assert message in response.json()["error"]
+    assert await store.count() == 0  # the first, valid alert was not written either
+
+
+@pytest.mark.parametrize(
+    ("headers", "content", "status", "message"),
+    [
+        ({"Authorization": "Bearer wrong"}, b"{}", 401, "shared secret"),
+        ({"Authorization": ""}, b"{}", 401, "shared secret"),
+        ({"Content-Type": "text/plain"}, b"{}", 415, "expected application/json"),
+        ({"Content-Type": "application/json"}, b"{not json", 400, "not valid JSON"),
+        ({"Content-Type": "application/json"}, b"[]", 422, "expected a JSON object"),
+    ],
+)
+async def test_forged_or_malformed_requests_get_a_clear_4xx(
+    client: httpx.AsyncClient,
+    store: AlertStore,
+    headers: dict[str, str],
+    content: bytes,
+    status: int,
+    message: str,
+) -> None:
+    response = await client.post("/alertmanager/webhook", content=content, headers=headers)
+    assert response.status_code == status
+    assert message in response.json()["error"]
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert await store.count() == 0
+
+
+async def test_oversized_bodies_are_refused_before_reading(
+    client: httpx.AsyncClient, store: AlertStore
+) -> None:
+    response = await client.post(
+        "/alertmanager/webhook", content=b"x" * (MAX_BODY + 1), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert await store.count() == 0
+
+
+async def test_unknown_paths_and_methods(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/nope")).status_code == 404
+    assert (await client.get("/alertmanager/webhook")).status_code == 405
+    assert (await client.get("/healthz")).json() == {"status": "healthy"}
+
+
+async def test_a_failing_insert_leaves_no_half_written_notification(store: AlertStore) -> None:
+    """Two alerts, the second rejected by PostgreSQL itself: the first is rolled back with it."""
+    notification = parse_notification(payload(alert(), alert(fingerprint="fedcba9876543210")))
+    second = notification.alerts[1]
+    # bypasses the payload check, as a bug in it would
+    broken = dataclasses.replace(
+        notification, alerts=(notification.alerts[0], dataclasses.replace(second, status="unknown"))
+    )
+    with pytest.raises(asyncpg.CheckViolationError):
+        await store.record(broken)
+    assert await store.count() == 0
+
+
+async def test_concurrent_redeliveries_store_one_row(client: httpx.AsyncClient, store: AlertStore) -> None:
+    body = payload(alert())
+    responses = await asyncio.gather(*(client.post("/alertmanager/webhook", json=body) for _ in range(8)))
+    assert sorted(r.json()["stored"] for r in responses) == [0] * 7 + [1]
+    (row,) = await rows(store)
+    assert row["deliveries"] == 8
+
+
+async def test_watchdog_heartbeats(client: httpx.AsyncClient, store: AlertStore) -> None:
+    beat = payload(alert(name="Watchdog"))
+    assert (await client.post("/watchdog", json=beat)).json() == {"beats": 1}
+    assert (await client.post("/watchdog", json=beat)).json() == {"beats": 2}
+    assert await store.watchdog_last_seen() is not None
+    assert (await client.post("/watchdog", json=payload(alert()))).status_code == 422
+    assert await store.count() == 0  # heartbeats are not incidents
+
+
+async def test_retention_deletes_only_what_is_older_than_180_days(store: AlertStore) -> None:
+    old, recent = alert(fingerprint="1111111111111111"), alert(fingerprint="2222222222222222")
+    await store.record(parse_notification(payload(old, recent)))
+    table = f'"{store.schema}".notifications'
+    age = f"UPDATE {table} SET last_received_at = now() - $2::interval WHERE fingerprint = $1"
+    await store.pool.execute(age, "1111111111111111", timedelta(days=181))
+    await store.pool.execute(age, "2222222222222222", timedelta(days=179))
+    assert await store.prune() == 1
+    assert [r["fingerprint"] for r in await rows(store)] == ["2222222222222222"]
+    with pytest.raises(ValueError, match="positive"):
+        await store.prune(older_than_days=0)
+
+
+async def test_the_server_prunes_on_its_own(store: AlertStore) -> None:
+    await store.record(parse_notification(payload(alert())))
+    await store.pool.execute(
+        f"UPDATE \"{store.schema}\".notifications SET last_received_at = now() - interval '200 days'"
+    )
+    async with AlertHistoryServer(store, port=0, prune_interval_s=3600):
+        for _ in range(100):
+            if await store.count() == 0:
+                break
+            await asyncio.sleep(0.05)
+    assert await store.count() == 0
+
+
+async def test_without_a_token_no_secret_is_required(store: AlertStore) -> None:
+    async with (
+        AlertHistoryServer(store, port=0) as open_server,
+        httpx.AsyncClient(base_url=open_server.url) as http,
+    ):
+        response = await http.post("/alertmanager/webhook", json=payload(alert()))
+    assert response.json() == {"stored": 1, "repeated": 0}
+
+
+async def test_cli_history_lists_incidents(postgres_dsn: str, pg_schema: str, store: AlertStore) -> None:
+    await store.record(parse_notification(payload(alert())))
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    out = io.StringIO()
+    args = parser.parse_args(["history", "--dsn", postgres_dsn, "--schema", pg_schema])
+    await asyncio.to_thread(run, args, out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].split()[:3] == ["STARTED", "(UTC)", "PRI"]
+    assert lines[1].split()[:5] == ["2025-02-08", "10:00:00", "P1", "firing", "payment"]
+    assert "TarotPaymentFailuresCritical" in lines[1]
+    assert lines[-1] == "watchdog last seen: never"
+
+
+def test_payload_errors_name_the_field() -> None:
+    bad = payload(alert(status="resolved"))
+    bad["alerts"][0]["endsAt"] = "2025-02-08T09:00:00Z"
+    with pytest.raises(PayloadError, match=r"alerts\[0\]\.endsAt: before startsAt"):
+        parse_notification(bad)
