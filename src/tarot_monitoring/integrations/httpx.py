@@ -12,6 +12,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
 from tarot_monitoring.integrations._missing import MissingDependencyError
+from tarot_monitoring.integrations._upstream import ensure_instrumented, ensure_uninstrumented
 
 
 def _instrumentor() -> object:
@@ -27,13 +28,9 @@ def instrument_httpx(
     *, tracer_provider: TracerProvider | None = None, meter_provider: MeterProvider | None = None
 ) -> None:
     """Trace (and time) every request of every httpx client, sync and async; idempotent."""
-    instrumentor = _instrumentor()
-    if not instrumentor.is_instrumented_by_opentelemetry:  # type: ignore[attr-defined]
-        instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)  # type: ignore[attr-defined]
+    ensure_instrumented(_instrumentor(), tracer_provider=tracer_provider, meter_provider=meter_provider)
 
 
 def uninstrument_httpx() -> None:
     """Undo `instrument_httpx()`; a no-op when it is not instrumented."""
-    instrumentor = _instrumentor()
-    if instrumentor.is_instrumented_by_opentelemetry:  # type: ignore[attr-defined]
-        instrumentor.uninstrument()  # type: ignore[attr-defined]
+    ensure_uninstrumented(_instrumentor())

@@ -9,6 +9,7 @@ from __future__ import annotations
 from opentelemetry.trace import TracerProvider
 
 from tarot_monitoring.integrations._missing import MissingDependencyError
+from tarot_monitoring.integrations._upstream import ensure_instrumented, ensure_uninstrumented
 
 
 def _instrumentor() -> object:
@@ -22,13 +23,9 @@ def _instrumentor() -> object:
 
 def instrument_redis(*, tracer_provider: TracerProvider | None = None) -> None:
     """Trace every redis command (sync and asyncio clients, pipelines); idempotent."""
-    instrumentor = _instrumentor()
-    if not instrumentor.is_instrumented_by_opentelemetry:  # type: ignore[attr-defined]
-        instrumentor.instrument(tracer_provider=tracer_provider)  # type: ignore[attr-defined]
+    ensure_instrumented(_instrumentor(), tracer_provider=tracer_provider)
 
 
 def uninstrument_redis() -> None:
     """Undo `instrument_redis()`; a no-op when it is not instrumented."""
-    instrumentor = _instrumentor()
-    if instrumentor.is_instrumented_by_opentelemetry:  # type: ignore[attr-defined]
-        instrumentor.uninstrument()  # type: ignore[attr-defined]
+    ensure_uninstrumented(_instrumentor())
