@@ -60,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config.add_argument("--markdown", action="store_true", help="print the table of docs/configuration.md")
 
-    stack = commands.add_parser("stack", help="the native stack: collector, Prometheus, Alertmanager")
-    stack.add_argument("stack_args", nargs=argparse.REMAINDER, help="up | down | status")
+    # Listed for --help only: main() hands `stack ...` to the stack's own parser.
+    commands.add_parser("stack", help="the native stack: collector, Prometheus, Alertmanager")
 
     render = commands.add_parser(
         "render", help="regenerate the alert rules, their tests, the Alertmanager config and the runbook"
@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["stack"]:
+        # The stack has its own parser (options before or after the action, its own --help).
+        from tarot_monitoring import stack
+
+        return stack.cli(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         from tarot_monitoring.demo.run import run_demo
@@ -98,10 +104,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "status":
         return asyncio.run(_status(args.postgres, args.redis))
-    if args.command == "stack":
-        from tarot_monitoring import stack
-
-        return stack.cli(list(args.stack_args))
     if args.command == "render":
         return _render(args.root, check=args.check)
     if args.command == "alerts":
