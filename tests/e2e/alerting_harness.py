@@ -1,0 +1,223 @@
+"""The whole alerting path on one machine, for the end-to-end test and bench/bench_alert_latency.py.
+
+The reference bot (tarot_monitoring.demo) exports to our collector, which remote-writes to
+Prometheus loading the generated rules (deploy/prometheus/rules); Prometheus sends alerts to an
+Alertmanager running a config rendered from the same generator as the checked-in one, pointed at
+a local fake Telegram (the on-call chat) and at the alert history (PostgreSQL). Only the
+Alertmanager endpoints differ from deploy/alertmanager/alertmanager.yml: the routes, timings and
+inhibitions are the shipped ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import tarot_monitoring as tm
+from tarot_monitoring.alert_history import AlertHistoryServer, AlertStore
+from tarot_monitoring.demo.fakes import FakeServices, FakeTelegram
+from tarot_monitoring.health import HealthChecker
+from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config
+from tarot_monitoring.render.yaml import dump
+from tarot_monitoring.stack import ManagedProcess, Stack, StackPorts, find_repo_root, free_ports
+
+T = TypeVar("T")
+REPO = find_repo_root(Path(__file__).resolve().parent)
+ON_CALL_CHAT = "-1001234567890"
+
+
+def alertmanager_binary() -> str:
+    done = subprocess.run(
+        [str(REPO / "deploy" / "alertmanager" / "build.sh")], check=True, stdout=subprocess.PIPE, text=True
+    )
+    return str(Path(done.stdout.strip().splitlines()[-1]) / "alertmanager")
+
+
+def _get(url: str, params: dict[str, str] | None = None) -> Any:
+    if params:
+        url = f"{url}?{urllib.parse.urlencode(params)}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+class AlertingHarness:
+    """Collector + Prometheus (tarot_monitoring.stack), Alertmanager, alert history, fakes, bot telemetry."""
+
+    def __init__(
+        self, directory: Path, *, postgres_dsn: str, schema: str, health_interval_s: float = 1.0
+    ) -> None:
+        self.directory = directory
+        self.postgres_dsn, self.schema = postgres_dsn, schema
+        self.service = f"alert-e2e-{uuid.uuid4().hex[:8]}"
+        self.health_interval_s = health_interval_s
+        self.fakes = FakeServices()
+        self.on_call = FakeTelegram(token="987654321:AAOnCallAlertmanagerTokenForTests_0123")
+        self.ports = StackPorts.free()
+        self.stack = Stack(
+            state_dir=directory / "stack",
+            ports=self.ports,
+            repo_root=REPO,
+            collector_overlays=(),
+            collector_env={
+                "TAROT_TEMPO_OTLP_ENDPOINT": f"127.0.0.1:{free_ports(1)[0]}",
+                "TAROT_LOKI_OTLP_ENDPOINT": f"http://127.0.0.1:{free_ports(1)[0]}/otlp",
+                "TAROT_PERCENTILE_WINDOW": "5s",
+            },
+            alertmanager=False,
+            ready_timeout_s=120,
+            die_with_parent=True,
+        )
+        self.alertmanager: ManagedProcess | None = None
+        self.store: AlertStore | None = None
+        self.history: AlertHistoryServer | None = None
+        self.health: HealthChecker | None = None
+        self._health_task: asyncio.Task[None] | None = None
+        self.config_path = directory / "alertmanager.yml"
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    async def __aenter__(self) -> AlertingHarness:
+        try:
+            await self._start()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def _start(self) -> None:
+        self.fakes.__enter__()
+        self.on_call.__enter__()
+        self.store = await AlertStore.connect(self.postgres_dsn, schema=self.schema)
+        self.history = AlertHistoryServer(self.store, port=0)
+        await self.history.start()
+        secrets = self.directory / "secrets"
+        secrets.mkdir(parents=True, exist_ok=True)
+        (secrets / "telegram-bot-token").write_text(self.on_call.token + "\n")
+        (secrets / "telegram-chat-id").write_text(ON_CALL_CHAT + "\n")
+        settings = AlertmanagerSettings(
+            telegram_api_url=self.on_call.base_url,
+            bot_token_file=str(secrets / "telegram-bot-token"),
+            chat_id_file=str(secrets / "telegram-chat-id"),
+            history_url=self.history.url,
+        )
+        self.config_path.write_text(dump(alertmanager_config(settings)))
+        binary = await asyncio.to_thread(alertmanager_binary)
+        self.alertmanager = ManagedProcess(
+            name="alertmanager",
+            argv=[
+                binary,
+                f"--config.file={self.config_path}",
+                f"--storage.path={self.directory / 'alertmanager'}",
+                f"--web.listen-address=127.0.0.1:{self.ports.alertmanager}",
+                "--cluster.listen-address=",
+            ],
+            log=self.directory / "alertmanager.log",
+            pidfile=self.directory / "alertmanager.pid",
+            die_with_parent=True,
+        )
+        self.alertmanager.start()
+        await self.wait_for(
+            lambda: asyncio.to_thread(self._ready, f"{self.alertmanager_url}/-/ready"),
+            60,
+            "Alertmanager ready",
+        )
+        await asyncio.to_thread(self.stack.start)
+        tm.configure(
+            service_name=self.service,
+            otlp_endpoint=self.stack.otlp_grpc_endpoint,
+            logs_exporter="none",
+            dependency_hosts={
+                f"127.0.0.1:{self.fakes.openai.port}": "openai",
+                f"127.0.0.1:{self.fakes.telegram.port}": "telegram",
+                f"127.0.0.1:{self.fakes.payments.port}": "payment",
+            },
+        )
+        self.health = HealthChecker(
+            payment_url=self.fakes.payments.base_url, openai_url=self.fakes.openai.base_url
+        )
+        self._health_task = asyncio.create_task(self._check_health_forever(), name="harness-health")
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health_task
+        if self.health is not None:
+            await self.health.aclose()
+        tm.shutdown()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.stack.stop)
+        if self.alertmanager is not None:
+            self.alertmanager.stop(timeout_s=10)
+        if self.history is not None:
+            await self.history.stop()
+        if self.store is not None:
+            await self.store.close()
+        self.on_call.__exit__(None, None, None)
+        self.fakes.__exit__(None, None, None)
+
+    async def _check_health_forever(self) -> None:
+        assert self.health is not None
+        while True:
+            with contextlib.suppress(Exception):
+                await self.health.check_health()
+            await asyncio.sleep(self.health_interval_s)
+
+    @staticmethod
+    def _ready(url: str) -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return bool(200 <= response.status < 300)
+        except OSError:
+            return False
+
+    # --- observing -------------------------------------------------------------------------------
+    @property
+    def alertmanager_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.alertmanager}"
+
+    async def prometheus_alerts(self, alertname: str) -> list[dict[str, Any]]:
+        """Prometheus' pending and firing alerts named `alertname` for this harness' service."""
+        data = await asyncio.to_thread(_get, f"{self.stack.prometheus_url}/api/v1/alerts")
+        return [
+            a
+            for a in data["data"]["alerts"]
+            if a["labels"].get("alertname") == alertname and a["labels"].get("job") in (self.service, None)
+        ]
+
+    async def query(self, promql: str) -> list[dict[str, Any]]:
+        data = await asyncio.to_thread(_get, f"{self.stack.prometheus_url}/api/v1/query", {"query": promql})
+        return list(data["data"]["result"])
+
+    async def alertmanager_alerts(self, alertname: str) -> list[dict[str, Any]]:
+        data = await asyncio.to_thread(
+            _get, f"{self.alertmanager_url}/api/v2/alerts", {"filter": f"alertname={alertname}"}
+        )
+        return [a for a in data if a["labels"].get("job") in (self.service, None)]
+
+    def telegram_messages(self, needle: str) -> list[str]:
+        return [m["text"] for m in self.on_call.sent_messages if needle in m["text"]]
+
+    @staticmethod
+    async def wait_for(
+        probe: Callable[[], Awaitable[T]], timeout_s: float, what: str, interval_s: float = 0.25
+    ) -> T:
+        deadline = time.monotonic() + timeout_s
+        last: T | None = None
+        while time.monotonic() < deadline:
+            last = await probe()
+            if last:
+                return last
+            await asyncio.sleep(interval_s)
+        raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what} (last: {last!r})")
