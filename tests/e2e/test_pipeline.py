@@ -606,7 +606,7 @@ def test_collector_down_costs_only_counted_telemetry(clean_otel_env: None) -> No
     assert traces.ended == 50
     assert traces.exported == 0
     assert traces.undelivered == 50
-    assert tm.shutdown(timeout_s=5) in (True, False)  # bounded, never raises
+    tm.shutdown(timeout_s=5)  # bounded, never raises (a raise would fail the test)
 
 
 def http_post(url: str, body: bytes, content_type: str) -> int:
