@@ -190,6 +190,7 @@ class Business:
             raise _BadValue("not_a_string")
         if not _LABEL.match(value):
             raise _BadValue("invalid_label")
+        self._instruments()  # a new configure() resets the known values first
         with self._lock:
             seen = self._seen_labels.setdefault(key, set())
             if value in seen:
@@ -214,6 +215,10 @@ class Business:
         telemetry = current_telemetry()
         cached = _cache.get("instruments")
         if cached is None or cached.telemetry is not telemetry:
+            # A new configure(): users seen and label values known belong to the old one.
+            with self._lock:
+                self._last_seen.clear()
+                self._seen_labels.clear()
             cached = _BusinessInstruments(telemetry, self)
             _cache["instruments"] = cached
         return cached

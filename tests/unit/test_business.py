@@ -122,3 +122,40 @@ def test_label_cardinality_is_capped(captured: Captured) -> None:
     spreads = {dict(p.attributes)["tarot.spread"] for p in captured.points("tarot.readings")}
     assert len(spreads) <= MAX_VALUES_PER_LABEL + 1
     assert "other" in spreads
+
+
+def test_a_new_configure_starts_from_no_users(captured: Captured) -> None:
+    tm.business.user_seen(999)
+    telemetry = captured.telemetry
+    tm.shutdown()
+    fresh = tm.configure(
+        metrics_exporter="none",
+        traces_exporter="none",
+        logs_exporter="none",
+        set_global=False,
+        instrument="none",
+        resource_metrics=False,
+    )
+    try:
+        tm.business.user_seen(1)
+        data = fresh.collect_metrics_now()
+        assert data is not None
+        points = [
+            p
+            for rm in data.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.name == "tarot.users.active"
+            for p in m.data.data_points
+        ]
+        assert {dict(p.attributes)["tarot.window"]: p.value for p in points} == {"5m": 1, "1h": 1, "24h": 1}
+        assert telemetry is not fresh
+    finally:
+        tm.shutdown()
+        captured.telemetry = tm.configure(
+            span_exporter=captured.spans_exporter,
+            log_exporter=captured.logs_exporter,
+            metrics_exporter="none",
+            set_global=False,
+            resource_metrics=False,
+        )
