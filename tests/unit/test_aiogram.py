@@ -21,7 +21,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, ErrorEvent, Message, Update
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -31,118 +31,23 @@ from tarot_monitoring.demo.fakes import FakeTelegram
 from tarot_monitoring.integrations.aiogram import instrument_aiogram, uninstrument_aiogram
 from tarot_monitoring.scrubbing import Scrubber
 
-USER_ID = 731954268
-FIRST_NAME = "Anastasia"
-LAST_NAME = "Volkova"
-USERNAME = "nastya_tarot"
-PHONE = "+79161234567"
-EMAIL = "anastasia.volkova@example.com"
-READING_TEXT = f"/reading Celtic cross please, send it to {EMAIL}"
-PLAIN_TEXT = f"Hi! Will my exam go well? Write me at {EMAIL}"
+from .telegram_updates import (
+    CALLBACK_UPDATE,
+    CONTACT_UPDATE,
+    EMAIL,
+    PERSONAL,
+    PLAIN_TEXT,
+    READING_TEXT,
+    SUPERGROUP,
+    USER_ID,
+    message_update,
+    only,
+    parent_id,
+    update_spans,
+)
+
 SCRUBBER = Scrubber(user_hash_key="aiogram-test-key")
 USER_HASH = SCRUBBER.hash_user_id(USER_ID)
-PERSONAL = [
-    str(USER_ID),
-    FIRST_NAME,
-    LAST_NAME,
-    USERNAME,
-    PHONE,
-    PHONE.removeprefix("+"),
-    EMAIL,
-    "Celtic cross",
-]
-
-USER = {
-    "id": USER_ID,
-    "is_bot": False,
-    "first_name": FIRST_NAME,
-    "last_name": LAST_NAME,
-    "username": USERNAME,
-    "language_code": "ru",
-}
-PRIVATE_CHAT = {
-    "id": USER_ID,
-    "first_name": FIRST_NAME,
-    "last_name": LAST_NAME,
-    "username": USERNAME,
-    "type": "private",
-}
-
-
-def message_update(update_id: int, text: str, *, chat: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A text message as Telegram sends it, with bot_command / email entities where they occur."""
-    entities: list[dict[str, Any]] = []
-    if text.startswith("/"):
-        entities.append({"offset": 0, "length": len(text.split()[0]), "type": "bot_command"})
-    if EMAIL in text:
-        entities.append({"offset": text.index(EMAIL), "length": len(EMAIL), "type": "email"})
-    message: dict[str, Any] = {
-        "message_id": 500 + update_id % 1000,
-        "from": USER,
-        "chat": chat or PRIVATE_CHAT,
-        "date": 1732713600,
-        "text": text,
-    }
-    if entities:
-        message["entities"] = entities
-    return {"update_id": update_id, "message": message}
-
-
-CONTACT_UPDATE = {
-    "update_id": 482913377,
-    "message": {
-        "message_id": 522,
-        "from": USER,
-        "chat": PRIVATE_CHAT,
-        "date": 1732713660,
-        "reply_to_message": {
-            "message_id": 521,
-            "from": {
-                "id": 123456789,
-                "is_bot": True,
-                "first_name": "Tarot Test Bot",
-                "username": "tarot_test_bot",
-            },
-            "chat": PRIVATE_CHAT,
-            "date": 1732713650,
-            "text": "Share your phone number to get 3 free readings",
-        },
-        "contact": {
-            "phone_number": PHONE,
-            "first_name": FIRST_NAME,
-            "last_name": LAST_NAME,
-            "user_id": USER_ID,
-            "vcard": f"BEGIN:VCARD\nVERSION:3.0\nFN:{FIRST_NAME} {LAST_NAME}\nTEL;CELL:{PHONE}\nEND:VCARD",
-        },
-    },
-}
-
-CALLBACK_UPDATE = {
-    "update_id": 482913378,
-    "callback_query": {
-        "id": "3143615924865386742",
-        "from": USER,
-        "message": {
-            "message_id": 523,
-            "from": {
-                "id": 123456789,
-                "is_bot": True,
-                "first_name": "Tarot Test Bot",
-                "username": "tarot_test_bot",
-            },
-            "chat": PRIVATE_CHAT,
-            "date": 1732713700,
-            "text": "Pick a spread",
-            "reply_markup": {
-                "inline_keyboard": [[{"text": "Celtic cross", "callback_data": "spread:celtic"}]]
-            },
-        },
-        "chat_instance": "-4511827783472916401",
-        "data": "spread:celtic",
-    },
-}
-
-SUPERGROUP = {"id": -1001234567890, "title": "Tarot lovers", "type": "supergroup"}
 
 
 @pytest.fixture
@@ -250,20 +155,6 @@ def tarot(
 
 async def feed(dispatcher: Dispatcher, bot: Bot, raw: dict[str, Any]) -> Any:
     return await dispatcher.feed_update(bot, Update.model_validate(raw, context={"bot": bot}))
-
-
-def update_spans(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
-    return [span for span in exporter.get_finished_spans() if span.name.startswith("telegram.update")]
-
-
-def only(spans: list[ReadableSpan], name: str) -> ReadableSpan:
-    matches = [span for span in spans if span.name == name]
-    assert len(matches) == 1, [span.name for span in spans]
-    return matches[0]
-
-
-def parent_id(span: ReadableSpan) -> int | None:
-    return span.parent.span_id if span.parent is not None else None
 
 
 def exported_text(exporter: InMemorySpanExporter) -> str:
