@@ -195,4 +195,5 @@ def test_runbook_documents_each_alert_once() -> None:
 def test_render_works_from_a_copy_of_the_checkout(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    shutil.copytree(ROOT / "dashboards", tmp_path / "dashboards")
     assert render.check(tmp_path) == []

@@ -9,6 +9,7 @@ every ``rules/*.yml``). One module per output:
 - promtool_tests: deploy/prometheus/tests/*.yml (a unit test for every alert)
 - alertmanager: deploy/alertmanager/alertmanager.yml (routes by priority, receivers, inhibition)
 - runbook: docs/runbook.md (one section per alert)
+- dashboards: dashboards/*.json (the spec's Grafana dashboards; needs the ``dev`` extra)
 """
 
 from __future__ import annotations
@@ -61,7 +62,20 @@ def outputs(alertmanager: AlertmanagerSettings | None = None) -> dict[str, str]:
         result[f"{TESTS_DIR}/{test_file.filename}"] = _HEADER + dump(test_file.to_dict())
     result[ALERTMANAGER_FILE] = _HEADER + dump(alertmanager_config(alertmanager))
     result[RUNBOOK_FILE] = render_runbook(files)
+    result.update(_dashboard_outputs())
     return result
+
+
+def _dashboard_outputs() -> dict[str, str]:
+    """Imported here: grafana-foundation-sdk is a generator dependency (the ``dev`` extra)."""
+    try:
+        from tarot_monitoring.render.dashboards import dashboard_outputs
+    except ModuleNotFoundError as error:  # pragma: no cover - the dev extra installs it
+        raise RuntimeError(
+            f"rendering the dashboards needs grafana-foundation-sdk ({error}): "
+            "pip install 'tarot-monitoring[dev]'"
+        ) from error
+    return dashboard_outputs()
 
 
 @dataclass(frozen=True, slots=True)
