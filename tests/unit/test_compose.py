@@ -138,7 +138,7 @@ def command_words(service: dict[str, Any]) -> list[str]:
 
 def test_every_bind_mounted_file_exists(services: dict[str, dict[str, Any]]) -> None:
     mounts = [(name, source) for name, service in services.items() for source, _ in bind_mounts(service)]
-    assert len(mounts) == 7
+    assert len(mounts) == 9
     missing = [f"{name}: {source.relative_to(ROOT)}" for name, source in mounts if not source.exists()]
     assert missing == []
 
@@ -294,6 +294,8 @@ def test_secrets_are_files_granted_to_the_services_that_read_them(
         text = json.dumps({key: service.get(key) for key in ("environment", "command", "healthcheck")})
         if name == "alertmanager":
             text += COMPOSE_ALERTMANAGER.read_text()
+        if name == "grafana":
+            text += DATASOURCES_FILE.read_text()
         assert secret_references(text) == granted, name
         used |= granted
     assert used == set(declared)
@@ -331,7 +333,9 @@ def test_no_secret_in_the_files(datasources: dict[str, dict[str, Any]]) -> None:
         "postgresql://alert_history:hunter22@postgres/db"
     )
     for source in datasources.values():
-        assert "secureJsonData" not in source
+        # A secret a data source needs is read by Grafana from a mounted file, never written here.
+        for value in (source.get("secureJsonData") or {}).values():
+            assert re.fullmatch(rf"\$__file\{{{SECRETS_DIR}/[\w-]+\}}", value), value
         assert "basicAuth" not in source
 
 
@@ -393,8 +397,14 @@ def test_grafana_data_sources_point_at_the_services(
         "prometheus": "http://prometheus:9090",
         "tempo": f"http://tempo:{tempo['server']['http_listen_port']}",
         "loki": f"http://loki:{loki['server']['http_listen_port']}",
+        "alert-history": "postgres:5432",
     }
-    assert {source["type"] for source in datasources.values()} == {"prometheus", "tempo", "loki"}
+    assert {source["type"] for source in datasources.values()} == {
+        "prometheus",
+        "tempo",
+        "loki",
+        "grafana-postgresql-datasource",
+    }
     links = {
         "exemplars": datasources["prometheus"]["jsonData"]["exemplarTraceIdDestinations"][0],
         "traces to logs": datasources["tempo"]["jsonData"]["tracesToLogsV2"],
@@ -419,7 +429,8 @@ def test_grafana_link_variables_are_escaped_from_env_expansion() -> None:
     """Grafana expands $VAR and ${VAR} in provisioning files: an unescaped ${__value.raw} becomes ""."""
     lines = DATASOURCES_FILE.read_text().splitlines()
     text = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
-    assert re.findall(r"(?<!\$)\$\{?__", text) == []
+    # $__file{...} is the one expansion meant to happen (a secret read from a file).
+    assert re.findall(r"(?<!\$)\$\{?__(?!file\{)", text) == []
     assert len(re.findall(r"\$\$\{?__", text)) == 5
 
 

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tarot_monitoring.render import dashboards
@@ -196,9 +195,6 @@ def test_prometheus_data_source_is_the_provisioned_one() -> None:
     assert _provisioned_uids()[str(dashboards.PROMETHEUS_DATASOURCE.uid)] == "prometheus"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="datasources.yaml provisions no PostgreSQL data source for the alert history yet"
-)
 def test_postgres_data_source_is_provisioned() -> None:
     uid = str(dashboards.POSTGRES_DATASOURCE.uid)
     assert _provisioned_uids().get(uid) == dashboards.POSTGRES_DATASOURCE.type_val
