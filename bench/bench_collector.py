@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import random
-import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -36,43 +35,14 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 
+from _timing import DEFAULT_DSN, DEFAULT_REDIS
+from _timing import compare as _compare
 from tarot_monitoring import semconv
 from tarot_monitoring.collector import MetricsCollector
 from tarot_monitoring.resources import register_resource_metrics
 from tarot_monitoring.spec import CATEGORIES, LATENCY_BUCKETS_SECONDS, baseline_for
 
-DEFAULT_DSN = "postgresql://tarot:tarot-test-password@127.0.0.1:55432/tarot"
-DEFAULT_REDIS = "redis://127.0.0.1:56379/0"
-
-
-def summary(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    median = statistics.median(ordered)
-    return f"median {median * 1000:8.2f} ms   p95 {p95 * 1000:8.2f} ms   max {ordered[-1] * 1000:8.2f} ms"
-
-
-async def timed(run: Callable[[], Awaitable[object]]) -> float:
-    started = time.perf_counter()
-    await run()
-    return time.perf_counter() - started
-
-
-async def compare(
-    name: str, runs: int, subject: Callable[[], Awaitable[object]], baseline: Callable[[], Awaitable[object]]
-) -> float:
-    await subject()  # warm-up: the first collection waits ~0.2 s for a CPU utilisation window
-    await baseline()
-    ours: list[float] = []
-    base: list[float] = []
-    for _ in range(runs):
-        ours.append(await timed(subject))
-        base.append(await timed(baseline))
-    print(name)
-    print(f"  collect_metrics {summary(ours)}")
-    print(f"  baseline        {summary(base)}")
-    print(f"  ratio (median)  {statistics.median(ours) / statistics.median(base):.2f}x")
-    return statistics.median(ours)
+compare = functools.partial(_compare, label="collect_metrics")
 
 
 def bot_metrics() -> tuple[MeterProvider, InMemoryMetricReader]:

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
-import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
 
 import asyncpg
 import httpx
@@ -34,42 +33,12 @@ import redis.asyncio as aioredis
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from _timing import DEFAULT_DSN, DEFAULT_REDIS, summary
+from _timing import compare as _compare
 from tarot_monitoring.demo.fakes import FakeServices
 from tarot_monitoring.health import HealthChecker
 
-DEFAULT_DSN = "postgresql://tarot:tarot-test-password@127.0.0.1:55432/tarot"
-DEFAULT_REDIS = "redis://127.0.0.1:56379/0"
-
-
-def summary(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    median = statistics.median(ordered)
-    return f"median {median * 1000:8.2f} ms   p95 {p95 * 1000:8.2f} ms   max {ordered[-1] * 1000:8.2f} ms"
-
-
-async def timed(run: Callable[[], Awaitable[object]]) -> float:
-    started = time.perf_counter()
-    await run()
-    return time.perf_counter() - started
-
-
-async def compare(
-    name: str, runs: int, subject: Callable[[], Awaitable[object]], baseline: Callable[[], Awaitable[object]]
-) -> float:
-    await subject()  # warm-up: connections, TLS-free loopback, first-call imports
-    await baseline()
-    ours: list[float] = []
-    base: list[float] = []
-    for _ in range(runs):
-        ours.append(await timed(subject))
-        base.append(await timed(baseline))
-    ratio = statistics.median(ours) / statistics.median(base)
-    print(f"{name}")
-    print(f"  check_health  {summary(ours)}")
-    print(f"  baseline      {summary(base)}")
-    print(f"  ratio (median) {ratio:.2f}x")
-    return statistics.median(ours)
+compare = functools.partial(_compare, label="check_health")
 
 
 async def main(args: argparse.Namespace) -> int:
