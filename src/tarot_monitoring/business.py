@@ -21,10 +21,9 @@ import time
 from collections.abc import Iterable
 from typing import Final, Literal
 
-from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation, UpDownCounter
 
-from tarot_monitoring import semconv
+from tarot_monitoring import _state, semconv
 from tarot_monitoring.telemetry import INSTRUMENTATION_NAME, Telemetry, current_telemetry, hash_user_id
 
 _log = logging.getLogger(__name__)
@@ -242,8 +241,7 @@ class Business:
 class _BusinessInstruments:
     def __init__(self, telemetry: Telemetry | None, owner: Business) -> None:
         self.telemetry = telemetry
-        provider = telemetry.meter_provider if telemetry else metrics.get_meter_provider()
-        meter = provider.get_meter(INSTRUMENTATION_NAME)
+        meter = _state.meter_provider().get_meter(INSTRUMENTATION_NAME)
         self.readings = meter.create_counter(
             semconv.READINGS, unit="{reading}", description="Readings by spread and outcome."
         )

@@ -42,11 +42,12 @@ from opentelemetry.sdk.metrics.export import (
     Sum,
 )
 
-from tarot_monitoring import semconv
+from tarot_monitoring import _state, semconv
 from tarot_monitoring.quantiles import histogram_quantile
 from tarot_monitoring.resources import CpuSampler, MountList, PoolStats, asyncpg_pool_stats, redis_pool_stats
 from tarot_monitoring.scrubbing import REDACTED, Scrubber
 from tarot_monitoring.spec import ENDPOINT_BASELINES, RESOURCE_THRESHOLDS, EndpointBaseline
+from tarot_monitoring.telemetry import current_telemetry
 
 if TYPE_CHECKING:
     from tarot_monitoring.health import HealthChecker, HealthStatus
@@ -417,16 +418,12 @@ class MetricsCollector:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
         if self._scrubber is None:
-            from tarot_monitoring.telemetry import scrubber
-
-            self._scrubber = scrubber()
+            self._scrubber = _state.scrubber()
         return self._scrubber.scrub_text(text)[:500]
 
     def _metrics_source(self) -> MetricsSource | None:
         if self._source is not None:
             return self._source
-        from tarot_monitoring.telemetry import current_telemetry
-
         telemetry = current_telemetry()
         return telemetry.metrics_snapshot if telemetry is not None else None
 

@@ -31,10 +31,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
 
-from opentelemetry import metrics
 from opentelemetry.metrics import MeterProvider
 
-from tarot_monitoring import semconv
+from tarot_monitoring import _state, semconv
 from tarot_monitoring.scrubbing import REDACTED, Scrubber
 from tarot_monitoring.spec import baseline_for
 
@@ -634,16 +633,11 @@ def _base_url(name: str, url: str) -> str:
 
 
 def _default_meter_provider() -> MeterProvider:
-    from tarot_monitoring.telemetry import current_telemetry
-
-    telemetry = current_telemetry()
-    return telemetry.meter_provider if telemetry is not None else metrics.get_meter_provider()
+    return _state.meter_provider()
 
 
 def _default_scrubber() -> Scrubber:
-    from tarot_monitoring.telemetry import scrubber
-
-    return scrubber()
+    return _state.scrubber()
 
 
 # --- the probe endpoint ----------------------------------------------------------------------

@@ -26,12 +26,12 @@ from types import TracebackType
 from typing import Any, Final, ParamSpec, TypeVar, cast
 
 from opentelemetry import context as otel_context
-from opentelemetry import metrics, trace
+from opentelemetry import trace
 from opentelemetry.metrics import Histogram, UpDownCounter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from tarot_monitoring import semconv
+from tarot_monitoring import _state, semconv
 from tarot_monitoring.spec import CATEGORIES, Category
 from tarot_monitoring.telemetry import INSTRUMENTATION_NAME, Telemetry, current_telemetry
 
@@ -47,10 +47,8 @@ class _Instruments:
 
     def __init__(self, telemetry: Telemetry | None) -> None:
         self.telemetry = telemetry
-        tracer_provider = telemetry.tracer_provider if telemetry else trace.get_tracer_provider()
-        meter_provider = telemetry.meter_provider if telemetry else metrics.get_meter_provider()
-        self.tracer = tracer_provider.get_tracer(INSTRUMENTATION_NAME)
-        meter = meter_provider.get_meter(INSTRUMENTATION_NAME)
+        self.tracer = _state.tracer_provider().get_tracer(INSTRUMENTATION_NAME)
+        meter = _state.meter_provider().get_meter(INSTRUMENTATION_NAME)
         self.duration: Histogram = meter.create_histogram(
             semconv.OPERATION_DURATION,
             unit="s",

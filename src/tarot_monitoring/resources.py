@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import psutil
-from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation
 
-from tarot_monitoring import semconv
+from tarot_monitoring import _state, semconv
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -797,12 +796,7 @@ _handles_lock = threading.Lock()
 
 
 def _provider(meter_provider: MeterProvider | None) -> MeterProvider:
-    if meter_provider is not None:
-        return meter_provider
-    from tarot_monitoring.telemetry import current_telemetry  # late: telemetry imports this module
-
-    telemetry = current_telemetry()
-    return telemetry.meter_provider if telemetry is not None else metrics.get_meter_provider()
+    return _state.meter_provider(meter_provider)
 
 
 def register_resource_metrics(*, meter_provider: MeterProvider | None = None) -> ResourceMetrics:

@@ -46,6 +46,7 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 
+from tarot_monitoring import _state
 from tarot_monitoring.config import ConfigurationError, Integration, Settings, load_settings
 from tarot_monitoring.exporters import (
     CountingBatchSpanProcessor,
@@ -97,30 +98,19 @@ class Telemetry:
 
 
 _lock = threading.RLock()
-_current: Telemetry | None = None
 _globals_installed = False
-_fallback_scrubber: Scrubber | None = None
 
 
 def current_telemetry() -> Telemetry | None:
     """The telemetry set up by the last `configure()`, or None before it (and after `shutdown()`)."""
-    return _current
+    telemetry = _state.current()
+    return telemetry if isinstance(telemetry, Telemetry) else None
 
 
-def scrubber() -> Scrubber:
-    """The configured scrubber, or a process-wide default one before `configure()`."""
-    global _fallback_scrubber
-    telemetry = _current
-    if telemetry is not None:
-        return telemetry.scrubber
-    if _fallback_scrubber is None:
-        _fallback_scrubber = Scrubber()
-    return _fallback_scrubber
-
-
-def hash_user_id(user_id: int | str) -> str:
-    """Keyed hash of a Telegram user id with the configured key (see `user_hash_key`)."""
-    return scrubber().hash_user_id(user_id)
+# The scrubber and the user-id hash live with the current telemetry in `_state`; kept here as the
+# names the integrations' docs and users already know.
+scrubber = _state.scrubber
+hash_user_id = _state.hash_user_id
 
 
 def configure(
@@ -143,29 +133,29 @@ def configure(
 
     Raises ConfigurationError (a ValueError) naming the setting when a value is invalid.
     """
-    global _current
     if service_name is not None:
         settings["service_name"] = service_name
     resolved = load_settings(settings)
     with _lock:
-        if _current is not None:
-            if _current.settings != resolved:
+        existing = current_telemetry()
+        if existing is not None:
+            if existing.settings != resolved:
                 _log.warning(
                     "tarot_monitoring is already configured with other settings; keeping those "
                     "(call tarot_monitoring.shutdown() first to reconfigure)"
                 )
-            return _current
+            return existing
         telemetry = _build(resolved, span_exporter, metric_exporter, log_exporter, metric_readers)
         if set_global:
             _install_globals(telemetry)
-        _current = telemetry
+        _state.set_current(telemetry)
         try:
             _instrument(telemetry)
             if resolved.resource_metrics and not resolved.sdk_disabled:
                 _register_resource_metrics(telemetry)
         except ConfigurationError:
             _shutdown_now(telemetry, resolved.shutdown_timeout_s)
-            _current = None
+            _state.set_current(None)
             raise
     return telemetry
 
@@ -409,7 +399,7 @@ def _register_resource_metrics(telemetry: Telemetry) -> None:
 
 def force_flush(timeout_s: float = 5.0) -> bool:
     """Export everything queued now; True when every provider finished within `timeout_s`."""
-    telemetry = _current
+    telemetry = current_telemetry()
     if telemetry is None:
         return True
     millis = int(timeout_s * 1000)
@@ -423,7 +413,7 @@ def force_flush(timeout_s: float = 5.0) -> bool:
 
 def delivery_stats() -> dict[Literal["traces", "metrics", "logs"], SignalCounts]:
     """Per signal: items ended, exported, failed; `.undelivered` is what was dropped or lost."""
-    telemetry = _current
+    telemetry = current_telemetry()
     if telemetry is None:
         return {}
     return telemetry.stats.snapshot()
@@ -436,10 +426,9 @@ def shutdown(timeout_s: float | None = None) -> bool:
     collector, say): what was still queued is dropped and counted, and the bot goes on.
     Never raises.
     """
-    global _current
     with _lock:
-        telemetry = _current
-        _current = None
+        telemetry = current_telemetry()
+        _state.set_current(None)
     if telemetry is None:
         return True
     for undo in reversed(telemetry._undo):

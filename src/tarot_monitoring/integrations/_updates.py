@@ -30,7 +30,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
-from tarot_monitoring import semconv, telemetry
+from tarot_monitoring import _state, semconv
 
 T = TypeVar("T")
 HashUserId = Callable[[int], str]
@@ -56,7 +56,7 @@ def default_hash_user_id(user_id: int) -> str:
     telemetry, and a later `configure()` takes effect without re-instrumenting. Before
     `configure()` it is a process-wide random key.
     """
-    return telemetry.hash_user_id(user_id)
+    return _state.hash_user_id(user_id)
 
 
 def normalize_commands(commands: Iterable[str] | None) -> frozenset[str] | None:
@@ -220,7 +220,7 @@ class UpdateTracer:
         known_commands: Callable[[], Collection[str]],
         hash_user_id: HashUserId | None,
     ) -> None:
-        provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+        provider = _state.tracer_provider(tracer_provider)
         self._tracer: Tracer = provider.get_tracer(instrumentation, _package_version())
         self._known_commands = known_commands
         self._hash_user_id: HashUserId = hash_user_id if hash_user_id is not None else default_hash_user_id
