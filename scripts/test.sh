@@ -11,7 +11,7 @@ ensure_venv dev
 scripts/services.sh install
 scripts/services.sh start
 # Build (or find cached) the binaries the e2e tests run, once, up front; each script prints its
-# result on stdout and the native stack (src/tarot_monitoring/stack.py) reads these variables.
+# result on stdout and the native stack (src/tarot_monitoring/stack/launcher.py) reads these variables.
 if [ -x otel-collector/build.sh ]; then
     log "otel-collector/build.sh"
     TAROT_OTELCOL_BIN="$(otel-collector/build.sh)" || die "otel-collector/build.sh failed"

@@ -15,35 +15,19 @@ Alertmanager from ``deploy/alertmanager/build.sh``, Prometheus from ``$PATH`` (D
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Literal
 
-__all__ = [
-    "COMPONENTS",
-    "ComponentStatus",
-    "ManagedProcess",
-    "Stack",
-    "StackError",
-    "StackPorts",
-    "cli",
-    "default_state_dir",
-    "find_repo_root",
-]
+from tarot_monitoring.stack.process import ManagedProcess, StackError, free_ports, http_ok, port_free
 
 ComponentName = Literal["alertmanager", "prometheus", "collector"]
 COMPONENTS: Final[tuple[ComponentName, ...]] = ("alertmanager", "prometheus", "collector")
@@ -52,10 +36,6 @@ COMPONENTS: Final[tuple[ComponentName, ...]] = ("alertmanager", "prometheus", "c
 PROMETHEUS_RETENTION: Final = "30d"
 """The spec's metric retention."""
 _STATE_FILE: Final = "stack.json"
-
-
-class StackError(RuntimeError):
-    """The stack could not be started or stopped; the message says which program and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,20 +55,6 @@ class StackPorts:
     def free(cls) -> StackPorts:
         """Ports the kernel reports free right now (for tests next to a running dev stack)."""
         return cls(**dict(zip((f.name for f in fields(cls)), free_ports(len(fields(cls))), strict=True)))
-
-
-def free_ports(count: int) -> list[int]:
-    """`count` distinct loopback TCP ports that are free at the time of the call."""
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,144 +93,6 @@ def find_repo_root(start: Path | None = None) -> Path:
         "cannot find the tarot-monitoring checkout (a directory with otel-collector/builder-config.yaml); "
         "run from inside it or set TAROT_REPO_ROOT"
     )
-
-
-# --- processes --------------------------------------------------------------------------------------
-
-
-def _proc_start_time(pid: int) -> int | None:
-    """The kernel's start time of `pid` (clock ticks since boot), None if there is no such live process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces and parentheses; fields after it are plain.
-    rest = stat[stat.rindex(")") + 2 :].split()
-    if rest[0] == "Z":  # a zombie has finished; only its exit status is left
-        return None
-    return int(rest[19])
-
-
-@dataclass
-class ManagedProcess:
-    """A program started detached (own session, output to a log file) and tracked by a pidfile."""
-
-    name: str
-    argv: list[str]
-    log: Path
-    pidfile: Path
-    env: dict[str, str] = field(default_factory=dict)
-    die_with_parent: bool = False
-    """SIGTERM the program when the starting process dies (tests; `stack up` leaves it running)."""
-
-    def start(self) -> int:
-        """Spawn the program; its stdout and stderr append to `log`. Returns the pid."""
-        if self.running():
-            raise StackError(f"{self.name} is already running (pid {self.pid()}, pidfile {self.pidfile})")
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.pidfile.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as out:
-            out.write(
-                f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(self.argv)}\n".encode()
-            )
-        # posix_spawn rather than Popen: `stack up` exits and leaves the programs running, and a
-        # Popen object of a live child would complain when it is collected.
-        argv = self.argv
-        setpriv = shutil.which("setpriv") if self.die_with_parent else None
-        if setpriv:
-            # util-linux setpriv sets the parent-death signal, then execs the program (same pid), so
-            # a test run that is killed outright does not leave collectors and Prometheus behind.
-            argv = [setpriv, "--pdeathsig", "TERM", "--", *argv]
-        pid = os.posix_spawn(
-            argv[0],
-            argv,
-            {**os.environ, **self.env},
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, str(self.log), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644),
-                (os.POSIX_SPAWN_DUP2, 1, 2),
-            ],
-            setsid=True,
-        )
-        started = _proc_start_time(pid)
-        self.pidfile.write_text(json.dumps({"pid": pid, "start_time": started, "argv": self.argv}))
-        return pid
-
-    def pid(self) -> int | None:
-        """The recorded pid if that very process (same start time) is still alive."""
-        try:
-            record = json.loads(self.pidfile.read_text())
-        except (OSError, ValueError):
-            return None
-        pid = int(record["pid"])
-        self._reap(pid)
-        started = _proc_start_time(pid)
-        if started is None or (record.get("start_time") is not None and started != record["start_time"]):
-            return None
-        return pid
-
-    def running(self) -> bool:
-        return self.pid() is not None
-
-    def signal(self, signum: int) -> bool:
-        """Send `signum` to the process; False when it is not running."""
-        pid = self.pid()
-        if pid is None:
-            return False
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
-        return True
-
-    def stop(self, *, timeout_s: float) -> None:
-        """SIGTERM, wait up to `timeout_s`, then SIGKILL and wait up to 5 s more."""
-        if self.signal(signal.SIGTERM) and not self._wait_gone(timeout_s):
-            self.signal(signal.SIGKILL)
-            if not self._wait_gone(5.0):
-                raise StackError(f"{self.name} (pid {self.pid()}) survived SIGKILL")
-        self.pidfile.unlink(missing_ok=True)
-
-    def kill(self) -> None:
-        """SIGKILL now (the fault tests' crash), keeping nothing but the state on disk."""
-        if self.signal(signal.SIGKILL) and not self._wait_gone(5.0):
-            raise StackError(f"{self.name} (pid {self.pid()}) survived SIGKILL")
-        self.pidfile.unlink(missing_ok=True)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def _wait_gone(self, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not self.running():
-                return True
-            time.sleep(0.05)
-        return not self.running()
-
-    @staticmethod
-    def _reap(pid: int) -> None:
-        # Our own finished children would stay zombies (and look alive) until waited for.
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, os.WNOHANG)
-
-
-def _http_ok(url: str, *, timeout_s: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            return 200 <= int(response.status) < 300
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _run_build_script(script: Path) -> str:
@@ -427,7 +255,7 @@ class Stack:
         url = self._ready_url(name)
         deadline = time.monotonic() + self.ready_timeout_s
         while True:
-            if _http_ok(url):
+            if http_ok(url):
                 return
             if not proc.running():
                 raise StackError(
@@ -459,7 +287,7 @@ class Stack:
                     name=name,
                     pid=pid,
                     running=pid is not None,
-                    ready=pid is not None and _http_ok(self._ready_url(name)),
+                    ready=pid is not None and http_ok(self._ready_url(name)),
                     listens=self.listens(name),
                     log=proc.log,
                 )
@@ -537,7 +365,7 @@ class Stack:
             if component not in self._components() or self._pidfile_process(component).running():
                 continue  # not ours to start, or already up (its port is rightly taken)
             port = getattr(self.ports, owner)
-            if not _port_free(port):
+            if not port_free(port):
                 busy.append(f"{owner} port 127.0.0.1:{port}")
         if busy:
             raise StackError(f"already in use: {', '.join(busy)} (another stack or service?)")
@@ -630,87 +458,3 @@ class Stack:
         target = self.state_dir / "prometheus" / "prometheus.yml"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
-
-
-# --- command line -----------------------------------------------------------------------------------
-
-
-def _print_status(stack: Stack, statuses: Sequence[ComponentStatus]) -> None:
-    print(f"state: {stack.state_dir}")
-    for item in statuses:
-        state = "ready" if item.ready else "running, not ready" if item.running else "stopped"
-        pid = f"pid {item.pid}" if item.pid is not None else "no pid"
-        print(f"{item.name:<13} {state:<19} {pid}")
-        for what, where in item.listens.items():
-            print(f"    {what:<13} {where}")
-        print(f"    {'log':<13} {item.log}")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="tarot-monitor stack",
-        description="The native monitoring stack: our collector, Prometheus and Alertmanager on loopback.",
-    )
-    # --state-dir is accepted before and after the action (`tarot-monitor stack status --state-dir D`).
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--state-dir",
-        type=Path,
-        default=argparse.SUPPRESS,
-        help="data, logs and pidfiles (default: $TAROT_STATE_DIR or ~/.local/state/tarot-monitoring/stack)",
-    )
-    parser.add_argument("--state-dir", type=Path, default=None, help=argparse.SUPPRESS)
-    commands = parser.add_subparsers(dest="action", required=True)
-    up = commands.add_parser(
-        "up", parents=[common], help="build what is missing, start everything, wait until ready"
-    )
-    up.add_argument("--datastores", action="store_true", help="also collect redis and PostgreSQL metrics")
-    up.add_argument(
-        "--overlay",
-        action="append",
-        default=[],
-        metavar="YAML",
-        help="extra collector config merged last (repeatable)",
-    )
-    up.add_argument("--no-alertmanager", action="store_true", help="start only the collector and Prometheus")
-    up.add_argument(
-        "--free-ports",
-        action="store_true",
-        help="free loopback ports instead of the defaults (4317, 4318, 9090, 9093, ...): a second stack",
-    )
-    up.add_argument(
-        "--timeout", type=float, default=120.0, help="seconds to wait for each program (default 120)"
-    )
-    commands.add_parser("down", parents=[common], help="stop everything `up` started")
-    commands.add_parser("status", parents=[common], help="what runs, whether it is ready, where it listens")
-    return parser
-
-
-def cli(argv: list[str]) -> int:
-    """``tarot-monitor stack up|down|status``; returns the exit status (0 when all is well)."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.action == "up":
-            overlays: list[str | Path] = ["local", *(["datastores"] if args.datastores else [])]
-            overlays += [Path(path) for path in args.overlay]
-            stack = Stack(
-                state_dir=args.state_dir,
-                ports=StackPorts.free() if args.free_ports else None,
-                collector_overlays=overlays,
-                alertmanager=not args.no_alertmanager,
-                ready_timeout_s=args.timeout,
-            )
-            stack.start()
-            _print_status(stack, stack.status())
-            return 0
-        stack = Stack.load(args.state_dir)
-        if args.action == "down":
-            stack.stop()
-            print(f"stopped the stack in {stack.state_dir}")
-            return 0
-        statuses = stack.status()
-        _print_status(stack, statuses)
-        return 0 if all(item.ready for item in statuses) else 1
-    except StackError as exc:
-        print(f"tarot-monitor stack {args.action}: {exc}", file=sys.stderr)
-        return 1

@@ -1,0 +1,32 @@
+"""The native monitoring stack on one machine, without Docker: our collector, Prometheus, Alertmanager.
+
+``tarot-monitor stack up|down|status`` and the end-to-end tests use the same :class:`Stack`
+(:mod:`.launcher`); :mod:`.process` starts, tracks and stops each program; :mod:`.cli` is the
+command line.
+"""
+
+from tarot_monitoring.stack.cli import cli
+from tarot_monitoring.stack.launcher import (
+    COMPONENTS,
+    PROMETHEUS_RETENTION,
+    ComponentStatus,
+    Stack,
+    StackPorts,
+    default_state_dir,
+    find_repo_root,
+)
+from tarot_monitoring.stack.process import ManagedProcess, StackError, free_ports
+
+__all__ = [
+    "COMPONENTS",
+    "PROMETHEUS_RETENTION",
+    "ComponentStatus",
+    "ManagedProcess",
+    "Stack",
+    "StackError",
+    "StackPorts",
+    "cli",
+    "default_state_dir",
+    "find_repo_root",
+    "free_ports",
+]

@@ -1,0 +1,92 @@
+"""``tarot-monitor stack up|down|status``: the native stack's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tarot_monitoring.stack.launcher import ComponentStatus, Stack, StackPorts
+from tarot_monitoring.stack.process import StackError
+
+
+def _print_status(stack: Stack, statuses: Sequence[ComponentStatus]) -> None:
+    print(f"state: {stack.state_dir}")
+    for item in statuses:
+        state = "ready" if item.ready else "running, not ready" if item.running else "stopped"
+        pid = f"pid {item.pid}" if item.pid is not None else "no pid"
+        print(f"{item.name:<13} {state:<19} {pid}")
+        for what, where in item.listens.items():
+            print(f"    {what:<13} {where}")
+        print(f"    {'log':<13} {item.log}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tarot-monitor stack",
+        description="The native monitoring stack: our collector, Prometheus and Alertmanager on loopback.",
+    )
+    # --state-dir is accepted before and after the action (`tarot-monitor stack status --state-dir D`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--state-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="data, logs and pidfiles (default: $TAROT_STATE_DIR or ~/.local/state/tarot-monitoring/stack)",
+    )
+    parser.add_argument("--state-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="action", required=True)
+    up = commands.add_parser(
+        "up", parents=[common], help="build what is missing, start everything, wait until ready"
+    )
+    up.add_argument("--datastores", action="store_true", help="also collect redis and PostgreSQL metrics")
+    up.add_argument(
+        "--overlay",
+        action="append",
+        default=[],
+        metavar="YAML",
+        help="extra collector config merged last (repeatable)",
+    )
+    up.add_argument("--no-alertmanager", action="store_true", help="start only the collector and Prometheus")
+    up.add_argument(
+        "--free-ports",
+        action="store_true",
+        help="free loopback ports instead of the defaults (4317, 4318, 9090, 9093, ...): a second stack",
+    )
+    up.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait for each program (default 120)"
+    )
+    commands.add_parser("down", parents=[common], help="stop everything `up` started")
+    commands.add_parser("status", parents=[common], help="what runs, whether it is ready, where it listens")
+    return parser
+
+
+def cli(argv: list[str]) -> int:
+    """``tarot-monitor stack up|down|status``; returns the exit status (0 when all is well)."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.action == "up":
+            overlays: list[str | Path] = ["local", *(["datastores"] if args.datastores else [])]
+            overlays += [Path(path) for path in args.overlay]
+            stack = Stack(
+                state_dir=args.state_dir,
+                ports=StackPorts.free() if args.free_ports else None,
+                collector_overlays=overlays,
+                alertmanager=not args.no_alertmanager,
+                ready_timeout_s=args.timeout,
+            )
+            stack.start()
+            _print_status(stack, stack.status())
+            return 0
+        stack = Stack.load(args.state_dir)
+        if args.action == "down":
+            stack.stop()
+            print(f"stopped the stack in {stack.state_dir}")
+            return 0
+        statuses = stack.status()
+        _print_status(stack, statuses)
+        return 0 if all(item.ready for item in statuses) else 1
+    except StackError as exc:
+        print(f"tarot-monitor stack {args.action}: {exc}", file=sys.stderr)
+        return 1
