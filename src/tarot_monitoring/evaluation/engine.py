@@ -146,7 +146,8 @@ class _Evaluator:
 
     def _matching(self, selector: VectorSelector) -> list[Series]:
         found: list[Series] = []
-        for series in self.store:
+        candidates = self.store if selector.name is None else self.store.by_name(selector.name)
+        for series in candidates:
             labels = dict(series.labels)
             if selector.name is not None and labels.get("__name__") != selector.name:
                 continue

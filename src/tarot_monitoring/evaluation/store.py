@@ -74,6 +74,7 @@ class SeriesStore:
 
     def __init__(self) -> None:
         self._series: dict[Labels, Series] = {}
+        self._by_name: dict[str, list[Series]] = {}
 
     def add(self, labels: Mapping[str, str] | Labels, t_s: float, value: float) -> None:
         """Record one sample of the series `labels` (a mapping or a sorted Labels tuple)."""
@@ -83,6 +84,7 @@ class SeriesStore:
         series = self._series.get(labels)
         if series is None:
             series = self._series[labels] = Series(labels)
+            self._by_name.setdefault(dict(labels).get("__name__", ""), []).append(series)
         series.add(t_ms, value)
 
     def add_stale(self, labels: Mapping[str, str] | Labels, t_s: float) -> None:
@@ -96,11 +98,13 @@ class SeriesStore:
         return len(self._series)
 
     def by_name(self, name: str) -> Iterable[Series]:
-        return (series for series in self._series.values() if ("__name__", name) in series.labels)
+        """The series whose ``__name__`` is `name` (an index: selectors name their metric)."""
+        return tuple(self._by_name.get(name, ()))
 
     def copy(self) -> SeriesStore:
         """A copy whose series can be extended without touching this store's."""
         clone = SeriesStore()
         for labels, series in self._series.items():
-            clone._series[labels] = Series(labels, list(series.times_ms), list(series.values))
+            copied = clone._series[labels] = Series(labels, list(series.times_ms), list(series.values))
+            clone._by_name.setdefault(dict(labels).get("__name__", ""), []).append(copied)
         return clone
