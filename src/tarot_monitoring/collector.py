@@ -43,7 +43,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from tarot_monitoring import _state, semconv
-from tarot_monitoring.quantiles import histogram_quantile
+from tarot_monitoring.evaluation.promql_math import histogram_quantile
 from tarot_monitoring.resources import CpuSampler, MountList, PoolStats, asyncpg_pool_stats, redis_pool_stats
 from tarot_monitoring.scrubbing import REDACTED, Scrubber
 from tarot_monitoring.spec import ENDPOINT_BASELINES, RESOURCE_THRESHOLDS, EndpointBaseline

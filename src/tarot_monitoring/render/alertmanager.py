@@ -22,14 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from tarot_monitoring.evaluation.durations import parse_duration
 from tarot_monitoring.spec import PRIORITIES, Priority, priority_level
 
 HISTORY_PORT: Final = 9097
-
-
-def _seconds(text: str) -> int:
-    sizes = {"s": 1, "m": 60, "h": 3600}
-    return int(text[:-1]) * sizes[text[-1]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +78,9 @@ def check_timings(rule_interval_s: dict[Priority, int]) -> None:
     for priority in PRIORITIES:
         timing = TIMINGS[priority]
         budget = priority_level(priority).delivery_within_s
-        worst = rule_interval_s[priority] + max(_seconds(timing.group_wait), _seconds(timing.group_interval))
+        worst = rule_interval_s[priority] + max(
+            parse_duration(timing.group_wait), parse_duration(timing.group_interval)
+        )
         if worst * 2 > budget:
             raise ValueError(
                 f"{priority}: evaluation {rule_interval_s[priority]}s + grouping "

@@ -7,19 +7,17 @@ Alertmanager route it takes, its runbook section and the labels its promtool tes
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from tarot_monitoring.evaluation.durations import is_duration
 from tarot_monitoring.spec import Priority, priority_for, priority_level
 
 RUNBOOK_PATH: Final = "docs/runbook.md"
 RUNBOOK_BASE_URL: Final = RUNBOOK_PATH
 """Where `runbook_url` points: the runbook's path in this repository. A deployment that serves the
 docs elsewhere changes this one string and regenerates."""
-
-_DURATION: Final = re.compile(r"(\d+(ms|s|m|h|d|w|y))+")
 
 
 def runbook_anchor(alertname: str) -> str:
@@ -56,7 +54,7 @@ class AlertRule:
 
     def __post_init__(self) -> None:
         priority_for(self.definition)  # a ValueError naming the valid definitions
-        if not _DURATION.fullmatch(self.for_):
+        if not is_duration(self.for_):
             raise ValueError(f"alert {self.alert}: 'for' must be a Prometheus duration, got {self.for_!r}")
         if "$value" not in self.description and self.alert != "Watchdog":
             raise ValueError(f"alert {self.alert}: the description must show the current value ($value)")

@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from tarot_monitoring.quantiles import histogram_quantile, histogram_quantile_cumulative
+from tarot_monitoring.evaluation.promql_math import histogram_quantile, histogram_quantile_cumulative
 
 INF = math.inf
 

@@ -1,0 +1,303 @@
+"""Series scenarios for the differential test: the rules' input metrics, minute by minute.
+
+Each scenario is a set of input series over HORIZON_MIN minutes at a 1 minute interval, in the
+shapes that move alert timing: steady traffic, ramps across thresholds, spikes, gaps (missing
+samples and stale markers), counter resets (a bot restart) and low traffic below the rules'
+minimum-count guards. Values are drawn from a seeded generator, so they are not round numbers
+(the annotations' number formatting is compared too) yet every run is the same.
+
+A value is a float, None (no sample: promtool's ``_``) or STALE (promtool's ``stale``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+HORIZON_MIN: Final = 130
+STALE: Final = "stale"
+Value = float | str | None
+COMMON: Final = {"job": "tarot-bot", "deployment_environment_name": "test", "instance": "host-1"}
+CATEGORIES: Final = ("reading", "payment", "credit", "database")
+BUCKETS: Final = ("0.05", "0.1", "0.2", "0.3", "0.5", "1", "2", "3", "4", "5", "10", "+Inf")
+SDK: Final = {"telemetry_sdk_name": "opentelemetry"}
+
+
+@dataclass
+class Scenario:
+    name: str
+    series: dict[tuple[tuple[str, str], ...], list[Value]] = field(default_factory=dict)
+
+    def add(self, name: str, labels: dict[str, str], values: list[Value]) -> None:
+        assert len(values) == HORIZON_MIN + 1, name
+        self.series[tuple(sorted({"__name__": name, **labels}.items()))] = values
+
+
+Shape = Callable[[int], float]
+
+
+def counter(increments: list[float], resets: tuple[int, ...] = ()) -> list[Value]:
+    """Cumulative values of per-minute increments; at each reset minute the counter restarts at 0."""
+    total, out = 0.0, list[Value]()
+    for minute, increment in enumerate(increments):
+        total = 0.0 if minute in resets else total + increment
+        out.append(total)
+    return out
+
+
+def with_gaps(
+    values: list[Value], gaps: tuple[tuple[int, int], ...], stale_at: tuple[int, ...] = ()
+) -> list[Value]:
+    out = list(values)
+    for start, end in gaps:
+        for minute in range(start, end):
+            out[minute] = None
+    for minute in stale_at:
+        out[minute] = STALE
+    return out
+
+
+def _traffic(
+    scenario: Scenario,
+    rng: random.Random,
+    calls_per_min: Shape,
+    error_ratio: Shape,
+    slow_share: Shape,
+    resets: tuple[int, ...] = (),
+    gaps: tuple[tuple[int, int], ...] = (),
+) -> None:
+    """Span metrics for every category: calls by status and duration buckets."""
+    minutes = range(HORIZON_MIN + 1)
+    for index, category in enumerate(CATEGORIES):
+        ok_inc: list[float] = []
+        err_inc: list[float] = []
+        bucket_inc: dict[str, list[float]] = {le: [] for le in BUCKETS}
+        for minute in minutes:
+            calls = max(0, round(calls_per_min(minute) * (1 + index / 4) * rng.uniform(0.8, 1.2)))
+            errors = sum(1 for _ in range(calls) if rng.random() < error_ratio(minute))
+            ok_inc.append(float(calls - errors))
+            err_inc.append(float(errors))
+            slow = slow_share(minute) if category in ("reading", "payment") else slow_share(minute) / 3
+            cumulative = 0
+            for position, le in enumerate(BUCKETS):
+                # a fast mode in the low buckets and a slow tail whose share is `slow`
+                fast = calls * (1 - slow) * (1 if position >= 3 else (position + 1) / 4)
+                slow_part = calls * slow * (1 if position >= 10 else max(0.0, (position - 5) / 6))
+                value = max(cumulative, min(calls, round(fast + slow_part)))
+                bucket_inc[le].append(float(value if le != "+Inf" else calls))
+                cumulative = value
+        base = {**COMMON, "tarot_category": category}
+        scenario.add(
+            "traces_span_metrics_calls_total",
+            {**base, "status_code": "STATUS_CODE_UNSET"},
+            with_gaps(counter(ok_inc, resets), gaps),
+        )
+        scenario.add(
+            "traces_span_metrics_calls_total",
+            {**base, "status_code": "STATUS_CODE_ERROR"},
+            with_gaps(counter(err_inc, resets), gaps),
+        )
+        for le in BUCKETS:
+            scenario.add(
+                "traces_span_metrics_duration_seconds_bucket",
+                {**base, "le": le},
+                with_gaps(counter(bucket_inc[le], resets), gaps),
+            )
+
+
+def _business(
+    scenario: Scenario,
+    failed_payments: list[float],
+    failed_readings: list[float],
+    resets: tuple[int, ...] = (),
+) -> None:
+    scenario.add(
+        "tarot_payments_total", {**COMMON, "tarot_payment_status": "failed"}, counter(failed_payments, resets)
+    )
+    scenario.add(
+        "tarot_readings_total", {**COMMON, "tarot_outcome": "error"}, counter(failed_readings, resets)
+    )
+
+
+def _resources(scenario: Scenario, rng: random.Random, cpu: Shape, memory: Shape, disk: Shape) -> None:
+    minutes = range(HORIZON_MIN + 1)
+    user = [cpu(m) * 0.7 * rng.uniform(0.97, 1.03) for m in minutes]
+    system = [cpu(m) * 0.3 * rng.uniform(0.97, 1.03) for m in minutes]
+    for mode, values in (
+        ("user", user),
+        ("system", system),
+        ("idle", [1 - u - s for u, s in zip(user, system, strict=True)]),
+    ):
+        scenario.add("system_cpu_utilization_ratio", {**COMMON, "cpu_mode": mode}, list(values))
+    scenario.add(
+        "system_memory_utilization_ratio",
+        {**COMMON, "system_memory_state": "used"},
+        [memory(m) for m in minutes],
+    )
+    scenario.add(
+        "system_filesystem_utilization_ratio",
+        {**COMMON, "system_filesystem_state": "used", "system_filesystem_mountpoint": "/"},
+        [disk(m) for m in minutes],
+    )
+
+
+def _healthy(_minute: int) -> float:
+    return 1.0
+
+
+def _health(scenario: Scenario, status: dict[str, Shape]) -> None:
+    for component in ("overall", "database", "redis", "openai", "queue"):
+        shape: Shape = status.get(component, _healthy)
+        scenario.add(
+            "tarot_health_status_ratio",
+            {**COMMON, "tarot_health_component": component},
+            [shape(m) for m in range(HORIZON_MIN + 1)],
+        )
+
+
+def _pipeline(
+    scenario: Scenario,
+    refused: list[float],
+    send_failed: list[float],
+    queue: Shape,
+    up_gaps: tuple[tuple[int, int], ...] = (),
+    sdk_gaps: tuple[tuple[int, int], ...] = (),
+    sdk_stale: tuple[int, ...] = (),
+) -> None:
+    collector = {**COMMON, "job": "otelcol-tarot", "instance": "collector-1"}
+    minutes = range(HORIZON_MIN + 1)
+    scenario.add("up", collector, with_gaps([1.0 for _ in minutes], up_gaps))
+    scenario.add("target_info", {**COMMON, **SDK}, with_gaps([1.0 for _ in minutes], sdk_gaps, sdk_stale))
+    scenario.add("otelcol_receiver_refused_spans_total", {**collector, "receiver": "otlp"}, counter(refused))
+    scenario.add(
+        "otelcol_exporter_send_failed_metric_points_total",
+        {**collector, "exporter": "prometheus_remote_write"},
+        counter(send_failed),
+    )
+    scenario.add(
+        "otelcol_exporter_enqueue_failed_log_records_total",
+        {**collector, "exporter": "otlp_http/loki"},
+        counter([0.0 for _ in minutes]),
+    )
+    scenario.add(
+        "otelcol_exporter_queue_capacity",
+        {**collector, "exporter": "otlp_grpc/tempo"},
+        [1000.0 for _ in minutes],
+    )
+    scenario.add(
+        "otelcol_exporter_queue_size",
+        {**collector, "exporter": "otlp_grpc/tempo"},
+        [float(round(queue(m))) for m in minutes],
+    )
+
+
+def _zeros() -> list[float]:
+    return [0.0] * (HORIZON_MIN + 1)
+
+
+def _bursts(spans: dict[int, float]) -> list[float]:
+    out = _zeros()
+    for minute, value in spans.items():
+        out[minute] = value
+    return out
+
+
+def scenarios() -> list[Scenario]:
+    """The scenarios, each a self-contained promtool test."""
+    built = []
+
+    rng = random.Random(1)
+    steady = Scenario("steady")
+    _traffic(steady, rng, lambda m: 40, lambda m: 0.0004, lambda m: 0.01)
+    _business(steady, _zeros(), _bursts({30: 1.0, 80: 1.0}))
+    _resources(steady, rng, lambda m: 0.35, lambda m: 0.55, lambda m: 0.40)
+    _health(steady, {})
+    _pipeline(steady, _zeros(), _zeros(), lambda m: 12)
+    built.append(steady)
+
+    rng = random.Random(2)
+    ramps = Scenario("ramps")
+    _traffic(ramps, rng, lambda m: 20 + m / 4, lambda m: 0.002 + m / 2000, lambda m: min(0.5, m / 150))
+    _business(
+        ramps,
+        [float(m // 20) for m in range(HORIZON_MIN + 1)],
+        [float(m // 15) for m in range(HORIZON_MIN + 1)],
+    )
+    _resources(ramps, rng, lambda m: 0.3 + m * 0.0052, lambda m: 0.6 + m * 0.0031, lambda m: 0.7 + m * 0.0021)
+    _health(ramps, {"openai": lambda m: 0.5 if m > 40 else 1.0})
+    _pipeline(ramps, _zeros(), _zeros(), lambda m: min(990, 8 * m))
+    built.append(ramps)
+
+    rng = random.Random(3)
+    spikes = Scenario("spikes")
+    _traffic(
+        spikes,
+        rng,
+        lambda m: 30,
+        lambda m: 0.3 if 40 <= m < 52 else 0.0005,
+        lambda m: 0.6 if 70 <= m < 95 else 0.02,
+    )
+    _business(spikes, _bursts({20: 3.0, 60: 7.0, 61: 4.0}), _bursts({25: 5.0, 100: 2.0, 101: 2.0}))
+    _resources(
+        spikes,
+        rng,
+        lambda m: 0.95 if 50 <= m < 70 else 0.3,
+        lambda m: 0.92 if 90 <= m < 110 else 0.5,
+        lambda m: 0.5,
+    )
+    _health(
+        spikes,
+        {"database": lambda m: 0.0 if 30 <= m < 34 else 1.0, "queue": lambda m: 0.0 if 60 <= m < 62 else 1.0},
+    )
+    _pipeline(spikes, _bursts({45: 17.0}), _bursts({80: 250.0}), lambda m: 850 if 100 <= m < 106 else 30)
+    built.append(spikes)
+
+    rng = random.Random(4)
+    gaps = Scenario("gaps")
+    _traffic(
+        gaps,
+        rng,
+        lambda m: 25,
+        lambda m: 0.08 if m > 60 else 0.001,
+        lambda m: 0.05,
+        gaps=((30, 45), (100, 104)),
+    )
+    _business(gaps, _bursts({70: 4.0}), _zeros())
+    _resources(gaps, rng, lambda m: 0.5, lambda m: 0.85, lambda m: 0.9)
+    _health(gaps, {"redis": lambda m: 0.5 if 20 <= m < 40 else 1.0})
+    _pipeline(
+        gaps,
+        _zeros(),
+        _zeros(),
+        lambda m: 5,
+        up_gaps=((50, 58), (90, 130)),
+        sdk_gaps=((40, 44), (60, 75)),
+        sdk_stale=(100,),
+    )
+    built.append(gaps)
+
+    rng = random.Random(5)
+    resets = Scenario("counter_resets")
+    _traffic(resets, rng, lambda m: 35, lambda m: 0.03, lambda m: 0.1, resets=(45, 90))
+    _business(
+        resets,
+        [1.0 if m % 7 == 0 else 0.0 for m in range(HORIZON_MIN + 1)],
+        [1.0 if m % 3 == 0 else 0.0 for m in range(HORIZON_MIN + 1)],
+        resets=(45, 90),
+    )
+    _resources(resets, rng, lambda m: 0.72, lambda m: 0.81, lambda m: 0.86)
+    _health(resets, {})
+    _pipeline(resets, _bursts({46: 3.0}), _zeros(), lambda m: 799 if m < 60 else 801)
+    built.append(resets)
+
+    rng = random.Random(6)
+    low = Scenario("low_traffic")
+    _traffic(low, rng, lambda m: 0.4, lambda m: 0.3, lambda m: 0.5)
+    _business(low, _bursts({10: 1.0, 20: 1.0}), _bursts({15: 2.0, 18: 2.0}))
+    _resources(low, rng, lambda m: 0.1, lambda m: 0.2, lambda m: 0.3)
+    _health(low, {"overall": lambda m: 0.0})
+    _pipeline(low, _zeros(), _zeros(), lambda m: 0)
+    built.append(low)
+    return built
