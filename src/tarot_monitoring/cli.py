@@ -133,8 +133,8 @@ def _render(root: str | None, *, check: bool) -> int:
 
 
 async def _status(postgres: str | None, redis: str | None) -> int:
-    from tarot_monitoring.collector import MetricsCollector, format_snapshot
     from tarot_monitoring.health import HealthChecker
+    from tarot_monitoring.status import MetricsCollector, format_snapshot
 
     checker = HealthChecker(postgres=postgres, redis=redis)
     try:
