@@ -34,6 +34,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 import tarot_monitoring as tm
 from tarot_monitoring import semconv
+from tarot_monitoring.cli import main
 from tarot_monitoring.render.prometheus_rules import rule_files
 from tarot_monitoring.spec import CATEGORIES, LATENCY_BUCKETS_SECONDS, baseline_for
 from tarot_monitoring.status import MetricsCollector, format_snapshot
@@ -427,3 +428,14 @@ async def test_groups_run_concurrently(provider: MeterProvider, reader: InMemory
     assert result.errors == {}
     assert result.reading is not None
     assert result.reading.completed == 1
+
+
+def test_the_status_command_prints_the_snapshot_its_health_and_the_alerts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["status"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("metrics at ")
+    assert "\nsystem\n" in text
+    assert "\nhealth: healthy" in text
+    assert "alerts: none would fire" in text or "alerts the rules would raise" in text

@@ -12,10 +12,12 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
 from tarot_monitoring import spec
+from tarot_monitoring.health import CheckResult, HealthStatus
 from tarot_monitoring.render.model import AlertRule
 from tarot_monitoring.render.prometheus_rules import (
     MIN_CALLS_FOR_PERCENTILE,
@@ -268,3 +270,33 @@ def test_a_changed_failure_count_moves_the_rule_and_the_verdict(monkeypatch: pyt
     )
     assert f">= {warning + 1}" in rule("TarotReadingFailuresWarning", "reading").expr
     assert judged() == set()
+
+
+# --- health checks ------------------------------------------------------------------------------------
+
+
+def test_health_checks_are_judged_as_the_health_rules_judge_the_gauge() -> None:
+    health = HealthStatus(
+        status="unhealthy",
+        checks={
+            "database": CheckResult("unhealthy", error="connection refused"),
+            "openai": CheckResult("degraded"),
+            "ledger": CheckResult("unhealthy"),  # a check the bot added: the rules' catch-all
+            "redis": CheckResult("healthy"),
+        },
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+        duration_s=0.1,
+    )
+    result = {(v.alert, v.component): v for v in verdicts_for(snapshot(health=health))}
+
+    assert set(result) == {
+        ("TarotHealthCheckFailing", "database"),
+        ("TarotHealthCheckDegraded", "openai"),
+        ("TarotHealthCheckFailing", "ledger"),
+    }
+    database = result["TarotHealthCheckFailing", "database"]
+    assert database.priority == rule("TarotHealthCheckFailing", "database").priority
+    assert database.message == "Health check database is unhealthy: connection refused"
+    catch_all = next(r for r in alerts() if r.alert == "TarotHealthCheckFailing" and "{{" in r.component)
+    assert result["TarotHealthCheckFailing", "ledger"].priority == catch_all.priority
+    assert result["TarotHealthCheckFailing", "ledger"].summary == "Health check ledger is failing"

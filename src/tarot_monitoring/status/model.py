@@ -187,7 +187,7 @@ class Verdict:
     priority: Priority
     severity: str
     group: str
-    """The snapshot group the value comes from: system, application, reading or payment."""
+    """The snapshot group the value comes from: system, application, reading, payment or health."""
     component: str
     """The rule's ``component`` label: the endpoint category, resource or business area."""
     value: float

@@ -14,7 +14,9 @@ What one snapshot judges, and where it differs from Prometheus:
   Critical) over the snapshot's window, the rules' 5 minutes by default;
 - TarotErrorRateAboveTarget over the same window, where its rule reads the last hour;
 - failed readings and payments over the rules' window (TarotReadingFailures*, TarotPaymentFailures*);
-- CPU, memory and disk (TarotCPU*, TarotMemory*, TarotDisk*), sampled now.
+- CPU, memory and disk (TarotCPU*, TarotMemory*, TarotDisk*), sampled now;
+- each health check (TarotHealthCheckFailing, TarotHealthCheckDegraded), when the collector has a
+  HealthChecker.
 
 A snapshot cannot see a condition *hold* for the rule's ``for``: a verdict says the condition
 holds now, and Prometheus fires once it has held that long. Not judged: the response-time rules
@@ -32,7 +34,7 @@ import operator
 import platform
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from tarot_monitoring.render.model import AlertRule
 from tarot_monitoring.render.prometheus_rules import (
@@ -40,7 +42,7 @@ from tarot_monitoring.render.prometheus_rules import (
     MIN_ERRORS_FOR_RATIO,
     rule_files,
 )
-from tarot_monitoring.render.promql import CATEGORY
+from tarot_monitoring.render.promql import CATEGORY, HEALTH_COMPONENT
 from tarot_monitoring.spec import (
     ERROR_RATE_THRESHOLD,
     FAILED_PAYMENTS_THRESHOLD,
@@ -57,6 +59,9 @@ from tarot_monitoring.status.model import (
     SystemMetrics,
     Verdict,
 )
+
+if TYPE_CHECKING:
+    from tarot_monitoring.health import HealthStatus
 
 FAILURE_WINDOW_TOLERANCE: Final = 1.1
 """A failure count over a window up to this much longer than the rule's is judged (collection
@@ -122,6 +127,8 @@ def verdicts_for(snapshot: MetricsSnapshot, rules: AlertRules | None = None) -> 
     ):
         if metrics is not None:
             _failures(judge, metrics, threshold)
+    if snapshot.health is not None:
+        _health(judge, snapshot.health)
     return tuple(judge.found)
 
 
@@ -144,6 +151,7 @@ class _Judge:
         show: Callable[[float], str],
         note: str = "",
         labels: Mapping[str, str] | None = None,
+        message: str | None = None,
     ) -> None:
         rule = self.rules.find(alert, component)
         op = comparison(rule)
@@ -162,7 +170,7 @@ class _Judge:
                 comparison=op,
                 for_=rule.for_,
                 summary=_LABEL.sub(lambda m: known.get(m[1], m[0]), rule.summary),
-                message=f"{subject}: {show(value)} {op} {show(threshold)}{note}",
+                message=message or f"{subject}: {show(value)} {op} {show(threshold)}{note}",
             )
         )
 
@@ -253,6 +261,26 @@ def _failures(
             subject=f"Failed {threshold.kind} in the last {duration_text(metrics.recent_window_s)}",
             show=lambda value: f"{value:.0f}",
         )
+
+
+def _health(judge: _Judge, health: HealthStatus) -> None:
+    # Imported here: a snapshot holds a HealthStatus only when the health module is loaded.
+    from tarot_monitoring.health import DEGRADED, STATUS_VALUE, UNHEALTHY
+
+    for name, result in health.checks.items():
+        detail = f": {result.error}" if result.error else ""
+        for alert, state in (("TarotHealthCheckFailing", UNHEALTHY), ("TarotHealthCheckDegraded", DEGRADED)):
+            judge(
+                alert,
+                group="health",
+                component=name,
+                value=STATUS_VALUE[result.status],
+                threshold=STATUS_VALUE[state],
+                subject=f"Health check {name}",
+                show=lambda value: f"{value:g}",
+                labels={HEALTH_COMPONENT: name},
+                message=f"Health check {name} is {result.status}{detail}",
+            )
 
 
 def _percent(ratio: float) -> str:
