@@ -177,21 +177,12 @@ class _Judge:
 
 def _system(judge: _Judge, system: SystemMetrics) -> None:
     limits = {row.resource: row for row in RESOURCE_THRESHOLDS}
-    measured: list[tuple[str, str, float, str, dict[str, str]]] = [
-        ("cpu", "CPU", system.cpu_ratio, "CPU usage", {}),
-        ("memory", "Memory", system.memory_ratio, "Memory usage", {}),
+    measured: list[tuple[str, str, float, str]] = [
+        ("cpu", "CPU", system.cpu_ratio, "CPU usage"),
+        ("memory", "Memory", system.memory_ratio, "Memory usage"),
     ]
-    measured += [
-        (
-            "disk",
-            "Disk",
-            d.ratio,
-            f"Disk usage on {d.mountpoint}",
-            {"system_filesystem_mountpoint": d.mountpoint},
-        )
-        for d in system.disks
-    ]
-    for resource, title, value, subject, labels in measured:
+    measured += [("disk", "Disk", d.ratio, f"Disk usage on {d.mountpoint}") for d in system.disks]
+    for resource, title, value, subject in measured:
         row = limits[resource]
         for level, threshold in (("Warning", row.warning_ratio), ("Critical", row.critical_ratio)):
             judge(
@@ -203,7 +194,6 @@ def _system(judge: _Judge, system: SystemMetrics) -> None:
                 subject=subject,
                 show=_percent,
                 note=f" ({row.action})",
-                labels=labels,
             )
 
 
