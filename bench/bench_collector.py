@@ -38,9 +38,9 @@ from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, V
 from _timing import DEFAULT_DSN, DEFAULT_REDIS
 from _timing import compare as _compare
 from tarot_monitoring import semconv
-from tarot_monitoring.collector import MetricsCollector
 from tarot_monitoring.resources import register_resource_metrics
 from tarot_monitoring.spec import CATEGORIES, LATENCY_BUCKETS_SECONDS, baseline_for
+from tarot_monitoring.status import MetricsCollector
 
 compare = functools.partial(_compare, label="collect_metrics")
 

@@ -65,7 +65,7 @@ def __getattr__(name: str) -> object:
     """Import the heavier or optional parts on first use, so `import tarot_monitoring` stays light."""
     lazy = {
         "HealthChecker": "tarot_monitoring.health",
-        "MetricsCollector": "tarot_monitoring.collector",
+        "MetricsCollector": "tarot_monitoring.status",
         "instrument_asyncpg": "tarot_monitoring.integrations.asyncpg",
         "instrument_redis": "tarot_monitoring.integrations.redis",
         "instrument_httpx": "tarot_monitoring.integrations.httpx",

@@ -133,20 +133,19 @@ def _render(root: str | None, *, check: bool) -> int:
 
 
 async def _status(postgres: str | None, redis: str | None) -> int:
-    from tarot_monitoring.collector import MetricsCollector, format_snapshot
     from tarot_monitoring.health import HealthChecker
+    from tarot_monitoring.status import MetricsCollector, format_snapshot
 
     checker = HealthChecker(postgres=postgres, redis=redis)
     try:
+        # Checked first, within the checks' own timeouts; the snapshot then shows this result and
+        # judges it with the other verdicts (cached_health).
         health = await checker.check_health()
+        async with MetricsCollector(postgres=postgres, redis=redis, health_checker=checker) as collector:
+            snapshot = await collector.collect_metrics()
     finally:
         await checker.aclose()
-    async with MetricsCollector(postgres=postgres, redis=redis) as collector:
-        snapshot = await collector.collect_metrics()
     print(format_snapshot(snapshot))
-    print(f"\nhealth: {health.status}")
-    for name, check in health.checks.items():
-        print(f"  {name:<10} {check.status:<10} {check.latency_s * 1000:7.1f} ms  {check.error or ''}")
     return 0 if health.status != "unhealthy" else 1
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from tarot_monitoring.cli import main
 from tarot_monitoring.demo.run import run_demo
+from tarot_monitoring.render.prometheus_rules import rule_files
 
 
 def test_demo_counts_agree_and_no_token_leaks() -> None:
@@ -24,14 +25,16 @@ def test_demo_counts_agree_and_no_token_leaks() -> None:
     assert rows["payment"][1] == "4"  # one purchase each
 
 
-def test_failing_payments_show_as_errors_and_a_breach() -> None:
+def test_failing_payments_show_as_errors_and_the_alerts_the_rules_raise() -> None:
     out = io.StringIO()
     assert run_demo(users=10, rounds=1, fail_payments=1.0, out=out) == 0
     text = out.getvalue()
     payment = next(line.split() for line in text.splitlines() if line.startswith("payment "))
     assert payment[1] == "10"
     assert payment[2] == "10"  # every payment failed, and the telemetry says so
-    assert "BREACH" in " ".join(payment)
+    alerts = [rule for rule_file in rule_files() for rule in rule_file.alerts]
+    critical = next(rule for rule in alerts if rule.alert == "TarotErrorRateCritical")
+    assert f"{critical.alert} {critical.priority}" in " ".join(payment)  # as the pager names it
     assert "payments failed=10" in text, text
 
 

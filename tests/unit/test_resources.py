@@ -1,6 +1,6 @@
 """Resource metrics read through an in-memory metric reader: names, units, values, registration.
 
-Pools against the real PostgreSQL and Redis are in tests/e2e/test_collector_e2e.py.
+Pools against the real PostgreSQL and Redis are in tests/e2e/test_status_e2e.py.
 """
 
 from __future__ import annotations

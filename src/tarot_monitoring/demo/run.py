@@ -2,7 +2,8 @@
 
 Starts the local fakes, configures tarot_monitoring with nothing exported over the network
 (spans kept in memory, metrics read in-process), runs the bounded reference workload and prints
-what the telemetry shows: per-category p95/p99 and error rates against the spec, business
+what the telemetry shows: per-category p95/p99 and error rates against the spec, the alerts the
+Prometheus rules would raise for them (the same verdicts as `tarot-monitor status`), business
 totals, a check that the telemetry's counts equal what the bot itself counted, and the proof
 that the bot token never left the process.
 """
@@ -17,10 +18,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import tarot_monitoring as tm
 from tarot_monitoring import semconv
-from tarot_monitoring.collector import MetricsCollector, MetricsSnapshot
 from tarot_monitoring.demo.fakes import FakeServices
 from tarot_monitoring.demo.report import render_categories
 from tarot_monitoring.demo.workload import run_workload
+from tarot_monitoring.status import MetricsCollector, MetricsSnapshot, format_verdicts
 
 
 def run_demo(
@@ -70,7 +71,8 @@ def run_demo(
         return 1
     categories = application.categories.values()
     print("\nPer-category latency and errors, from the SDK's histograms, against the spec:", file=out)
-    print(render_categories(categories), file=out)
+    print(render_categories(categories, snapshot.verdicts), file=out)
+    print("", *format_verdicts(snapshot.verdicts), sep="\n", file=out)
 
     seen = {stats.category: (stats.count, stats.errors) for stats in categories if stats.count}
     expected = {

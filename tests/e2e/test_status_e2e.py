@@ -20,9 +20,9 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from tarot_monitoring import semconv
-from tarot_monitoring.collector import DatabaseMetrics, MetricsCollector
 from tarot_monitoring.health import HealthChecker
 from tarot_monitoring.resources import register_resource_metrics
+from tarot_monitoring.status import DatabaseMetrics, MetricsCollector
 
 pytestmark = pytest.mark.e2e
 T = TypeVar("T")

@@ -1,9 +1,9 @@
-"""MetricsCollector from OpenTelemetry metrics, check_thresholds and format_snapshot.
+"""MetricsCollector (tarot_monitoring.status) from OpenTelemetry metrics, its windows and format_snapshot.
 
 Metrics come from a real MeterProvider with an InMemoryMetricReader, from the package's own
 operation()/business API, or, where time matters (windows), from MetricsData built with chosen
 timestamps. PostgreSQL and Redis groups are tested against the real services in
-tests/e2e/test_collector_e2e.py.
+tests/e2e/test_status_e2e.py; the verdicts against the generated rules in test_status_verdicts.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import asyncio
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -35,19 +34,14 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 import tarot_monitoring as tm
 from tarot_monitoring import semconv
-from tarot_monitoring.collector import (
-    ApplicationMetrics,
-    CategoryStats,
-    DiskUsage,
-    MetricsCollector,
-    MetricsSnapshot,
-    PaymentMetrics,
-    ReadingMetrics,
-    SystemMetrics,
-    check_thresholds,
-    format_snapshot,
-)
+from tarot_monitoring.cli import main
+from tarot_monitoring.render.prometheus_rules import rule_files
 from tarot_monitoring.spec import CATEGORIES, LATENCY_BUCKETS_SECONDS, baseline_for
+from tarot_monitoring.status import MetricsCollector, format_snapshot
+from tarot_monitoring.status import verdicts as verdicts_module
+from tarot_monitoring.status.verdicts import AlertRules
+
+from .status_snapshots import snapshot, system
 
 S = 1_000_000_000
 T0 = 1_800_000_000 * S  # an arbitrary wall-clock moment, in ns
@@ -356,158 +350,55 @@ async def test_a_counter_reset_counts_from_zero() -> None:
     assert after.categories["credit"].count == 7
 
 
-# --- thresholds --------------------------------------------------------------------------------
+# --- verdicts and format ---------------------------------------------------------------------
 
 
-def system(cpu: float = 0.1, memory: float = 0.1, disk: float = 0.1) -> SystemMetrics:
-    return SystemMetrics(
-        cpu_ratio=cpu,
-        cpu_window_s=1.0,
-        cpu_count=2,
-        load_1m=0.0,
-        load_5m=0.0,
-        load_15m=0.0,
-        memory_total_bytes=100,
-        memory_used_bytes=int(memory * 100),
-        memory_ratio=memory,
-        swap_ratio=0.0,
-        disks=(DiskUsage("/", "/dev/vda", "ext4", 100, int(disk * 100), 100 - int(disk * 100), disk),),
-        network_sent_bytes=0,
-        network_received_bytes=0,
-        network_errors=0,
-        network_drops=0,
-        network_sent_bytes_per_s=None,
-        network_received_bytes_per_s=None,
-        process_rss_bytes=1,
-        process_threads=1,
-        process_open_fds=3,
-    )
-
-
-def category(
-    name: str, *, count: int = 100, errors: int = 0, p95: float | None = None, p99: float | None = None
-) -> CategoryStats:
-    return CategoryStats(
-        name, baseline_for(name), count, errors, errors / count if count else None, p95, p99, 0, count
-    )
-
-
-def application(*stats: CategoryStats) -> ApplicationMetrics:
-    count, errors = sum(s.count for s in stats), sum(s.errors for s in stats)
-    return ApplicationMetrics(
-        window_s=300,
-        categories={s.category: s for s in stats},
-        operations=(),
-        count=count,
-        errors=errors,
-        error_ratio=errors / count if count else None,
-        active_operations=0,
-        active_sessions=None,
-        active_users={},
-        event_loop_lag_s=None,
-    )
-
-
-def snapshot(**groups: Any) -> MetricsSnapshot:
-    return MetricsSnapshot(timestamp=datetime(2026, 1, 1, tzinfo=UTC), duration_s=0.01, **groups)
-
-
-def levels(breaches: Sequence[Any]) -> dict[str, str]:
-    return {breach.metric: breach.level for breach in breaches}
-
-
-def test_no_breach_when_everything_is_within_the_spec() -> None:
-    fine = snapshot(
-        system=system(cpu=0.69, memory=0.79, disk=0.84),
-        application=application(category("reading", p95=3.0, p99=5.0), category("cache", p95=0.05, p99=0.1)),
-        reading=ReadingMetrics(10, 4, None, (), {}, 4, 10, 900),
-        payment=PaymentMetrics({}, 2, 2, 900, {}, {}),
-    )
-    assert check_thresholds(fine) == ()
-
-
-def test_resource_thresholds() -> None:
-    assert levels(check_thresholds(snapshot(system=system(cpu=0.70, memory=0.90, disk=0.96)))) == {
-        "cpu": "warning",
-        "memory": "critical",
-        "disk:/": "critical",
-    }
-    (breach,) = check_thresholds(snapshot(system=system(cpu=0.86)))
-    assert breach.threshold == 0.85
-    assert breach.message == "CPU usage 86%: Scale up/out (critical at 85%)"
-
-
-def test_response_time_and_error_thresholds() -> None:
-    breaches = check_thresholds(
-        snapshot(
-            application=application(
-                category("reading", p95=4.6, p99=5.0),  # p95 > +50% of 3 s
-                category("user", p95=0.41, p99=1.01),  # p95 > +100% of 200 ms, p99 > +100% of 500 ms
-                category("credit", count=10_000, errors=2, p95=0.1, p99=0.2),  # 0.02% > the 0.01% target
-                category("payment", count=100, errors=6, p95=1.0, p99=2.0),  # 6%: critical
-            )
-        )
-    )
-    # 8 errors in 10 300 operations is 0.08% overall: under the 1% warning, so no overall breach.
-    assert levels(breaches) == {
-        "reading.p95": "warning",
-        "user.p95": "critical",
-        "user.p99": "critical",
-        "credit.error_ratio": "warning",
-        "payment.error_ratio": "critical",
-    }
-    reading = next(b for b in breaches if b.metric == "reading.p95")
-    assert reading.threshold == pytest.approx(4.5)
-    assert reading.message == "Reading Generation p95 4600 ms is more than +50% over the 3000 ms baseline"
-
-
-def test_overall_error_rate_thresholds() -> None:
-    warn = check_thresholds(snapshot(application=application(category("reading", count=100, errors=1))))
-    crit = check_thresholds(snapshot(application=application(category("reading", count=100, errors=5))))
-    assert levels(warn)["error_ratio"] == "warning"
-    assert levels(crit)["error_ratio"] == "critical"
-
-
-@pytest.mark.parametrize(
-    ("readings", "payments", "expected"),
-    [
-        (5, 3, {"reading:failed_15m": "warning", "payment:failed_15m": "warning"}),
-        (20, 10, {"reading:failed_15m": "critical", "payment:failed_15m": "critical"}),
-        (4, 2, {}),
-        (50, 50, {}),  # counted over an hour (window 3600 s below): could be old failures, not judged
-    ],
-)
-def test_failed_readings_and_payments(readings: int, payments: int, expected: dict[str, str]) -> None:
-    window = 3600 if readings == 50 else 900
-    breaches = check_thresholds(
-        snapshot(
-            reading=ReadingMetrics(0, readings, None, (), {}, readings, 0, window),
-            payment=PaymentMetrics({"failed": payments}, payments, payments, window, {}, {}),
-        )
-    )
-    assert {f"{b.group}:{b.metric}": b.level for b in breaches} == expected
-
-
-async def test_collect_metrics_attaches_breaches_and_format_shows_them(
+async def test_collect_metrics_attaches_verdicts_and_format_names_the_alerts(
     provider: MeterProvider, reader: InMemoryMetricReader
 ) -> None:
     durations = provider.get_meter("bot").create_histogram(semconv.OPERATION_DURATION, unit="s")
+    target = baseline_for("database").p95_seconds
     for _ in range(20):
-        durations.record(0.5, operation_attributes("database", "db.query"))  # p95 > +50% of 300 ms
+        durations.record(target * 1.2, operation_attributes("database", "db.query"))  # p95 above target
     result = await MetricsCollector(metrics_source=reader.get_metrics_data).collect_metrics()
 
-    assert [b.metric for b in result.breaches if b.group == "application"] == ["database.p95"]
+    (rule,) = [
+        alert
+        for rule_file in rule_files()
+        for alert in rule_file.alerts
+        if alert.alert == "TarotLatencyP95AboveTarget" and alert.component == "database"
+    ]
+    application = [v for v in result.verdicts if v.group == "application"]
+    assert [(v.alert, v.priority, v.component) for v in application] == [
+        (rule.alert, rule.priority, "database")
+    ]
     text = format_snapshot(result)
     assert "application (last" in text
     assert "database        20" in text
-    assert "Database Operations p95" in text
+    assert f"  {rule.alert} {rule.priority}  Database Operations p95: " in text
+    assert f"[for {rule.for_}]" in text
     assert "system" in text
 
 
 def test_format_snapshot_names_unavailable_groups() -> None:
     text = format_snapshot(snapshot(system=system(), errors={"database": "timed out after 0.9s"}))
     assert "database: unavailable (timed out after 0.9s)" in text
-    assert text.endswith("thresholds: all within the spec")
+    assert text.endswith("alerts: none would fire (every value is within the rules' thresholds)")
+
+
+async def test_a_verdict_that_cannot_be_judged_is_an_error_not_an_exception(
+    provider: MeterProvider, reader: InMemoryMetricReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(verdicts_module, "generated_rules", lambda: AlertRules(()))
+    provider.get_meter("bot").create_histogram(semconv.OPERATION_DURATION, unit="s").record(
+        0.01, operation_attributes("cache", "cache.get")
+    )
+
+    result = await MetricsCollector(metrics_source=reader.get_metrics_data).collect_metrics()
+
+    assert result.verdicts == ()
+    assert result.errors["verdicts"].startswith("LookupError: the generated alert rules have no Tarot")
+    assert result.application is not None
 
 
 async def test_groups_run_concurrently(provider: MeterProvider, reader: InMemoryMetricReader) -> None:
@@ -537,3 +428,14 @@ async def test_groups_run_concurrently(provider: MeterProvider, reader: InMemory
     assert result.errors == {}
     assert result.reading is not None
     assert result.reading.completed == 1
+
+
+def test_the_status_command_prints_the_snapshot_its_health_and_the_alerts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["status"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("metrics at ")
+    assert "\nsystem\n" in text
+    assert "\nhealth: healthy" in text
+    assert "alerts: none would fire" in text or "alerts the rules would raise" in text
