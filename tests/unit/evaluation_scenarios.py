@@ -29,9 +29,11 @@ SDK: Final = {"telemetry_sdk_name": "opentelemetry"}
 class Scenario:
     name: str
     series: dict[tuple[tuple[str, str], ...], list[Value]] = field(default_factory=dict)
+    interval_min: int = 1
+    points: int = HORIZON_MIN + 1
 
     def add(self, name: str, labels: dict[str, str], values: list[Value]) -> None:
-        assert len(values) == HORIZON_MIN + 1, name
+        assert len(values) == self.points, name
         self.series[tuple(sorted({"__name__": name, **labels}.items()))] = values
 
 
@@ -67,10 +69,11 @@ def _traffic(
     slow_share: Shape,
     resets: tuple[int, ...] = (),
     gaps: tuple[tuple[int, int], ...] = (),
+    categories: tuple[str, ...] = CATEGORIES,
 ) -> None:
-    """Span metrics for every category: calls by status and duration buckets."""
-    minutes = range(HORIZON_MIN + 1)
-    for index, category in enumerate(CATEGORIES):
+    """Span metrics for every category: calls by status and duration buckets (shapes by point)."""
+    minutes = range(scenario.points)
+    for index, category in enumerate(categories):
         ok_inc: list[float] = []
         err_inc: list[float] = []
         bucket_inc: dict[str, list[float]] = {le: [] for le in BUCKETS}
@@ -300,4 +303,28 @@ def scenarios() -> list[Scenario]:
     _health(low, {"overall": lambda m: 0.0})
     _pipeline(low, _zeros(), _zeros(), lambda m: 0)
     built.append(low)
+
+    gone = Scenario("bot_gone")  # the bot, then the collector, stop reporting for good
+    minutes = range(HORIZON_MIN + 1)
+    gone.add("target_info", {**COMMON, **SDK}, [1.0 if m < 20 else None for m in minutes])
+    gone.add("up", {**COMMON, "job": "otelcol-tarot"}, [1.0 if m < 50 else None for m in minutes])
+    built.append(gone)
     return built
+
+
+WEEK_INTERVAL_MIN: Final = 10
+WEEK_POINTS: Final = (7 * 24 * 60 + 4 * 60) // WEEK_INTERVAL_MIN + 1
+"""A week and four hours at a 10 minute interval: enough for the ``offset 1w`` baselines."""
+
+
+def week_scenario() -> Scenario:
+    """Reading latency a week ago versus now: steady for a week, then slower in the last hours."""
+    week = Scenario("week_over_week", interval_min=WEEK_INTERVAL_MIN, points=WEEK_POINTS)
+    last_hours = WEEK_POINTS - 4 * 60 // WEEK_INTERVAL_MIN
+    rng = random.Random(7)
+
+    def slow(point: int) -> float:
+        return 0.03 if point < last_hours else min(0.45, 0.03 + (point - last_hours) * 0.02)
+
+    _traffic(week, rng, lambda p: 300, lambda p: 0.0005, slow, categories=("reading", "payment"))
+    return week

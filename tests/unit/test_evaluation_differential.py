@@ -40,9 +40,18 @@ from tarot_monitoring.render.model import AlertRule, RuleFile, RuleGroup
 from tarot_monitoring.render.prometheus_rules import rule_files
 from tarot_monitoring.render.yaml import dump
 
-from .evaluation_scenarios import HORIZON_MIN, STALE, Scenario, scenarios
+from .evaluation_scenarios import (
+    HORIZON_MIN,
+    STALE,
+    WEEK_INTERVAL_MIN,
+    WEEK_POINTS,
+    Scenario,
+    scenarios,
+    week_scenario,
+)
 
-EVAL_TIMES_MIN = tuple(range(5, HORIZON_MIN + 1, 5))
+EVAL_TIMES_MIN = tuple(range(1, HORIZON_MIN + 1))
+"""Every minute: the agreement covers when an alert starts and stops, not only whether."""
 STEP_S = 60
 
 
@@ -76,12 +85,13 @@ def input_metrics(files: Sequence[RuleFile]) -> set[str]:
 
 def _store(scenario: Scenario) -> SeriesStore:
     store = SeriesStore()
+    step_s = scenario.interval_min * 60
     for labels, values in scenario.series.items():
-        for minute, value in enumerate(values):
+        for point, value in enumerate(values):
             if value == STALE:
-                store.add_stale(labels, minute * STEP_S)
+                store.add_stale(labels, point * step_s)
             elif isinstance(value, float):
-                store.add(labels, minute * STEP_S, value)
+                store.add(labels, point * step_s, value)
     return store
 
 
@@ -96,19 +106,27 @@ def _series_text(labels: tuple[tuple[str, str], ...]) -> str:
 
 
 def promtool_test(
-    files: Sequence[RuleFile], rule_paths: Sequence[str], major: PrometheusMajor
+    files: Sequence[RuleFile],
+    rule_paths: Sequence[str],
+    major: PrometheusMajor,
+    cases: Sequence[Scenario],
+    eval_times_min: Sequence[int],
 ) -> dict[str, object]:
-    """A promtool test file whose expectations are what the evaluator says, scenario by scenario."""
+    """A promtool test file whose expectations are what the evaluator says, scenario by scenario.
+
+    All scenarios share one interval (promtool's ``evaluation_interval`` is per file).
+    """
+    (interval_min,) = {scenario.interval_min for scenario in cases}
     alertnames = sorted({alert.alert for rule_file in files for alert in rule_file.alerts})
     tests = []
-    for scenario in scenarios():
+    for scenario in cases:
         evaluator = RuleEvaluator(files, prometheus_major=major)
-        evaluator.run(_store(scenario), 0, max(EVAL_TIMES_MIN) * 60, STEP_S)
-        cases = []
-        for minute in EVAL_TIMES_MIN:
+        evaluator.run(_store(scenario), 0, max(eval_times_min) * 60, interval_min * 60)
+        checks = []
+        for minute in eval_times_min:
             firing = evaluator.firing_at(minute * 60)
             for alertname in alertnames:
-                cases.append(
+                checks.append(
                     {
                         "eval_time": f"{minute}m",
                         "alertname": alertname,
@@ -125,17 +143,17 @@ def promtool_test(
         tests.append(
             {
                 "name": scenario.name,
-                "interval": "1m",
+                "interval": f"{interval_min}m",
                 "input_series": [
                     {"series": _series_text(labels), "values": _values_text(values)}
                     for labels, values in scenario.series.items()
                 ],
-                "alert_rule_test": cases,
+                "alert_rule_test": checks,
             }
         )
     return {
         "rule_files": list(rule_paths),
-        "evaluation_interval": "1m",
+        "evaluation_interval": f"{interval_min}m",
         "group_eval_order": [group.name for rule_file in files for group in rule_file.groups],
         "tests": tests,
     }
@@ -147,6 +165,8 @@ def run_promtool(
     evaluator_files: Sequence[RuleFile],
     major: PrometheusMajor,
     tmp: Path,
+    cases: Sequence[Scenario] | None = None,
+    eval_times_min: Sequence[int] = EVAL_TIMES_MIN,
 ) -> subprocess.CompletedProcess[str]:
     """promtool reads `files`; the expectations come from an evaluator over `evaluator_files`."""
     paths = []
@@ -155,9 +175,12 @@ def run_promtool(
         path.write_text(dump(rule_file.to_dict()))
         paths.append(str(path))
     test_path = tmp / "differential.yml"
-    test_path.write_text(dump(promtool_test(evaluator_files, paths, major)))
+    test = promtool_test(
+        evaluator_files, paths, major, scenarios() if cases is None else cases, eval_times_min
+    )
+    test_path.write_text(dump(test))
     return subprocess.run(
-        [promtool, "test", "rules", str(test_path)], capture_output=True, text=True, timeout=600
+        [promtool, "test", "rules", str(test_path)], capture_output=True, text=True, timeout=900
     )
 
 
@@ -212,6 +235,25 @@ def test_evaluator_agrees_with_promtool(
     promtool = request.getfixturevalue("promtool2" if major == 2 else "promtool3")
     files = rule_files()
     done = run_promtool(promtool, files, files, major, tmp_path)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+
+
+@pytest.mark.parametrize("major", [2, 3])
+def test_evaluator_agrees_with_promtool_week_over_week(
+    major: PrometheusMajor, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The ``offset 1w`` baselines (TarotResponseTime*): a week of series at a 10 minute interval."""
+    promtool = request.getfixturevalue("promtool2" if major == 2 else "promtool3")
+    files = [rule_file for rule_file in rule_files() if rule_file.name == "tarot-api"]
+    week_min = 7 * 24 * 60
+    last = (WEEK_POINTS - 1) * WEEK_INTERVAL_MIN
+    eval_times = tuple(range(week_min - 60, last + 1, WEEK_INTERVAL_MIN))
+    evaluator = RuleEvaluator(files, prometheus_major=major)
+    evaluator.run(_store(week_scenario()), 0, last * 60, WEEK_INTERVAL_MIN * 60)
+    assert {"TarotResponseTimeUp50Percent", "TarotResponseTimeDoubled"} <= {
+        a.alertname for t in eval_times for a in evaluator.firing_at(t * 60)
+    }
+    done = run_promtool(promtool, files, files, major, tmp_path, [week_scenario()], eval_times)
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
 
 

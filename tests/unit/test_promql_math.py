@@ -1,7 +1,9 @@
-"""histogram_quantile must agree with Prometheus: hand-computed cases and Prometheus' own test data.
+"""Prometheus' arithmetic (evaluation.promql_math): hand-computed cases and Prometheus' own test data.
 
 The `testhistogram`, `nonmonotonic` and `mixed` cases are the series of Prometheus'
-promql/promqltest/testdata/histograms.test, with the values PromQL gives for them.
+promql/promqltest/testdata/histograms.test, with the values PromQL gives for them. The 2.x/3.x
+cases are built so that the two versions' code gives different numbers (the differential test,
+test_evaluation_differential.py, checks both against the real promtools).
 """
 
 from __future__ import annotations
@@ -10,7 +12,14 @@ import math
 
 import pytest
 
-from tarot_monitoring.evaluation.promql_math import histogram_quantile, histogram_quantile_cumulative
+from tarot_monitoring.evaluation.promql_math import (
+    avg_over_time,
+    extrapolated_rate,
+    histogram_quantile,
+    histogram_quantile_cumulative,
+    select_range,
+    sum_values,
+)
 
 INF = math.inf
 
@@ -120,3 +129,48 @@ def test_otel_shape_matches_cumulative_form() -> None:
 def test_mismatched_lengths_name_the_problem() -> None:
     with pytest.raises(ValueError, match="one more entry than bounds"):
         histogram_quantile(0.5, [0.1, 0.2], [1, 2])
+
+
+def test_float_noise_between_buckets_is_ignored_by_3x_only() -> None:
+    # le=2 holds 1e-11 more than le=1: noise to 3.x (relative < 1e-12), a real bucket to 2.x.
+    buckets = [(1.0, 10.0), (2.0, 10 + 1e-11), (INF, 10 + 1e-11)]
+    assert histogram_quantile_cumulative(1.0, buckets, prometheus_major=3) == 1.0
+    assert histogram_quantile_cumulative(1.0, buckets, prometheus_major=2) == 2.0
+
+
+def test_range_selection_is_closed_in_2x_and_left_open_in_3x() -> None:
+    samples = [(t * 60_000, float(t * 10)) for t in range(11)]
+    assert select_range(samples, 600_000, 300_000, 2)[0] == (300_000, 50.0)
+    assert select_range(samples, 600_000, 300_000, 3)[0] == (360_000, 60.0)
+    for major in (2, 3):
+        window = select_range(samples, 600_000, 300_000, major)
+        rate = extrapolated_rate(window, 600_000, 300_000, is_rate=True, prometheus_major=major)
+        assert rate == pytest.approx(10 / 60)
+
+
+def test_extrapolation_to_the_zero_point_differs_between_majors() -> None:
+    # Three samples late in a 10m window, counter at 10, 20, 30: 2.x extrapolates back to the
+    # zero point (60s before the first sample, inside the 1.1x threshold): 20 * 210/120 = 35.
+    # 3.x clamps to half an interval first (30s) and the zero point is further: 20 * 180/120 = 30.
+    samples = [(300_000, 10.0), (360_000, 20.0), (420_000, 30.0)]
+    assert extrapolated_rate(samples, 600_000, 600_000, is_rate=False, prometheus_major=2) == 35.0
+    assert extrapolated_rate(samples, 600_000, 600_000, is_rate=False, prometheus_major=3) == 30.0
+
+
+def test_counter_resets_add_the_value_before_the_reset() -> None:
+    samples = [(0, 5.0), (60_000, 8.0), (120_000, 2.0), (180_000, 4.0)]
+    # 3 before the reset, 2 at it (from 0), 2 after: 7 over the 3 sampled minutes, no extrapolation
+    assert extrapolated_rate(samples, 180_000, 180_000, is_rate=False, prometheus_major=2) == pytest.approx(
+        7.0
+    )
+
+
+def test_fewer_than_two_samples_give_no_rate() -> None:
+    assert extrapolated_rate([(0, 1.0)], 60_000, 60_000, is_rate=True, prometheus_major=3) is None
+
+
+def test_sum_and_avg_compensate_rounding_in_3x() -> None:
+    assert sum_values([1e16, 1.0, -1e16], 2) == 0.0
+    assert sum_values([1e16, 1.0, -1e16], 3) == 1.0
+    assert avg_over_time([0.1, 0.2, 0.3], 2) == 0.19999999999999998
+    assert avg_over_time([0.1, 0.2, 0.3], 3) == 0.2

@@ -1,0 +1,115 @@
+"""Which alerts fire now, at which priority, to which receiver: the one call for ``status`` and the demo.
+
+:func:`alerts_firing` runs the generated rules (render.prometheus_rules) over a SeriesStore with
+:class:`~tarot_monitoring.evaluation.rules.RuleEvaluator` and names, for each firing alert, the
+Alertmanager receiver it would reach. The receiver is read from the generated Alertmanager
+configuration (render.alertmanager.alertmanager_config) by walking its routes as Alertmanager
+does: the first matching child route that does not ``continue`` decides; routes with
+``continue: true`` (the alert history) are copies, not the destination.
+
+    from tarot_monitoring.evaluation.firing import alerts_firing
+    for alert in alerts_firing(store, at=now):
+        print(alert.priority, alert.alertname, alert.receiver, alert.summary)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from tarot_monitoring.evaluation.promql_math import PrometheusMajor
+from tarot_monitoring.evaluation.rules import RuleEvaluator
+from tarot_monitoring.evaluation.store import SeriesStore
+from tarot_monitoring.render.alertmanager import alertmanager_config
+from tarot_monitoring.render.model import RuleFile
+from tarot_monitoring.render.prometheus_rules import rule_files
+
+__all__ = ["Firing", "alerts_firing", "receiver_for"]
+
+_MATCHER = re.compile(r'^\s*([a-zA-Z_]\w*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$')
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """One firing alert as a person reads it."""
+
+    alertname: str
+    priority: str
+    receiver: str
+    summary: str
+    labels: Mapping[str, str]
+    value: float
+
+
+def _matches(matcher: str, labels: Mapping[str, str]) -> bool:
+    parsed = _MATCHER.match(matcher)
+    if parsed is None:
+        raise ValueError(f"unsupported Alertmanager matcher in the generated config: {matcher!r}")
+    name, op, value = parsed.groups()
+    actual = labels.get(name, "")
+    if op == "=":
+        return actual == value
+    if op == "!=":
+        return actual != value
+    found = re.fullmatch(value, actual) is not None
+    return found if op == "=~" else not found
+
+
+def _route_receiver(route: Mapping[str, object], labels: Mapping[str, str]) -> str:
+    children = route.get("routes", [])
+    assert isinstance(children, list)
+    for child in children:
+        matchers = child.get("matchers", [])
+        if all(_matches(m, labels) for m in matchers):
+            if child.get("continue"):
+                continue
+            return _route_receiver(child, labels)
+    receiver = route["receiver"]
+    assert isinstance(receiver, str)
+    return receiver
+
+
+@cache
+def _routes() -> Mapping[str, object]:
+    route = alertmanager_config()["route"]
+    assert isinstance(route, dict)
+    return route
+
+
+def receiver_for(labels: Mapping[str, str]) -> str:
+    """The receiver the generated Alertmanager routes send an alert with these labels to."""
+    return _route_receiver(_routes(), labels)
+
+
+def alerts_firing(
+    series: SeriesStore,
+    at: float,
+    *,
+    start: float | None = None,
+    step: float = 15.0,
+    files: Sequence[RuleFile] | None = None,
+    prometheus_major: PrometheusMajor = 3,
+) -> list[Firing]:
+    """The alerts firing at `at` (seconds, the store's clock), highest priority first.
+
+    The rules are evaluated every `step` seconds from `start` (default: one hour before `at`, so
+    ``for:`` durations up to an hour can elapse; give an earlier start for longer ones).
+    """
+    evaluator = RuleEvaluator(files if files is not None else rule_files(), prometheus_major=prometheus_major)
+    first = at - 3600 if start is None else start
+    first = max(0.0, first - (first % step))
+    evaluator.run(series, first, at, step)
+    found = [
+        Firing(
+            alertname=alert.alertname,
+            priority=alert.labels.get("priority", ""),
+            receiver=receiver_for(alert.labels),
+            summary=alert.annotations.get("summary", ""),
+            labels=alert.labels,
+            value=alert.value,
+        )
+        for alert in evaluator.firing_at(at)
+    ]
+    return sorted(found, key=lambda f: (f.priority or "P9", f.alertname, sorted(f.labels.items())))
