@@ -44,7 +44,13 @@ from opentelemetry.sdk.metrics.export import (
 
 from tarot_monitoring import _state, semconv
 from tarot_monitoring.quantiles import histogram_quantile
-from tarot_monitoring.resources import CpuSampler, MountList, PoolStats, asyncpg_pool_stats, redis_pool_stats
+from tarot_monitoring.runtime_metrics import (
+    CpuSampler,
+    MountList,
+    PoolStats,
+    asyncpg_pool_stats,
+    redis_pool_stats,
+)
 from tarot_monitoring.scrubbing import REDACTED, Scrubber
 from tarot_monitoring.spec import ENDPOINT_BASELINES, RESOURCE_THRESHOLDS, EndpointBaseline
 from tarot_monitoring.telemetry import current_telemetry

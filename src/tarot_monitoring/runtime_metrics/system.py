@@ -1,0 +1,60 @@
+"""Host and process metrics from the upstream `opentelemetry-instrumentation-system-metrics`.
+
+Upstream reads psutil correctly for counters and process figures, so those come from it,
+configured to the spec's needs (CPU time, disk and network I/O, process memory, CPU time,
+threads, descriptors) and nothing costlier (no `system.network.connections`, which walks every
+socket of the host at each collection). Three of its metrics are left out because this
+package reports them itself, differently (see `cpu.py`, `memory.py`, `filesystems.py`):
+
+- `system.cpu.utilization`: upstream reports one series per core and per `state`, and reads
+  `psutil.cpu_times_percent()`, whose reference point is shared with every other caller in
+  the process (two readers shorten each other's window); it ignores a container's CPU quota.
+- `system.memory.utilization` / `system.memory.usage`: the host's RAM, not a container's limit,
+  and psutil's `used` is not the `total - available` the spec's 80/90% means.
+- `process.cpu.utilization`: the first reading is always 0 and it divides by the host's CPU
+  count, not the CPUs the process may use (affinity, quota).
+- filesystems: upstream has none (a TODO in its source).
+
+`SystemMetricsInstrumentor` is a process-wide singleton whose `uninstrument()` does nothing, and
+a bot may own it (with its own config) through `opentelemetry-instrument`. So each meter
+provider gets a private instance of it, built without the singleton, reading through a
+:class:`~tarot_monitoring.runtime_metrics.guard.GuardedMeterProvider`: turning the guard off
+is how its metrics stop, and a psutil read that raises is logged once and skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
+from opentelemetry.metrics import MeterProvider
+
+from tarot_monitoring.runtime_metrics.guard import GuardedMeterProvider, SourceGuard
+
+__all__ = ["UPSTREAM_CONFIG", "instrument_system_metrics"]
+
+UPSTREAM_CONFIG: Final[dict[str, list[str] | None]] = {
+    # psutil's cpu_times fields on Linux (guest time is already inside user and nice).
+    "system.cpu.time": ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"],
+    "system.disk.io": ["read", "write"],
+    "system.disk.operations": ["read", "write"],
+    "system.network.io": ["transmit", "receive"],
+    "system.network.errors": ["transmit", "receive"],
+    "system.network.dropped.packets": ["transmit", "receive"],
+    "process.cpu.time": ["user", "system"],
+    "process.memory.usage": None,
+    "process.memory.virtual": None,
+    "process.thread.count": None,
+    "process.open_file_descriptor.count": None,
+}
+"""What the upstream instrumentor reports for us (its config format: metric -> label values)."""
+
+
+def instrument_system_metrics(meter_provider: MeterProvider, guard: SourceGuard) -> None:
+    """Register upstream's system and process metrics on `meter_provider`, guarded by `guard`."""
+    # Not SystemMetricsInstrumentor(...): its __new__ returns the process-wide singleton (see above).
+    instrumentor = object.__new__(SystemMetricsInstrumentor)
+    SystemMetricsInstrumentor.__init__(
+        instrumentor, config={name: list(v) if v else v for name, v in UPSTREAM_CONFIG.items()}
+    )
+    instrumentor.instrument(meter_provider=GuardedMeterProvider(meter_provider, guard), skip_dep_check=True)
