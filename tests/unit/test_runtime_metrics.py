@@ -96,7 +96,7 @@ def test_names_units_and_owners(handle: RuntimeMetrics, reader: InMemoryMetricRe
         "process.cpu.utilization": "1",
     }
     upstream = {
-        "system.cpu.time": "s",
+        "process.cpu.time": "s",
         "system.network.io": "By",
         "system.network.errors": "errors",
         "system.disk.io": "By",

@@ -9,6 +9,7 @@ and limit always describe one scope.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -45,17 +46,30 @@ class MemoryUsage:
 
 
 class MemoryReader:
-    """Reads :class:`MemoryUsage` for the scope that binds this process."""
+    """Reads :class:`MemoryUsage` for the scope that binds this process.
 
-    def __init__(self, cgroup: Cgroup) -> None:
+    The three memory instruments are collected one after the other; a reading younger than
+    `max_age_s` is reused, so one collection reads /proc/meminfo (or the cgroup) once.
+    """
+
+    def __init__(self, cgroup: Cgroup, *, max_age_s: float = 0.5) -> None:
         self._cgroup = cgroup
+        self._max_age_s = max_age_s
+        self._last: tuple[float, MemoryUsage] | None = None
 
     def read(self) -> MemoryUsage:
+        now = time.monotonic()
+        last = self._last
+        if last is not None and now - last[0] < self._max_age_s:
+            return last[1]
         limit = self._cgroup.memory_limit()
         if limit is not None:
-            return MemoryUsage(limit.working_set(), limit.limit_bytes, "cgroup")
-        memory = psutil.virtual_memory()
-        return MemoryUsage(int(memory.total - memory.available), int(memory.total), "host")
+            usage = MemoryUsage(limit.working_set(), limit.limit_bytes, "cgroup")
+        else:
+            memory = psutil.virtual_memory()
+            usage = MemoryUsage(int(memory.total - memory.available), int(memory.total), "host")
+        self._last = (now, usage)
+        return usage
 
 
 def register_memory_metrics(meter: Meter, guard: SourceGuard, reader: MemoryReader) -> None:
