@@ -35,7 +35,12 @@ from opentelemetry.metrics import MeterProvider
 
 from tarot_monitoring.runtime_metrics.guard import GuardedMeterProvider, SourceGuard
 
-__all__ = ["UPSTREAM_CONFIG", "instrument_system_metrics"]
+__all__ = ["UPSTREAM_CONFIG", "UPSTREAM_ENTRY_POINT", "instrument_system_metrics"]
+
+UPSTREAM_ENTRY_POINT: Final = "system_metrics"
+"""Its name among `opentelemetry_instrumentor` entry points: `opentelemetry-instrument` would
+load it a second time, unwrapped and with its default config (per-core `system.cpu.utilization`
+under its own scope beside ours), so our distro disables it there."""
 
 UPSTREAM_CONFIG: Final[dict[str, list[str] | None]] = {
     "system.disk.io": ["read", "write"],
