@@ -5,8 +5,8 @@ configured to the spec's needs (disk and network I/O, process memory, CPU time, 
 descriptors) and nothing costlier. Left out for cost: `system.network.connections` walks every
 socket of the host at each collection; `system.cpu.time` is one series per core and mode
 (512 on a 64-core host) where the alerts need one host-wide ratio; disk operations and dropped
-packets double the per-device series for no threshold of the spec (every series is about
-55 us of SDK work per collection, measured by bench/bench_runtime_metrics.py). Left out
+packets double the per-device series for no threshold of the spec (each data point costs
+some 20-60 us of SDK work per collection here; bench/bench_runtime_metrics.py). Left out
 because this package reports them itself, differently (see `cpu.py`, `memory.py`,
 `filesystems.py`):
 
