@@ -38,7 +38,7 @@ from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, V
 from _timing import DEFAULT_DSN, DEFAULT_REDIS
 from _timing import compare as _compare
 from tarot_monitoring import semconv
-from tarot_monitoring.resources import register_resource_metrics
+from tarot_monitoring.runtime_metrics import register_runtime_metrics
 from tarot_monitoring.spec import CATEGORIES, LATENCY_BUCKETS_SECONDS, baseline_for
 from tarot_monitoring.status import MetricsCollector
 
@@ -75,7 +75,7 @@ def bot_metrics() -> tuple[MeterProvider, InMemoryMetricReader]:
     for status, count in (("succeeded", 300), ("failed", 2), ("refunded", 5)):
         payments.add(count, {"tarot.payment.status": status, "tarot.currency": "EUR"})
     revenue.add(1234.5, {"tarot.currency": "EUR"})
-    register_resource_metrics(meter_provider=provider)
+    register_runtime_metrics(meter_provider=provider)
     return provider, reader
 
 

@@ -72,11 +72,11 @@ def __getattr__(name: str) -> object:
         "instrument_logging": "tarot_monitoring.integrations.logging",
         "instrument_aiogram": "tarot_monitoring.integrations.aiogram",
         "instrument_ptb": "tarot_monitoring.integrations.ptb",
-        "register_asyncpg_pool": "tarot_monitoring.resources",
-        "register_redis_pool": "tarot_monitoring.resources",
-        "register_queue": "tarot_monitoring.resources",
-        "queue_processed": "tarot_monitoring.resources",
-        "start_event_loop_lag_monitor": "tarot_monitoring.resources",
+        "register_asyncpg_pool": "tarot_monitoring.runtime_metrics",
+        "register_redis_pool": "tarot_monitoring.runtime_metrics",
+        "register_queue": "tarot_monitoring.runtime_metrics",
+        "queue_processed": "tarot_monitoring.runtime_metrics",
+        "start_event_loop_lag_monitor": "tarot_monitoring.runtime_metrics",
     }
     if name in lazy:
         import importlib

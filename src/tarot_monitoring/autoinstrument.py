@@ -15,6 +15,7 @@ from typing import Any
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _BaseConfigurator
 
+from tarot_monitoring.runtime_metrics.system import UPSTREAM_ENTRY_POINT
 from tarot_monitoring.telemetry import configure
 
 
@@ -23,6 +24,11 @@ class TarotDistro(BaseDistro):  # type: ignore[misc]  # untyped upstream base
 
     def _configure(self, **kwargs: Any) -> None:
         os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+        # configure() registers the system-metrics instrumentor itself (wrapped, see runtime_metrics).
+        disabled = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
+        names = [name.strip() for name in disabled.split(",") if name.strip()]
+        if UPSTREAM_ENTRY_POINT not in names:
+            os.environ["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = ",".join([*names, UPSTREAM_ENTRY_POINT])
 
 
 class TarotConfigurator(_BaseConfigurator):

@@ -24,6 +24,7 @@ from typing import Final, Literal
 from opentelemetry.metrics import CallbackOptions, Observation, UpDownCounter
 
 from tarot_monitoring import _state, semconv
+from tarot_monitoring.dropped import record_dropped
 from tarot_monitoring.telemetry import INSTRUMENTATION_NAME, Telemetry, current_telemetry, hash_user_id
 
 _log = logging.getLogger(__name__)
@@ -201,9 +202,7 @@ class Business:
 
     def _dropped(self, api: str, reason: str) -> None:
         try:
-            instruments = self._instruments()
-            if instruments is not None:
-                instruments.dropped.add(1, {semconv.DROPPED_API: api, semconv.DROPPED_REASON: reason})
+            record_dropped(api, reason)
             if (api, reason) not in self._logged_drops:
                 self._logged_drops.add((api, reason))
                 _log.warning("tarot_monitoring.business.%s: dropped a bad value (%s)", api, reason)
@@ -272,11 +271,6 @@ class _BusinessInstruments:
         )
         self.subscriptions = meter.create_counter(
             semconv.SUBSCRIPTIONS, unit="{event}", description="Subscription events by plan."
-        )
-        self.dropped = meter.create_counter(
-            semconv.DROPPED_VALUES,
-            unit="{value}",
-            description="Bad values given to the manual API and dropped.",
         )
         meter.create_observable_gauge(
             semconv.USERS_ACTIVE,

@@ -403,7 +403,7 @@ class HealthChecker:
         pool = postgres
 
         async def check_pool() -> CheckResult:
-            from tarot_monitoring.resources import asyncpg_pool_stats
+            from tarot_monitoring.runtime_metrics import asyncpg_pool_stats
 
             async with pool.acquire() as connection:
                 await connection.fetchval("SELECT 1")

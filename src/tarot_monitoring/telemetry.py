@@ -152,7 +152,7 @@ def configure(
         try:
             _instrument(telemetry)
             if resolved.resource_metrics and not resolved.sdk_disabled:
-                _register_resource_metrics(telemetry)
+                _register_runtime_metrics(telemetry)
         except ConfigurationError:
             _shutdown_now(telemetry, resolved.shutdown_timeout_s)
             _state.set_current(None)
@@ -383,12 +383,10 @@ def _instrument_one(name: Integration, telemetry: Telemetry) -> Callable[[], Non
     return uninstrument_logging
 
 
-def _register_resource_metrics(telemetry: Telemetry) -> None:
-    try:
-        from tarot_monitoring.resources import register_resource_metrics
-    except ImportError:  # pragma: no cover - the module ships with the package
-        return
-    handle = register_resource_metrics(meter_provider=telemetry.meter_provider)
+def _register_runtime_metrics(telemetry: Telemetry) -> None:
+    from tarot_monitoring.runtime_metrics import register_runtime_metrics
+
+    handle = register_runtime_metrics(meter_provider=telemetry.meter_provider)
     telemetry._undo.append(handle.close)  # also stops the lag monitor
     try:
         asyncio.get_running_loop()

@@ -21,7 +21,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from tarot_monitoring import semconv
 from tarot_monitoring.health import HealthChecker
-from tarot_monitoring.resources import register_resource_metrics
+from tarot_monitoring.runtime_metrics import register_runtime_metrics
 from tarot_monitoring.status import DatabaseMetrics, MetricsCollector
 
 pytestmark = pytest.mark.e2e
@@ -261,7 +261,7 @@ async def test_full_snapshot(postgres_dsn: str, redis_url: str) -> None:
     assert snapshot.timestamp.tzinfo is not None
 
 
-# --- pool metrics (resources) --------------------------------------------------------------------
+# --- pool metrics (runtime_metrics) --------------------------------------------------------------------
 
 
 def pool_points(reader: InMemoryMetricReader, name: str, pool_name: str) -> dict[str, Any]:
@@ -283,7 +283,7 @@ def pool_points(reader: InMemoryMetricReader, name: str, pool_name: str) -> dict
 async def test_asyncpg_pool_metrics(pool: asyncpg.Pool) -> None:
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
-    handle = register_resource_metrics(meter_provider=provider)
+    handle = register_runtime_metrics(meter_provider=provider)
     name = f"main-{uuid.uuid4().hex[:6]}"
     handle.register_asyncpg_pool(pool, name=name)
     held = [await pool.acquire() for _ in range(3)]
@@ -310,7 +310,7 @@ async def test_asyncpg_pool_metrics(pool: asyncpg.Pool) -> None:
 async def test_redis_pool_metrics(redis_url: str) -> None:
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
-    handle = register_resource_metrics(meter_provider=provider)
+    handle = register_runtime_metrics(meter_provider=provider)
     pool = aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=2, timeout=None)
     client = aioredis.Redis(connection_pool=pool)
     name = f"cache-{uuid.uuid4().hex[:6]}"

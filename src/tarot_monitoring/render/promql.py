@@ -38,7 +38,7 @@ READING_FAILED: Final = 'tarot_outcome="error"'
 
 CPU_UTILIZATION: Final = "system_cpu_utilization_ratio"
 CPU_IDLE_MODES: Final = "idle|iowait"
-"""As tarot_monitoring.resources counts busy time: everything but idle and iowait."""
+"""As tarot_monitoring.runtime_metrics counts busy time: everything but idle and iowait."""
 MEMORY_UTILIZATION: Final = "system_memory_utilization_ratio"
 FILESYSTEM_UTILIZATION: Final = "system_filesystem_utilization_ratio"
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tarot_monitoring.resources import PoolStats
+from tarot_monitoring.runtime_metrics import PoolStats
 from tarot_monitoring.spec import EndpointBaseline, Priority
 
 if TYPE_CHECKING:

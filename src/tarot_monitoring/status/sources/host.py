@@ -12,7 +12,7 @@ from typing import Final
 
 import psutil
 
-from tarot_monitoring.resources import CpuSampler, MountList
+from tarot_monitoring.runtime_metrics import CpuSampler, MountList
 from tarot_monitoring.status.model import DiskUsage, SystemMetrics
 
 FIRST_CPU_WINDOW_S: Final = 0.2

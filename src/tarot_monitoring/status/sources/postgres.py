@@ -14,7 +14,7 @@ import contextlib
 import time
 from typing import Any, Final
 
-from tarot_monitoring.resources import PoolStats, asyncpg_pool_stats
+from tarot_monitoring.runtime_metrics import PoolStats, asyncpg_pool_stats
 from tarot_monitoring.status.model import DatabaseMetrics
 
 CLOSE_TIMEOUT_S: Final = 0.5

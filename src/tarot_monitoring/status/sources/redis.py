@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from tarot_monitoring.resources import PoolStats, redis_pool_stats
+from tarot_monitoring.runtime_metrics import PoolStats, redis_pool_stats
 from tarot_monitoring.status.model import CacheMetrics
 
 
