@@ -273,6 +273,7 @@ def test_demo_live_view_runs_on_the_embedded_default() -> None:
     text = out.getvalue()
     assert "Performance against targets" in text
     assert "the demo's own telemetry" in text
+    assert "healthy" in text  # the demo's health checks of its fakes
     assert "alerts are Prometheus'" in text  # the note of the empty panel (wrapped at 80 columns)
     assert "Telemetry counts equal what the bot counted itself: yes" in text
 

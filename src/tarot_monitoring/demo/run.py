@@ -35,6 +35,7 @@ from tarot_monitoring.demo.otlp import OtlpTarget
 from tarot_monitoring.demo.report import render_categories
 from tarot_monitoring.demo.workload import WorkloadResult, run_workload
 from tarot_monitoring.exporters import DeliveryStats, ScrubbingSpanExporter
+from tarot_monitoring.health import HealthChecker
 from tarot_monitoring.live.alerts import alert_views
 from tarot_monitoring.live.model import AlertView, BusinessView, CategoryView, DashboardState, SystemOverview
 from tarot_monitoring.live.prometheus import PrometheusClient, PrometheusError
@@ -202,6 +203,14 @@ class _DemoRun:
         self.duration_s, self.until_alert, self.prometheus = duration_s, until_alert, prometheus
         self.refresh_s = refresh_s
         self.result = WorkloadResult()
+        # The bot's own health checks of its paid dependencies (the fakes), as a real bot runs
+        # them: the overview's health row, and tarot.health.status for the stack's health alerts.
+        # (Telegram's getMe is left out so every traced Telegram call is one the workload made.)
+        self.health = HealthChecker(
+            openai_url=fakes.openai.base_url,
+            openai_api_key=fakes.openai.api_key,
+            payment_url=fakes.payments.base_url,
+        )
         self.snapshot: MetricsSnapshot | None = None
         self.fired: tuple[AlertView, ...] = ()
         self.fired_after_s: float | None = None
@@ -209,7 +218,9 @@ class _DemoRun:
         self.started = time.monotonic()
         # The cross-check compares counts over the window: it must cover the whole run.
         self.collector = MetricsCollector(
-            metrics_source=telemetry.collect_metrics_now, window_s=max(300.0, duration_s + 120.0)
+            metrics_source=telemetry.collect_metrics_now,
+            health_checker=self.health,
+            window_s=max(300.0, duration_s + 120.0),
         )
 
     def _running(self) -> bool:
@@ -223,6 +234,7 @@ class _DemoRun:
         try:
             wave = 0
             while True:
+                await self.health.check_health()
                 first = 100_000 + wave * self.users
                 done = await run_workload(
                     self.fakes, users=self.users, rounds=self.rounds, seed=self.seed + wave, first_user=first
@@ -238,6 +250,7 @@ class _DemoRun:
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
         self.snapshot = await self.collector.collect_metrics()
+        await self.health.aclose()
 
     async def drive_live(self, out: TextIO) -> None:
         """`drive()` with the live view refreshed every `refresh_s` until the run ends."""

@@ -121,7 +121,7 @@ def _category_row(row: CategoryView) -> list[RenderableType]:
         Text(_ms(row.p99_s), style="red" if "p99" in missed else ""),
         _ms(target.p99_seconds),
         Text(_percent(row.error_ratio, 2), style="red" if "errors" in missed else ""),
-        f"< {_percent(target.max_error_ratio, 2)}",
+        _percent(target.max_error_ratio, 2),
         Text(verdict, style=style),
     ]
 
