@@ -22,6 +22,17 @@ def _ratio(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return value
+
+
+UNTIL_ALERT_BOUND_S = 300.0
+"""How long `demo --until-alert` waits at most when no --duration is given."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tarot-monitor", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -48,12 +59,71 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra latency of the fake OpenAI (default 0)",
     )
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--otlp",
+        nargs="?",
+        const="stack",
+        default=None,
+        metavar="ENDPOINT",
+        help="also export to a collector over OTLP (default endpoint: the native stack's collector); "
+        "OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT do the same",
+    )
+    demo.add_argument(
+        "--duration",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="keep the bot busy, wave after wave of users, this long (default: one wave; "
+        f"with --until-alert, the most to wait: {UNTIL_ALERT_BOUND_S:.0f})",
+    )
+    demo.add_argument(
+        "--until-alert",
+        nargs="?",
+        const="any",
+        default=None,
+        metavar="ALERT_OR_PRIORITY",
+        help="with --otlp: run until Prometheus fires an alert for the demo (any, or the one named: "
+        "TarotPaymentFailuresCritical, P1, ...), then print it with its receiver",
+    )
+    demo.add_argument(
+        "--prometheus",
+        metavar="URL",
+        default=None,
+        help="the Prometheus to ask for alerts (default: the native stack's)",
+    )
+    demo.add_argument("--live", action="store_true", help="show the live terminal view while it runs")
+    demo.add_argument(
+        "--refresh",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="live view refresh interval (default 5, at most the spec's 10)",
+    )
 
     status = commands.add_parser(
         "status", help="print the metrics snapshot and health of this machine's bot stack"
     )
     status.add_argument("--postgres", metavar="DSN", help="PostgreSQL DSN to check and read statistics from")
     status.add_argument("--redis", metavar="URL", help="Redis URL to check and read INFO from")
+    status.add_argument(
+        "--prometheus",
+        nargs="?",
+        const="stack",
+        default=None,
+        metavar="URL",
+        help="read application and alert state from this Prometheus (default: the native stack's)",
+    )
+    status.add_argument("--job", metavar="SERVICE", help="only this service's series (its job label)")
+    status.add_argument(
+        "--watch", action="store_true", help="the live terminal view, refreshed in place (Ctrl-C stops)"
+    )
+    status.add_argument(
+        "--interval",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="refresh interval of --watch (default 5, at most the spec's 10)",
+    )
 
     config = commands.add_parser(
         "config", help="list every setting with its environment variables and default"
@@ -84,15 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return stack.cli(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        from tarot_monitoring.demo.run import run_demo
-
-        return run_demo(
-            users=args.users,
-            rounds=args.rounds,
-            fail_payments=args.fail_payments,
-            slow_readings_s=args.slow_readings,
-            seed=args.seed,
-        )
+        return _demo(args)
     if args.command == "config":
         from tarot_monitoring.config import describe_settings, settings_markdown
 
@@ -102,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for row in describe_settings():
             print(f"{row['name']}\n  env: {row['env']}\n  default: {row['default']}\n  {row['doc']}\n")
         return 0
+    if args.command == "status" and (args.prometheus or args.watch):
+        return _status_prometheus(args)
     if args.command == "status":
         return asyncio.run(_status(args.postgres, args.redis))
     if args.command == "render":
@@ -111,6 +175,71 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _live_problem(interval_s: float | None) -> str | None:
+    """Why the live view cannot run (rich missing, interval beyond the spec's limit), or None."""
+    from tarot_monitoring.live.view import DEFAULT_INTERVAL_S, check_interval, require_rich
+
+    try:
+        require_rich()
+        check_interval(DEFAULT_INTERVAL_S if interval_s is None else interval_s)
+    except (ImportError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from tarot_monitoring.demo.otlp import otlp_target
+    from tarot_monitoring.demo.run import run_demo
+    from tarot_monitoring.live.endpoints import stack_endpoints
+    from tarot_monitoring.live.view import DEFAULT_INTERVAL_S
+
+    target = otlp_target(args.otlp)
+    if args.until_alert is not None and target is None:
+        print("tarot-monitor demo: --until-alert needs the telemetry exported: add --otlp", file=sys.stderr)
+        return 2
+    if args.live and (problem := _live_problem(args.refresh)):
+        print(f"tarot-monitor demo --live: {problem}", file=sys.stderr)
+        return 2
+    prometheus = args.prometheus or (stack_endpoints()[1] if target is not None else None)
+    duration = args.duration
+    if duration is None:
+        duration = UNTIL_ALERT_BOUND_S if args.until_alert is not None else 0.0
+    return run_demo(
+        users=args.users,
+        rounds=args.rounds,
+        fail_payments=args.fail_payments,
+        slow_readings_s=args.slow_readings,
+        seed=args.seed,
+        otlp=target,
+        duration_s=duration,
+        until_alert=args.until_alert,
+        prometheus_url=prometheus,
+        live=args.live,
+        refresh_s=args.refresh or DEFAULT_INTERVAL_S,
+    )
+
+
+def _status_prometheus(args: argparse.Namespace) -> int:
+    """`status --prometheus [URL]` and `status --watch`: application and alert state from Prometheus."""
+    from tarot_monitoring.live import PrometheusClient, read_dashboard
+    from tarot_monitoring.live.endpoints import stack_endpoints
+    from tarot_monitoring.live.text import format_dashboard
+    from tarot_monitoring.live.view import DEFAULT_INTERVAL_S, watch
+
+    url = args.prometheus if args.prometheus not in (None, "stack") else stack_endpoints()[1]
+    client = PrometheusClient(url)
+    if args.watch:
+        if problem := _live_problem(args.interval):
+            print(f"tarot-monitor status --watch: {problem}", file=sys.stderr)
+            return 2
+        return watch(
+            lambda: read_dashboard(client, job=args.job), interval_s=args.interval or DEFAULT_INTERVAL_S
+        )
+    state = read_dashboard(client, job=args.job)
+    print(format_dashboard(state))
+    return 1 if state.errors else 0
 
 
 def _render(root: str | None, *, check: bool) -> int:

@@ -35,6 +35,13 @@ class WorkloadResult:
         if failed:
             self.errors[category] = self.errors.get(category, 0) + 1
 
+    def add(self, other: WorkloadResult) -> None:
+        """Count `other`'s operations too (the demo's waves add up)."""
+        for category, count in other.operations.items():
+            self.operations[category] = self.operations.get(category, 0) + count
+        for category, count in other.errors.items():
+            self.errors[category] = self.errors.get(category, 0) + count
+
 
 class ReferenceBot:
     """The bot's handlers, written as a bot team would write them with tarot_monitoring."""
@@ -167,9 +174,18 @@ class ReferenceBot:
 
 
 async def run_workload(
-    fakes: FakeServices, *, users: int, rounds: int, seed: int = 7, reading_latency_s: float = 0.05
+    fakes: FakeServices,
+    *,
+    users: int,
+    rounds: int,
+    seed: int = 7,
+    reading_latency_s: float = 0.05,
+    first_user: int = 100_000,
 ) -> WorkloadResult:
-    """Drive `users` concurrent simulated users through `rounds` rounds each; bounded by design."""
+    """Drive `users` concurrent simulated users through `rounds` rounds each; bounded by design.
+
+    Users are numbered from `first_user`, so successive waves can bring new users.
+    """
     bot = ReferenceBot(fakes, seed=seed, reading_latency_s=reading_latency_s)
     rng = random.Random(seed)
 
@@ -184,7 +200,7 @@ async def run_workload(
             tm.business.session_ended()
 
     try:
-        await asyncio.gather(*(user_session(100_000 + index) for index in range(users)))
+        await asyncio.gather(*(user_session(first_user + index) for index in range(users)))
     finally:
         await bot.close()
     return bot.result
