@@ -12,7 +12,7 @@ import pytest
 
 from tarot_monitoring import render
 from tarot_monitoring.render import alertmanager, model, promql_eval, yaml
-from tarot_monitoring.render.prometheus_rules import rule_files
+from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.spec import PRIORITY_LEVELS, priority_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,12 +47,13 @@ def test_check_reports_edits_missing_and_stale_files(tmp_path: Path) -> None:
 def test_a_threshold_changed_in_the_spec_changes_rule_test_and_runbook(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tarot_monitoring.render import prometheus_rules, promtool_tests
+    from tarot_monitoring.render import promtool_tests
+    from tarot_monitoring.render.rules import business
     from tarot_monitoring.spec import FailureCountThreshold
 
     before = render.outputs()
     changed = FailureCountThreshold("payments", 4, 12, 15, "Payment check")
-    monkeypatch.setattr(prometheus_rules, "FAILED_PAYMENTS_THRESHOLD", changed)
+    monkeypatch.setattr(business, "FAILED_PAYMENTS_THRESHOLD", changed)
     monkeypatch.setattr(promtool_tests, "FAILED_PAYMENTS_THRESHOLD", changed)
     after = render.outputs()
     differs = sorted(path for path in before if before[path] != after[path])

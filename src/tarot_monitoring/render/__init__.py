@@ -5,7 +5,7 @@ tests/unit/test_render.py) fails when a checked-in file differs from what the ge
 now, or when a generated directory holds a file the generators no longer make (Prometheus loads
 every ``rules/*.yml``). One module per output:
 
-- prometheus_rules: deploy/prometheus/rules/*.yml (recording and alert rules per area)
+- rules/: deploy/prometheus/rules/*.yml (recording and alert rules, one module per area)
 - promtool_tests: deploy/prometheus/tests/*.yml (a unit test for every alert)
 - alertmanager: deploy/alertmanager/alertmanager.yml (routes by priority, receivers, inhibition)
 - runbook: docs/runbook.md (one section per alert)
@@ -20,8 +20,8 @@ from typing import Final
 
 from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config, check_timings
 from tarot_monitoring.render.model import AlertRule, RuleFile
-from tarot_monitoring.render.prometheus_rules import check_rule_files, rule_files
 from tarot_monitoring.render.promtool_tests import parse_duration, test_files
+from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.render.runbook import render_runbook
 from tarot_monitoring.render.yaml import dump
 from tarot_monitoring.spec import PRIORITIES, Priority
@@ -55,7 +55,6 @@ def _rule_intervals(files: tuple[RuleFile, ...]) -> dict[Priority, int]:
 def outputs(alertmanager: AlertmanagerSettings | None = None) -> dict[str, str]:
     """Every generated file: path relative to the repository root -> contents."""
     files = rule_files()
-    check_rule_files(files)
     check_timings(_rule_intervals(files))
     result = {f"{RULES_DIR}/{rule_file.filename}": _HEADER + dump(rule_file.to_dict()) for rule_file in files}
     for test_file in test_files(files):
