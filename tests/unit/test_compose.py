@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config
-from tarot_monitoring.render.yaml import dump
+from tarot_monitoring.render.yaml_dumper import dump
 from tarot_monitoring.scrubbing import Scrubber
 from tarot_monitoring.spec import LOGS_RETENTION, METRICS_RETENTION
 from tarot_monitoring.stack import PROMETHEUS_RETENTION

@@ -9,9 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tarot_monitoring import render
-from tarot_monitoring.render import alertmanager, model, promql_eval, yaml
+from tarot_monitoring.render import alertmanager, model, promql_eval, yaml_dumper
 from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.spec import PRIORITY_LEVELS, priority_for
 
@@ -137,27 +138,53 @@ def test_alert_rules_reject_unknown_definitions_and_missing_values() -> None:
         model.AlertRule("X", "up == 0", "Component failures", "c", "s", "{{ $value }}", for_="5 minutes")
 
 
-def test_yaml_writer_quotes_what_yaml_would_misread() -> None:
-    text = yaml.dump(
-        {
-            "a": "yes",
-            "b": "0.95",
-            "c": "5m",
-            "d": "x: y",
-            "e": "{{ $value }}",
-            "f": "it's",
-            "g": "1e3",
-            "h": [],
-            "i": {},
-        }
-    )
+def test_yaml_dumper_quotes_what_yaml_would_misread() -> None:
+    document = {
+        "a": "yes",
+        "b": "0.95",
+        "c": "5m",
+        "d": "x: y",
+        "e": "{{ $value }}",
+        "f": "it's",
+        "g": "1e3",
+        "h": [],
+        "i": {},
+        "j": "null",
+        "k": 0.5,
+        "l": True,
+    }
+    text = yaml_dumper.dump(document)
     assert text == (
-        "a: 'yes'\nb: '0.95'\nc: 5m\nd: 'x: y'\ne: '{{ $value }}'\nf: 'it''s'\ng: '1e3'\nh: []\ni: {}\n"
+        "a: 'yes'\nb: '0.95'\nc: 5m\nd: 'x: y'\ne: '{{ $value }}'\nf: it's\ng: '1e3'\nh: []\ni: {}\n"
+        "j: 'null'\nk: 0.5\nl: true\n"
     )
-    assert yaml.dump({"expr": "a > 1\nand b"}) == "expr: |-\n  a > 1\n  and b\n"
-    assert yaml.dump({"k": "tab\there"}) == 'k: "tab\\there"\n'
-    with pytest.raises(ValueError, match="finite"):
-        yaml.dump({"x": float("nan")})
+    assert yaml.safe_load(text) == document
+
+
+def test_yaml_dumper_writes_multi_line_strings_as_literal_blocks_in_insertion_order() -> None:
+    assert yaml_dumper.dump({"z": 1, "expr": "a > 1\nand b"}) == "z: 1\nexpr: |-\n  a > 1\n  and b\n"
+    # A literal block cannot keep trailing blanks: PyYAML quotes instead, and the text survives.
+    awkward = {"k": "tab\there  \nnext"}
+    assert yaml.safe_load(yaml_dumper.dump(awkward)) == awkward
+    long_line = "word " * 100
+    assert yaml_dumper.dump({"k": long_line.strip()}).count("\n") == 1  # never folded
+
+
+def _generated_documents() -> dict[str, object]:
+    from tarot_monitoring.render.promtool_tests import test_files
+
+    files = rule_files()
+    documents: dict[str, object] = {f"{render.RULES_DIR}/{f.filename}": f.to_dict() for f in files}
+    documents.update({f"{render.TESTS_DIR}/{f.filename}": f.to_dict() for f in test_files(files)})
+    documents[render.ALERTMANAGER_FILE] = alertmanager.alertmanager_config()
+    return documents
+
+
+def test_each_generated_yaml_file_loads_as_the_data_the_generator_made() -> None:
+    documents = _generated_documents()
+    assert len(documents) == 7 + 8 + 1
+    for path, document in documents.items():
+        assert yaml.safe_load((ROOT / path).read_text()) == document, path
 
 
 @pytest.mark.parametrize(

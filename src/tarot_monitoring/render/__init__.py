@@ -23,7 +23,7 @@ from tarot_monitoring.render.model import AlertRule, RuleFile
 from tarot_monitoring.render.promtool_tests import parse_duration, test_files
 from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.render.runbook import render_runbook
-from tarot_monitoring.render.yaml import dump
+from tarot_monitoring.render.yaml_dumper import dump
 from tarot_monitoring.spec import PRIORITIES, Priority
 
 __all__ = ["GENERATED_DIRS", "Difference", "check", "outputs", "render_dirs_for_tests", "write"]
