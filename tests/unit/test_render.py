@@ -28,21 +28,38 @@ def test_check_reports_edits_missing_and_stale_files(tmp_path: Path) -> None:
     for path in render.outputs():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
     assert {d.problem for d in render.check(tmp_path)} == {"missing"}
+    with pytest.raises(ValueError, match=f"{render.COLLECTOR_CONFIG}: missing"):
+        render.write(tmp_path)  # a hand-written file with generated blocks is not made up
+    collector_config = tmp_path / render.COLLECTOR_CONFIG
+    collector_config.parent.mkdir(parents=True)
+    collector_config.write_text(_with_emptied_blocks((ROOT / render.COLLECTOR_CONFIG).read_text()))
     changed = render.write(tmp_path)
-    assert sorted(changed) == sorted(render.outputs())
+    assert sorted(changed) == sorted([*render.outputs(), render.COLLECTOR_CONFIG])
     assert render.check(tmp_path) == []
+    assert collector_config.read_text() == (ROOT / render.COLLECTOR_CONFIG).read_text()
     rules = tmp_path / render.RULES_DIR / "tarot-business.yml"
     rules.write_text(rules.read_text().replace(">= 10", ">= 11"))
     (tmp_path / render.RULES_DIR / "hand-written.yml").write_text("groups: []\n")
+    collector_config.write_text(collector_config.read_text().replace("{5,16}", "{6,16}", 1))
     assert render.check(tmp_path) == [
         render.Difference(f"{render.RULES_DIR}/tarot-business.yml", "differs"),
+        render.Difference(render.COLLECTOR_CONFIG, "differs"),
         render.Difference(f"{render.RULES_DIR}/hand-written.yml", "not generated"),
     ]
     assert sorted(render.write(tmp_path)) == [
         f"{render.RULES_DIR}/hand-written.yml",
         f"{render.RULES_DIR}/tarot-business.yml",
+        render.COLLECTOR_CONFIG,
     ]
     assert render.check(tmp_path) == []
+    collector_config.write_text(collector_config.read_text().replace("# END GENERATED scrub-statements", ""))
+    (problem,) = render.check(tmp_path)
+    assert problem.path == render.COLLECTOR_CONFIG
+    assert "expected one '# BEGIN GENERATED scrub-statements'" in problem.problem
+
+
+def _with_emptied_blocks(text: str) -> str:
+    return re.sub(r"(# BEGIN GENERATED [^\n]*\n).*?(^[ ]*# END GENERATED)", r"\1\2", text, flags=re.S | re.M)
 
 
 def test_a_threshold_changed_in_the_spec_changes_rule_test_and_runbook(
@@ -224,4 +241,5 @@ def test_render_works_from_a_copy_of_the_checkout(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
     shutil.copytree(ROOT / "dashboards", tmp_path / "dashboards")
+    shutil.copytree(ROOT / "otel-collector" / "config", tmp_path / "otel-collector" / "config")
     assert render.check(tmp_path) == []
