@@ -84,6 +84,9 @@ def test_a_threshold_changed_in_the_spec_changes_rule_test_and_runbook(
         "job:tarot_payments_failed:increase15m >= 12" in after["deploy/prometheus/rules/tarot-business.yml"]
     )
     assert "job:tarot_payments_failed:increase15m >= 12" in after["docs/runbook.md"]
+    # The runbook's prose follows the spec too, not only its rule tables.
+    assert "*Failed payments: 12 in 15 minutes.*" in after["docs/runbook.md"]
+    assert "grew by 4 or more in 15 minutes" in after["docs/runbook.md"]
 
 
 def test_every_alert_has_priority_severity_component_and_annotations() -> None:

@@ -226,12 +226,22 @@ def rule_file() -> RuleFile:
 
 
 def _runbook() -> tuple[AlertDoc, ...]:
+    errors, response = ERROR_RATE_THRESHOLD, RESPONSE_TIME_THRESHOLD
+    p95_targets = ", ".join(f"{row.category} {seconds_text(row.p95_seconds)}" for row in ENDPOINT_BASELINES)
+    slowest = sorted(ENDPOINT_BASELINES, key=lambda row: row.p99_seconds, reverse=True)[:2]
+    p99_examples = ", ".join(f"a {row.category} above {seconds_text(row.p99_seconds)}" for row in slowest)
+    by_error_target: dict[float, list[str]] = {}
+    for row in ENDPOINT_BASELINES:
+        by_error_target.setdefault(row.max_error_ratio, []).append(row.category)
+    error_targets = ", ".join(
+        f"{'/'.join(categories)} {percent_text(ratio)}" for ratio, categories in by_error_target.items()
+    )
     return (
         AlertDoc(
             "TarotLatencyP95AboveTarget",
             "p95 latency above the spec's target",
             "One in twenty operations of the category is slower than the API Performance Standards "
-            "allow (reading 3s, credit 500ms, user 200ms, payment 2s, cache 100ms, database 300ms), "
+            f"allow ({p95_targets}), "
             "over 5 minutes with at least "
             f"{MIN_CALLS_FOR_PERCENTILE} operations, for 10 minutes.",
             (
@@ -239,26 +249,27 @@ def _runbook() -> tuple[AlertDoc, ...]:
                 "Tempo: the tail sampler keeps every trace slower than the p95 target; open one.",
                 "Dependencies: OpenAI/payment latency (httpx spans by tarot_dependency), database locks.",
             ),
-            "Performance review: find the slow operation or dependency; scale or fix it.",
+            f"{response.action}: find the slow operation or dependency; scale or fix it.",
         ),
         AlertDoc(
             "TarotLatencyP99AboveTarget",
             "p99 latency above the spec's target",
             "One in a hundred operations is slower than the spec's p99 target for 5 minutes: users "
-            "feel it (a reading above 5s, a payment above 4s).",
+            f"feel it ({p99_examples}).",
             (
                 "As for TarotLatencyP95AboveTarget; the p99 often shows one dependency timing out.",
                 "Event-loop lag (tarot_event_loop_lag_seconds): blocking code delays everything.",
                 "Connection pools: db_client_connection_pending_requests above 0 means waits.",
             ),
-            "Performance review; if a dependency is at fault, degrade gracefully (timeouts, cached answers).",
+            f"{response.action}; if a dependency is at fault, degrade gracefully (timeouts, cached answers).",
         ),
         AlertDoc(
             "TarotErrorRateAboveTarget",
             "Error rate above the spec's target",
             "The share of failed operations over the last hour reached the category's target "
-            "(reading/payment 0.1%, credit/cache 0.01%, user/database 0.05%) with at least "
-            f"{MIN_ERRORS_FOR_RATIO} failures, for 15 minutes. Far below the 1% warning: a minor "
+            f"({error_targets}) with at least "
+            f"{MIN_ERRORS_FOR_RATIO} failures, for 15 minutes. Far below the "
+            f"{percent_text(errors.warning_ratio)} warning: a minor "
             "anomaly to look at on the next business day.",
             (
                 "Which operation and error.type fail (tarot_operation_duration_seconds_count by error_type).",
@@ -268,28 +279,30 @@ def _runbook() -> tuple[AlertDoc, ...]:
         ),
         AlertDoc(
             "TarotErrorRateWarning",
-            "Error rate at 1% or more",
-            "At least 1% of the category's operations failed over 5 minutes (and at least "
+            f"Error rate at {percent_text(errors.warning_ratio)} or more",
+            f"At least {percent_text(errors.warning_ratio)} of the category's operations failed over 5 "
+            "minutes (and at least "
             f"{MIN_ERRORS_FOR_RATIO} failures), for 5 minutes.",
             (
                 "Which operation and error.type fail; did a deploy just happen?",
                 "Health checks of the dependencies (TarotHealthCheckFailing alerts).",
                 "Tempo: every trace with an error is kept; open the newest.",
             ),
-            "Investigation.",
+            f"{errors.action}.",
         ),
         AlertDoc(
             "TarotErrorRateCritical",
-            "Error rate at 5% or more",
-            "At least 5% of the category's operations failed over 5 minutes, for 2 minutes: one user "
-            "in twenty sees a failure.",
+            f"Error rate at {percent_text(errors.critical_ratio)} or more",
+            f"At least {percent_text(errors.critical_ratio)} of the category's operations failed over 5 "
+            f"minutes, for 2 minutes: one user in {1 / errors.critical_ratio:.0f} sees a failure.",
             ("As for TarotErrorRateWarning, urgently; roll back a recent deploy first if one coincides.",),
-            "Investigation.",
+            f"{errors.action}.",
         ),
         AlertDoc(
             "TarotResponseTimeUp50Percent",
-            "Response time +50% against last week",
-            "The category's p95 over the last hour is at least 1.5 times its p95 over the same hour one "
+            f"Response time +{response.warning_increase:.0%} against last week",
+            f"The category's p95 over the last hour is at least {response.warning_factor:g} times its p95 "
+            "over the same hour one "
             "week earlier. The baseline is the same hour a week ago, not a trailing day: a tarot bot's "
             "traffic (and with it queueing and cache warmth) follows the day and the week, so last "
             "Tuesday 21:00 is the fair comparison for Tuesday 21:00. Quiet until a week of history "
@@ -299,13 +312,14 @@ def _runbook() -> tuple[AlertDoc, ...]:
                 "What changed since last week: deploys, model or prompt changes, data growth.",
                 "Was last week's hour itself unusual (an incident makes today look good or bad)?",
             ),
-            "Performance review.",
+            f"{response.action}.",
         ),
         AlertDoc(
             "TarotResponseTimeDoubled",
-            "Response time +100% against last week",
-            "As TarotResponseTimeUp50Percent, with the p95 at least twice last week's.",
+            f"Response time +{response.critical_increase:.0%} against last week",
+            f"As TarotResponseTimeUp50Percent, with the p95 at least {response.critical_factor:g} times "
+            "last week's.",
             ("As for TarotResponseTimeUp50Percent; compare traces of both hours in Tempo.",),
-            "Performance review.",
+            f"{response.action}.",
         ),
     )

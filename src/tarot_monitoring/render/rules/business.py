@@ -55,10 +55,15 @@ def _failure_rules(threshold: FailureCountThreshold) -> list[AlertRule | Recordi
     return rules
 
 
+def _windows() -> str:
+    minutes = sorted({FAILED_PAYMENTS_THRESHOLD.window_minutes, FAILED_READINGS_THRESHOLD.window_minutes})
+    return " / ".join(str(m) for m in minutes) + " minutes"
+
+
 def rule_file() -> RuleFile:
     return RuleFile(
         name="tarot-business",
-        title="Business failures: payments and readings per 15 minutes",
+        title=f"Business failures: payments and readings per {_windows()}",
         groups=(
             RuleGroup(
                 "tarot-business",
@@ -74,11 +79,17 @@ def rule_file() -> RuleFile:
 
 
 def _runbook() -> tuple[AlertDoc, ...]:
+    payments, readings = FAILED_PAYMENTS_THRESHOLD, FAILED_READINGS_THRESHOLD
+    payments_window, readings_window = (
+        f"{payments.window_minutes} minutes",
+        f"{readings.window_minutes} minutes",
+    )
     return (
         AlertDoc(
             "TarotPaymentFailuresWarning",
-            "Failed payments: 3 in 15 minutes",
-            "tarot_payments_total with status failed grew by 3 or more in 15 minutes (the spec's "
+            f"Failed payments: {payments.warning_count} in {payments_window}",
+            f"tarot_payments_total with status failed grew by {payments.warning_count} or more in "
+            f"{payments_window} (the spec's "
             "warning). Card declines count: a burst of them is how a provider problem first looks.",
             (
                 "The payment provider's status page and API error codes (httpx spans, "
@@ -86,34 +97,36 @@ def _runbook() -> tuple[AlertDoc, ...]:
                 "TarotHealthCheckFailing for component payment.",
                 "Failed payments by provider and currency (tarot_payment_provider, tarot_currency).",
             ),
-            "Payment check.",
+            f"{payments.action}.",
         ),
         AlertDoc(
             "TarotPaymentFailuresCritical",
-            "Failed payments: 10 in 15 minutes",
-            "10 or more payments failed in 15 minutes: the spec's payment system failure, P1.",
+            f"Failed payments: {payments.critical_count} in {payments_window}",
+            f"{payments.critical_count} or more payments failed in {payments_window}: the spec's payment "
+            "system failure, P1.",
             (
                 "As for TarotPaymentFailuresWarning, immediately.",
                 "Is the credit ledger consistent (charges without credits)? Stop selling if it is not.",
             ),
-            "Payment check.",
+            f"{payments.action}.",
         ),
         AlertDoc(
             "TarotReadingFailuresWarning",
-            "Failed readings: 5 in 15 minutes",
-            "tarot_readings_total with outcome error grew by 5 or more in 15 minutes.",
+            f"Failed readings: {readings.warning_count} in {readings_window}",
+            f"tarot_readings_total with outcome error grew by {readings.warning_count} or more in "
+            f"{readings_window}.",
             (
                 "OpenAI: httpx spans with tarot_dependency=openai, status codes 429/5xx, timeouts.",
                 "Failed readings by error.type in Loki and Tempo.",
                 "Were the users' credits refunded for failed readings?",
             ),
-            "Reading check.",
+            f"{readings.action}.",
         ),
         AlertDoc(
             "TarotReadingFailuresCritical",
-            "Failed readings: 20 in 15 minutes",
-            "20 or more readings failed in 15 minutes.",
+            f"Failed readings: {readings.critical_count} in {readings_window}",
+            f"{readings.critical_count} or more readings failed in {readings_window}.",
             ("As for TarotReadingFailuresWarning, urgently.",),
-            "Reading check.",
+            f"{readings.action}.",
         ),
     )

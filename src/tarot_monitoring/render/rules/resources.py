@@ -73,57 +73,64 @@ def rule_file() -> RuleFile:
 
 
 def _runbook() -> tuple[AlertDoc, ...]:
-    action = {row.resource: row.action for row in RESOURCE_THRESHOLDS}
+    row = {row.resource: row for row in RESOURCE_THRESHOLDS}
+    cpu, memory, disk = row["cpu"], row["memory"], row["disk"]
     return (
         AlertDoc(
             "TarotCPUWarning",
-            "CPU at 70%",
-            "The host's CPU was busy 70% or more of the time (5-minute average) for 10 minutes.",
+            f"CPU at {percent_text(cpu.warning_ratio)}",
+            f"The host's CPU was busy {percent_text(cpu.warning_ratio)} or more "
+            "of the time (5-minute average) for 10 minutes.",
             (
                 "top/pidstat on the host: the bot, PostgreSQL, or a neighbour?",
                 "Event-loop lag of the bot.",
             ),
-            action["cpu"] + ".",
+            cpu.action + ".",
         ),
         AlertDoc(
             "TarotCPUCritical",
-            "CPU at 85%",
-            "The host's CPU was busy 85% or more (5-minute average) for 5 minutes; latency follows.",
+            f"CPU at {percent_text(cpu.critical_ratio)}",
+            f"The host's CPU was busy {percent_text(cpu.critical_ratio)} or more "
+            "(5-minute average) for 5 minutes; latency follows.",
             ("As for TarotCPUWarning.",),
-            action["cpu"] + ".",
+            cpu.action + ".",
         ),
         AlertDoc(
             "TarotMemoryWarning",
-            "Memory at 80%",
-            "80% or more of the host's memory is in use (total minus available) for 10 minutes.",
+            f"Memory at {percent_text(memory.warning_ratio)}",
+            f"{percent_text(memory.warning_ratio)} or more "
+            "of the host's memory is in use (total minus available) for 10 minutes.",
             (
                 "process_memory_usage_bytes of the bot: growing steadily since start is a leak.",
                 "Cache sizes (Redis used_memory), PostgreSQL shared buffers.",
             ),
-            action["memory"] + ".",
+            memory.action + ".",
         ),
         AlertDoc(
             "TarotMemoryCritical",
-            "Memory at 90%",
-            "90% or more of the host's memory in use for 5 minutes; the OOM killer is near.",
+            f"Memory at {percent_text(memory.critical_ratio)}",
+            f"{percent_text(memory.critical_ratio)} or more "
+            "of the host's memory in use for 5 minutes; the OOM killer is near.",
             ("As for TarotMemoryWarning; restart the leaking process if the host is at risk.",),
-            action["memory"] + ".",
+            memory.action + ".",
         ),
         AlertDoc(
             "TarotDiskWarning",
-            "Disk at 85%",
-            "A filesystem (label system_filesystem_mountpoint) is 85% or more used for 10 minutes.",
+            f"Disk at {percent_text(disk.warning_ratio)}",
+            "A filesystem (label system_filesystem_mountpoint) is "
+            f"{percent_text(disk.warning_ratio)} or more used for 10 minutes.",
             (
                 "du on the mount: PostgreSQL WAL, logs, the collector's queue and WAL directory.",
                 "Retention jobs: alert history pruning, Prometheus retention.",
             ),
-            action["disk"] + ".",
+            disk.action + ".",
         ),
         AlertDoc(
             "TarotDiskCritical",
-            "Disk at 95%",
-            "A filesystem is 95% or more used for 5 minutes: PostgreSQL stops when it is full.",
+            f"Disk at {percent_text(disk.critical_ratio)}",
+            f"A filesystem is {percent_text(disk.critical_ratio)} or more "
+            "used for 5 minutes: PostgreSQL stops when it is full.",
             ("As for TarotDiskWarning, now.",),
-            action["disk"] + ".",
+            disk.action + ".",
         ),
     )

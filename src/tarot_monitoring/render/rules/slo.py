@@ -8,7 +8,7 @@ from tarot_monitoring.render import promql as q
 from tarot_monitoring.render.model import AlertDoc, AlertRule, RuleFile, RuleGroup
 from tarot_monitoring.render.rules.choices import FAST_INTERVAL, SLO_WINDOWS, SLOW_INTERVAL
 from tarot_monitoring.render.rules.common import category_selector, percent_text, rate_records
-from tarot_monitoring.spec import BURN_RATE_WINDOWS, SLOS, ServiceLevelObjective
+from tarot_monitoring.spec import BURN_RATE_WINDOWS, SLOS, ServiceLevelObjective, priority_for
 
 
 def _burn_alert(slo: ServiceLevelObjective, tier: str) -> AlertRule:
@@ -67,16 +67,32 @@ def rule_file() -> RuleFile:
 # --- runbook ---
 
 
+def _burn_conditions(tier: str) -> str:
+    return ", or ".join(
+        f"{w.burn_rate:g} times too fast over {w.long} and the last {w.short}"
+        for w in BURN_RATE_WINDOWS
+        if w.tier == tier
+    )
+
+
 def _runbook() -> tuple[AlertDoc, ...]:
+    what = " or ".join(slo.title.lower() for slo in SLOS)
+    budgets = ", ".join(
+        f"{slo.category} {percent_text(slo.error_budget)} of operations over {slo.period}" for slo in SLOS
+    )
+    pages = ", ".join(
+        f"{slo.category} as {priority_for(slo.page_definition)} ({slo.page_definition.lower()})"
+        for slo in SLOS
+    )
+    minimum = ", ".join(f"{slo.min_errors} {slo.category} failures" for slo in SLOS)
     return (
         AlertDoc(
             "TarotErrorBudgetFastBurn",
             "Error budget burning fast",
-            "Reading generation or payments fail so often that 2% of the 30-day error budget (0.1% of "
-            "operations) goes in one hour, or 5% in six hours, confirmed by the last 5 or 30 minutes. "
-            "Payments page as P1 (payment system failure), readings as P2. A burn needs at least a few "
-            "failures in its long window (5 readings, 3 payments), so a lone failure among the few "
-            "operations of a quiet night does not page.",
+            f"{what.capitalize()} fail so often that the error budget ({budgets}) burns "
+            f"{_burn_conditions('page')}. Pages {pages}. A burn needs at least a few failures in its "
+            f"long window ({minimum}), so a lone failure among the few operations of a quiet night "
+            "does not page.",
             (
                 "Which operation and error.type fail; Tempo keeps every failed trace.",
                 "Dependency health: OpenAI for readings, the payment provider for payments.",
@@ -87,8 +103,8 @@ def _runbook() -> tuple[AlertDoc, ...]:
         AlertDoc(
             "TarotErrorBudgetSlowBurn",
             "Error budget burning slowly",
-            "10% of the 30-day error budget goes in three days (or 3x the allowed rate for a day): no "
-            "emergency, but the objective will be missed if nothing changes.",
+            f"The error budget burns {_burn_conditions('ticket')}: no emergency, but the objective will "
+            "be missed if nothing changes.",
             ("The error budget panel; which operation's failures grew.",),
             "Investigation within the working day; open a ticket.",
         ),
