@@ -10,9 +10,9 @@ every ``rules/*.yml``). One module per output:
 - alertmanager: deploy/alertmanager/alertmanager.yml (routes by priority, receivers, inhibition)
 - runbook: docs/runbook.md (one section per alert)
 - dashboards: dashboards/*.json (the spec's Grafana dashboards; needs the ``dev`` extra)
-- collector_secrets: the secret and PII patterns in otel-collector/config/base.yaml, from
-  tarot_monitoring.scrubbing (generated blocks between markers in a hand-written file, see
-  generated_blocks)
+- collector_secrets, collector_latency: blocks of otel-collector/config/base.yaml (the secret
+  and PII patterns from tarot_monitoring.scrubbing; the spec's latency buckets and p95 targets),
+  generated between markers in the hand-written file (see generated_blocks)
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from tarot_monitoring.render import collector_secrets
+from tarot_monitoring.render import collector_latency, collector_secrets
 from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config, check_timings
 from tarot_monitoring.render.generated_blocks import splice
 from tarot_monitoring.render.model import AlertRule, RuleFile
@@ -82,7 +82,7 @@ def outputs(alertmanager: AlertmanagerSettings | None = None) -> dict[str, str]:
 
 def block_outputs() -> dict[str, dict[str, str]]:
     """Generated blocks inside hand-written files: path -> block name -> contents."""
-    return {COLLECTOR_CONFIG: collector_secrets.blocks()}
+    return {COLLECTOR_CONFIG: {**collector_secrets.blocks(), **collector_latency.blocks()}}
 
 
 def _dashboard_outputs() -> dict[str, str]:
