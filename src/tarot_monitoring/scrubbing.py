@@ -82,13 +82,16 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
     Rule("phone", re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .()-]{0,2}\d){6,14}(?!\d)")),
 )
 
-# Attribute keys whose whole value is a secret, whatever it looks like.
-_SECRET_KEY: Final = re.compile(
+# Attribute keys whose whole value is a secret, whatever it looks like. The patterns of this module
+# are also written into the collector's config (tarot_monitoring.render.collector_secrets).
+SECRET_KEY: Final = re.compile(
     r"(?i)(authorization|cookie|api[_.-]?key|x-api-key|password|passwd|secret|token(?!s)|signature|card[_.-]?number|cvv|cvc)"
 )
 # Attribute keys that hold a user id: exported only as a keyed hash.
-_USER_ID_KEYS: Final = frozenset({"enduser.id", "user.id", "telegram.user.id", "tarot.user.id"})
-_HASH_PREFIX: Final = "h:"
+USER_ID_KEYS: Final = frozenset({"enduser.id", "user.id", "telegram.user.id", "tarot.user.id"})
+HASH_PREFIX: Final = "h:"
+HASH_HEX_DIGITS: Final = 16
+"""A hashed user id is HASH_PREFIX and this many lower-case hex digits of its HMAC."""
 
 
 class Scrubber:
@@ -131,7 +134,7 @@ class Scrubber:
         """One attribute value, judged by its key as well as its content."""
         kind = _key_kind(key)
         if kind is _KeyKind.USER_ID:
-            if isinstance(value, str) and value.startswith(_HASH_PREFIX):
+            if isinstance(value, str) and value.startswith(HASH_PREFIX):
                 return value
             return self.hash_user_id(value if isinstance(value, str | int) else str(value))
         if kind is _KeyKind.SECRET:
@@ -161,9 +164,9 @@ class Scrubber:
         return clean
 
     def hash_user_id(self, user_id: int | str) -> str:
-        """A stable, keyed, non-reversible stand-in for a user id (HMAC-SHA256, 16 hex digits)."""
+        """A stable, keyed, non-reversible stand-in for a user id (HMAC-SHA256, truncated)."""
         digest = hmac.new(self._key, str(user_id).encode(), hashlib.sha256).hexdigest()
-        return f"{_HASH_PREFIX}{digest[:16]}"
+        return f"{HASH_PREFIX}{digest[:HASH_HEX_DIGITS]}"
 
 
 class _KeyKind(enum.Enum):
@@ -179,9 +182,9 @@ def _key_kind(key: str) -> _KeyKind:
     # Attribute keys are few and repeat on every span: classify each once (bounded table).
     kind = _KEY_KINDS.get(key)
     if kind is None:
-        if key in _USER_ID_KEYS:
+        if key in USER_ID_KEYS:
             kind = _KeyKind.USER_ID
-        elif _SECRET_KEY.search(key) and not key.startswith("tarot."):
+        elif SECRET_KEY.search(key) and not key.startswith("tarot."):
             kind = _KeyKind.SECRET
         else:
             kind = _KeyKind.PLAIN

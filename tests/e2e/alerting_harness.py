@@ -28,7 +28,7 @@ from tarot_monitoring.alert_history import AlertHistoryServer, AlertStore
 from tarot_monitoring.demo.fakes import FakeServices, FakeTelegram
 from tarot_monitoring.health import HealthChecker
 from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config
-from tarot_monitoring.render.yaml import dump
+from tarot_monitoring.render.yaml_dumper import dump
 from tarot_monitoring.stack import ManagedProcess, Stack, StackPorts, find_repo_root, free_ports
 
 T = TypeVar("T")

@@ -26,7 +26,7 @@ from tarot_monitoring.demo.fakes import FakeTelegram
 from tarot_monitoring.demo.run import SERVICE_NAME
 from tarot_monitoring.live import PrometheusClient, read_dashboard
 from tarot_monitoring.render.alertmanager import TIMINGS, AlertmanagerSettings, alertmanager_config
-from tarot_monitoring.render.yaml import dump
+from tarot_monitoring.render.yaml_dumper import dump
 from tarot_monitoring.spec import priority_for
 from tarot_monitoring.stack import ManagedProcess, Stack, StackPorts, free_ports
 from tests.e2e.alerting_harness import REPO, alertmanager_binary

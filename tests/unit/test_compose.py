@@ -1,11 +1,7 @@
 """docker-compose.yml and the configs it mounts, checked without a Docker engine (these machines have
 none): every mounted file exists, images are pinned to the versions the repository builds elsewhere,
 retention equals tarot_monitoring.spec, every published port binds 127.0.0.1, no secret is inline,
-and the addresses the services use to reach each other agree across the files.
-
-PyYAML is not a dependency, so the files are read with a small reader for the subset of YAML they
-are written in (block maps and lists, one-line flow lists, quoted and plain scalars); it refuses
-anything else (anchors, block scalars, flow maps) instead of misreading it."""
+and the addresses the services use to reach each other agree across the files."""
 
 from __future__ import annotations
 
@@ -20,10 +16,10 @@ import pytest
 import yaml
 
 from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config
-from tarot_monitoring.render.yaml import dump
+from tarot_monitoring.render.yaml_dumper import dump
 from tarot_monitoring.scrubbing import Scrubber
 from tarot_monitoring.spec import LOGS_RETENTION, METRICS_RETENTION
-from tarot_monitoring.stack import PROMETHEUS_RETENTION
+from tarot_monitoring.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -226,11 +222,20 @@ def test_every_image_is_pinned(services: dict[str, dict[str, Any]]) -> None:
 # --- retention ----------------------------------------------------------------------------------
 
 
+def test_the_native_stacks_prometheus_keeps_metrics_for_the_spec_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("TAROT_OTELCOL_BIN", "TAROT_PROMETHEUS_BIN", "TAROT_ALERTMANAGER_BIN"):
+        monkeypatch.setenv(variable, "/bin/true")  # no build: only the command line is read
+    words = Stack(state_dir=tmp_path, repo_root=ROOT)._argv("prometheus")
+    retention = [word for word in words if word.startswith("--storage.tsdb.retention.time=")]
+    assert retention == [f"--storage.tsdb.retention.time={METRICS_RETENTION.prometheus_duration}"]
+
+
 def test_prometheus_keeps_metrics_for_the_spec_period(services: dict[str, dict[str, Any]]) -> None:
     words = command_words(services["prometheus"])
     retention = [word for word in words if word.startswith("--storage.tsdb.retention.time=")]
     assert retention == [f"--storage.tsdb.retention.time={METRICS_RETENTION.prometheus_duration}"]
-    assert METRICS_RETENTION.prometheus_duration == PROMETHEUS_RETENTION  # the native stack's flag
     assert "--web.enable-remote-write-receiver" in words
     assert "--enable-feature=exemplar-storage" in words
 

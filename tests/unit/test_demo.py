@@ -9,7 +9,7 @@ import pytest
 
 from tarot_monitoring.cli import main
 from tarot_monitoring.demo.run import run_demo
-from tarot_monitoring.render.prometheus_rules import rule_files
+from tarot_monitoring.render.rules import rule_files
 
 
 def test_demo_counts_agree_and_no_token_leaks() -> None:

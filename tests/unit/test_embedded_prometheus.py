@@ -20,7 +20,8 @@ from tarot_monitoring.embedded.prometheus import EmbeddedAlert, EmbeddedPromethe
 from tarot_monitoring.embedded.span_metrics import DIMENSIONS, SpanMetricsProcessor, le_text
 from tarot_monitoring.evaluation.durations import parse_duration
 from tarot_monitoring.render.model import AlertRule
-from tarot_monitoring.render.prometheus_rules import MIN_CALLS_FOR_PERCENTILE, rule_files
+from tarot_monitoring.render.rules import rule_files
+from tarot_monitoring.render.rules.choices import MIN_CALLS_FOR_PERCENTILE
 from tarot_monitoring.spec import FAILED_PAYMENTS_THRESHOLD, baseline_for
 from tests.unit.conftest import Captured
 

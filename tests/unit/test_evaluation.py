@@ -19,7 +19,7 @@ from tarot_monitoring.evaluation.store import SeriesStore, is_stale
 from tarot_monitoring.evaluation.templates import expand, go_v, humanize_duration, humanize_percentage
 from tarot_monitoring.render.alertmanager import TIMINGS, WATCHDOG
 from tarot_monitoring.render.model import AlertRule, RecordingRule, RuleFile, RuleGroup
-from tarot_monitoring.render.prometheus_rules import rule_files
+from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.spec import PRIORITIES
 
 ENV = {"job": "bot", "deployment_environment_name": "test"}

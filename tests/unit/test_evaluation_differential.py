@@ -37,8 +37,8 @@ from tarot_monitoring.evaluation.promql_parser import (
 from tarot_monitoring.evaluation.rules import RuleEvaluator
 from tarot_monitoring.evaluation.store import SeriesStore
 from tarot_monitoring.render.model import AlertRule, RuleFile, RuleGroup
-from tarot_monitoring.render.prometheus_rules import rule_files
-from tarot_monitoring.render.yaml import dump
+from tarot_monitoring.render.rules import rule_files
+from tarot_monitoring.render.yaml_dumper import dump
 
 from .evaluation_scenarios import (
     HORIZON_MIN,

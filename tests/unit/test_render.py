@@ -9,10 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tarot_monitoring import render
-from tarot_monitoring.render import alertmanager, model, promql_eval, yaml
-from tarot_monitoring.render.prometheus_rules import rule_files
+from tarot_monitoring.render import alertmanager, model, promql_eval, yaml_dumper
+from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.spec import PRIORITY_LEVELS, priority_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,32 +28,50 @@ def test_check_reports_edits_missing_and_stale_files(tmp_path: Path) -> None:
     for path in render.outputs():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
     assert {d.problem for d in render.check(tmp_path)} == {"missing"}
+    with pytest.raises(ValueError, match=f"{render.COLLECTOR_CONFIG}: missing"):
+        render.write(tmp_path)  # a hand-written file with generated blocks is not made up
+    collector_config = tmp_path / render.COLLECTOR_CONFIG
+    collector_config.parent.mkdir(parents=True)
+    collector_config.write_text(_with_emptied_blocks((ROOT / render.COLLECTOR_CONFIG).read_text()))
     changed = render.write(tmp_path)
-    assert sorted(changed) == sorted(render.outputs())
+    assert sorted(changed) == sorted([*render.outputs(), render.COLLECTOR_CONFIG])
     assert render.check(tmp_path) == []
+    assert collector_config.read_text() == (ROOT / render.COLLECTOR_CONFIG).read_text()
     rules = tmp_path / render.RULES_DIR / "tarot-business.yml"
     rules.write_text(rules.read_text().replace(">= 10", ">= 11"))
     (tmp_path / render.RULES_DIR / "hand-written.yml").write_text("groups: []\n")
+    collector_config.write_text(collector_config.read_text().replace("{5,16}", "{6,16}", 1))
     assert render.check(tmp_path) == [
         render.Difference(f"{render.RULES_DIR}/tarot-business.yml", "differs"),
+        render.Difference(render.COLLECTOR_CONFIG, "differs"),
         render.Difference(f"{render.RULES_DIR}/hand-written.yml", "not generated"),
     ]
     assert sorted(render.write(tmp_path)) == [
         f"{render.RULES_DIR}/hand-written.yml",
         f"{render.RULES_DIR}/tarot-business.yml",
+        render.COLLECTOR_CONFIG,
     ]
     assert render.check(tmp_path) == []
+    collector_config.write_text(collector_config.read_text().replace("# END GENERATED scrub-statements", ""))
+    (problem,) = render.check(tmp_path)
+    assert problem.path == render.COLLECTOR_CONFIG
+    assert "expected one '# BEGIN GENERATED scrub-statements'" in problem.problem
+
+
+def _with_emptied_blocks(text: str) -> str:
+    return re.sub(r"(# BEGIN GENERATED [^\n]*\n).*?(^[ ]*# END GENERATED)", r"\1\2", text, flags=re.S | re.M)
 
 
 def test_a_threshold_changed_in_the_spec_changes_rule_test_and_runbook(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tarot_monitoring.render import prometheus_rules, promtool_tests
+    from tarot_monitoring.render import promtool_tests
+    from tarot_monitoring.render.rules import business
     from tarot_monitoring.spec import FailureCountThreshold
 
     before = render.outputs()
     changed = FailureCountThreshold("payments", 4, 12, 15, "Payment check")
-    monkeypatch.setattr(prometheus_rules, "FAILED_PAYMENTS_THRESHOLD", changed)
+    monkeypatch.setattr(business, "FAILED_PAYMENTS_THRESHOLD", changed)
     monkeypatch.setattr(promtool_tests, "FAILED_PAYMENTS_THRESHOLD", changed)
     after = render.outputs()
     differs = sorted(path for path in before if before[path] != after[path])
@@ -65,6 +84,9 @@ def test_a_threshold_changed_in_the_spec_changes_rule_test_and_runbook(
         "job:tarot_payments_failed:increase15m >= 12" in after["deploy/prometheus/rules/tarot-business.yml"]
     )
     assert "job:tarot_payments_failed:increase15m >= 12" in after["docs/runbook.md"]
+    # The runbook's prose follows the spec too, not only its rule tables.
+    assert "*Failed payments: 12 in 15 minutes.*" in after["docs/runbook.md"]
+    assert "grew by 4 or more in 15 minutes" in after["docs/runbook.md"]
 
 
 def test_every_alert_has_priority_severity_component_and_annotations() -> None:
@@ -136,27 +158,53 @@ def test_alert_rules_reject_unknown_definitions_and_missing_values() -> None:
         model.AlertRule("X", "up == 0", "Component failures", "c", "s", "{{ $value }}", for_="5 minutes")
 
 
-def test_yaml_writer_quotes_what_yaml_would_misread() -> None:
-    text = yaml.dump(
-        {
-            "a": "yes",
-            "b": "0.95",
-            "c": "5m",
-            "d": "x: y",
-            "e": "{{ $value }}",
-            "f": "it's",
-            "g": "1e3",
-            "h": [],
-            "i": {},
-        }
-    )
+def test_yaml_dumper_quotes_what_yaml_would_misread() -> None:
+    document = {
+        "a": "yes",
+        "b": "0.95",
+        "c": "5m",
+        "d": "x: y",
+        "e": "{{ $value }}",
+        "f": "it's",
+        "g": "1e3",
+        "h": [],
+        "i": {},
+        "j": "null",
+        "k": 0.5,
+        "l": True,
+    }
+    text = yaml_dumper.dump(document)
     assert text == (
-        "a: 'yes'\nb: '0.95'\nc: 5m\nd: 'x: y'\ne: '{{ $value }}'\nf: 'it''s'\ng: '1e3'\nh: []\ni: {}\n"
+        "a: 'yes'\nb: '0.95'\nc: 5m\nd: 'x: y'\ne: '{{ $value }}'\nf: it's\ng: '1e3'\nh: []\ni: {}\n"
+        "j: 'null'\nk: 0.5\nl: true\n"
     )
-    assert yaml.dump({"expr": "a > 1\nand b"}) == "expr: |-\n  a > 1\n  and b\n"
-    assert yaml.dump({"k": "tab\there"}) == 'k: "tab\\there"\n'
-    with pytest.raises(ValueError, match="finite"):
-        yaml.dump({"x": float("nan")})
+    assert yaml.safe_load(text) == document
+
+
+def test_yaml_dumper_writes_multi_line_strings_as_literal_blocks_in_insertion_order() -> None:
+    assert yaml_dumper.dump({"z": 1, "expr": "a > 1\nand b"}) == "z: 1\nexpr: |-\n  a > 1\n  and b\n"
+    # A literal block cannot keep trailing blanks: PyYAML quotes instead, and the text survives.
+    awkward = {"k": "tab\there  \nnext"}
+    assert yaml.safe_load(yaml_dumper.dump(awkward)) == awkward
+    long_line = "word " * 100
+    assert yaml_dumper.dump({"k": long_line.strip()}).count("\n") == 1  # never folded
+
+
+def _generated_documents() -> dict[str, object]:
+    from tarot_monitoring.render.promtool_tests import test_files
+
+    files = rule_files()
+    documents: dict[str, object] = {f"{render.RULES_DIR}/{f.filename}": f.to_dict() for f in files}
+    documents.update({f"{render.TESTS_DIR}/{f.filename}": f.to_dict() for f in test_files(files)})
+    documents[render.ALERTMANAGER_FILE] = alertmanager.alertmanager_config()
+    return documents
+
+
+def test_each_generated_yaml_file_loads_as_the_data_the_generator_made() -> None:
+    documents = _generated_documents()
+    assert len(documents) == 7 + 8 + 1
+    for path, document in documents.items():
+        assert yaml.safe_load((ROOT / path).read_text()) == document, path
 
 
 @pytest.mark.parametrize(
@@ -196,4 +244,5 @@ def test_render_works_from_a_copy_of_the_checkout(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
     shutil.copytree(ROOT / "dashboards", tmp_path / "dashboards")
+    shutil.copytree(ROOT / "otel-collector" / "config", tmp_path / "otel-collector" / "config")
     assert render.check(tmp_path) == []

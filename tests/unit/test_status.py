@@ -35,7 +35,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 import tarot_monitoring as tm
 from tarot_monitoring import semconv
 from tarot_monitoring.cli import main
-from tarot_monitoring.render.prometheus_rules import rule_files
+from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.spec import CATEGORIES, LATENCY_BUCKETS_SECONDS, baseline_for
 from tarot_monitoring.status import MetricsCollector, format_snapshot
 from tarot_monitoring.status import verdicts as verdicts_module

@@ -19,11 +19,8 @@ import pytest
 from tarot_monitoring import spec
 from tarot_monitoring.health import CheckResult, HealthStatus
 from tarot_monitoring.render.model import AlertRule
-from tarot_monitoring.render.prometheus_rules import (
-    MIN_CALLS_FOR_PERCENTILE,
-    MIN_ERRORS_FOR_RATIO,
-    rule_files,
-)
+from tarot_monitoring.render.rules import rule_files
+from tarot_monitoring.render.rules.choices import MIN_CALLS_FOR_PERCENTILE, MIN_ERRORS_FOR_RATIO
 from tarot_monitoring.spec import (
     ENDPOINT_BASELINES,
     ERROR_RATE_THRESHOLD,

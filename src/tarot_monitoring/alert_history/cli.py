@@ -76,7 +76,7 @@ def _alertmanager_config(args: argparse.Namespace, out: TextIO) -> int:
     from dataclasses import replace
 
     from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config
-    from tarot_monitoring.render.yaml import dump
+    from tarot_monitoring.render.yaml_dumper import dump
 
     settings = AlertmanagerSettings()
     overrides = {

@@ -64,7 +64,7 @@ class EmbeddedPrometheus:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if rule_files is None:
-            from tarot_monitoring.render.prometheus_rules import rule_files as generated
+            from tarot_monitoring.render.rules import rule_files as generated
 
             rule_files = generated()
         self.span_metrics = span_metrics

@@ -1,6 +1,6 @@
 """Which alerts fire now, at which priority, to which receiver: the one call for ``status`` and the demo.
 
-:func:`alerts_firing` runs the generated rules (render.prometheus_rules) over a SeriesStore with
+:func:`alerts_firing` runs the generated rules (render.rules) over a SeriesStore with
 :class:`~tarot_monitoring.evaluation.rules.RuleEvaluator` and names, for each firing alert, the
 Alertmanager receiver it would reach. The receiver is read from the generated Alertmanager
 configuration (render.alertmanager.alertmanager_config) by walking its routes as Alertmanager
@@ -24,7 +24,7 @@ from tarot_monitoring.evaluation.rules import RuleEvaluator
 from tarot_monitoring.evaluation.store import SeriesStore
 from tarot_monitoring.render.alertmanager import alertmanager_config
 from tarot_monitoring.render.model import RuleFile
-from tarot_monitoring.render.prometheus_rules import rule_files
+from tarot_monitoring.render.rules import rule_files
 
 __all__ = ["Firing", "alerts_firing", "receiver_for"]
 

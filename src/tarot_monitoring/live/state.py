@@ -26,7 +26,7 @@ from tarot_monitoring.live.model import (
 )
 from tarot_monitoring.live.prometheus import PrometheusClient, PrometheusError
 from tarot_monitoring.render import promql
-from tarot_monitoring.render.prometheus_rules import LATENCY_WINDOWS
+from tarot_monitoring.render.rules.choices import LATENCY_WINDOWS
 from tarot_monitoring.spec import CATEGORIES, RESOURCE_THRESHOLDS
 
 __all__ = ["WINDOW", "label_name", "metric_name", "read_dashboard"]

@@ -5,11 +5,14 @@ tests/unit/test_render.py) fails when a checked-in file differs from what the ge
 now, or when a generated directory holds a file the generators no longer make (Prometheus loads
 every ``rules/*.yml``). One module per output:
 
-- prometheus_rules: deploy/prometheus/rules/*.yml (recording and alert rules per area)
+- rules/: deploy/prometheus/rules/*.yml (recording and alert rules, one module per area)
 - promtool_tests: deploy/prometheus/tests/*.yml (a unit test for every alert)
 - alertmanager: deploy/alertmanager/alertmanager.yml (routes by priority, receivers, inhibition)
 - runbook: docs/runbook.md (one section per alert)
 - dashboards: dashboards/*.json (the spec's Grafana dashboards; needs the ``dev`` extra)
+- collector_secrets, collector_latency: blocks of otel-collector/config/base.yaml (the secret
+  and PII patterns from tarot_monitoring.scrubbing; the spec's latency buckets and p95 targets),
+  generated between markers in the hand-written file (see generated_blocks)
 """
 
 from __future__ import annotations
@@ -18,20 +21,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from tarot_monitoring.render import collector_latency, collector_secrets
 from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config, check_timings
+from tarot_monitoring.render.generated_blocks import splice
 from tarot_monitoring.render.model import AlertRule, RuleFile
-from tarot_monitoring.render.prometheus_rules import check_rule_files, rule_files
 from tarot_monitoring.render.promtool_tests import parse_duration, test_files
+from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.render.runbook import render_runbook
-from tarot_monitoring.render.yaml import dump
+from tarot_monitoring.render.yaml_dumper import dump
 from tarot_monitoring.spec import PRIORITIES, Priority
 
-__all__ = ["GENERATED_DIRS", "Difference", "check", "outputs", "render_dirs_for_tests", "write"]
+__all__ = [
+    "COLLECTOR_CONFIG",
+    "GENERATED_DIRS",
+    "Difference",
+    "block_outputs",
+    "check",
+    "outputs",
+    "render_dirs_for_tests",
+    "write",
+]
 
 RULES_DIR: Final = "deploy/prometheus/rules"
 TESTS_DIR: Final = "deploy/prometheus/tests"
 ALERTMANAGER_FILE: Final = "deploy/alertmanager/alertmanager.yml"
 RUNBOOK_FILE: Final = "docs/runbook.md"
+COLLECTOR_CONFIG: Final = "otel-collector/config/base.yaml"
 GENERATED_DIRS: Final = (RULES_DIR, TESTS_DIR)
 """Directories whose every .yml file must come from a generator."""
 
@@ -55,7 +70,6 @@ def _rule_intervals(files: tuple[RuleFile, ...]) -> dict[Priority, int]:
 def outputs(alertmanager: AlertmanagerSettings | None = None) -> dict[str, str]:
     """Every generated file: path relative to the repository root -> contents."""
     files = rule_files()
-    check_rule_files(files)
     check_timings(_rule_intervals(files))
     result = {f"{RULES_DIR}/{rule_file.filename}": _HEADER + dump(rule_file.to_dict()) for rule_file in files}
     for test_file in test_files(files):
@@ -64,6 +78,11 @@ def outputs(alertmanager: AlertmanagerSettings | None = None) -> dict[str, str]:
     result[RUNBOOK_FILE] = render_runbook(files)
     result.update(_dashboard_outputs())
     return result
+
+
+def block_outputs() -> dict[str, dict[str, str]]:
+    """Generated blocks inside hand-written files: path -> block name -> contents."""
+    return {COLLECTOR_CONFIG: {**collector_secrets.blocks(), **collector_latency.blocks()}}
 
 
 def _dashboard_outputs() -> dict[str, str]:
@@ -82,13 +101,29 @@ def _dashboard_outputs() -> dict[str, str]:
 class Difference:
     path: str
     problem: str
-    """"differs", "missing" or "not generated"."""
+    """"differs", "missing", "not generated" or, for a file with generated blocks, what is wrong
+    with its markers."""
+
+
+def _spliced(root: Path) -> tuple[dict[str, str], list[Difference]]:
+    """Each hand-written file with generated blocks as it should read, or why it cannot."""
+    expected, problems = {}, []
+    for path, blocks in block_outputs().items():
+        target = root / path
+        if not target.is_file():
+            problems.append(Difference(path, "missing"))
+            continue
+        try:
+            expected[path] = splice(target.read_text(), blocks, source=path)
+        except ValueError as error:
+            problems.append(Difference(path, str(error)))
+    return expected, problems
 
 
 def check(root: Path) -> list[Difference]:
     """Checked-in files that differ from the generators' output, are missing, or are stale."""
-    expected = outputs()
-    problems = []
+    spliced, problems = _spliced(root)
+    expected = outputs() | spliced
     for path, text in expected.items():
         target = root / path
         if not target.is_file():
@@ -104,8 +139,14 @@ def check(root: Path) -> list[Difference]:
 
 
 def write(root: Path) -> list[str]:
-    """Write every output under `root`, remove stale generated files; returns the paths changed."""
-    expected = outputs()
+    """Write every output under `root`, remove stale generated files; returns the paths changed.
+
+    A hand-written file with generated blocks must exist with its markers (a ValueError otherwise).
+    """
+    spliced, problems = _spliced(root)
+    if problems:
+        raise ValueError("; ".join(f"{problem.path}: {problem.problem}" for problem in problems))
+    expected = outputs() | spliced
     changed = []
     for path, text in expected.items():
         target = root / path

@@ -7,9 +7,9 @@ the same chat without a notification sound, P4 to e-mail (next business day).
 
 Timings: a new alert group is delivered after ``group_wait``; an alert joining a group that
 already notified waits up to ``group_interval``. Both, plus the evaluation interval of the rule,
-must stay inside the spec's delivery time of the priority (P1 < 1 min, P2 < 5 min, P3 < 15 min,
-P4 < 60 min); :func:`check_timings` holds them to half of it, leaving room for export,
-evaluation and a retry of the notification.
+must stay inside the spec's delivery time of the priority (``delivery_within_s`` of
+tarot_monitoring.spec.PRIORITY_LEVELS); :func:`check_timings` holds them to half of it, leaving
+room for export, evaluation and a retry of the notification.
 
 Secrets: the bot token and chat id are read from files (``bot_token_file``, ``chat_id_file``,
 Alertmanager >= 0.26); the alert history's shared secret, when set, from ``credentials_file``.

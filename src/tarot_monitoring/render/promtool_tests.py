@@ -17,14 +17,14 @@ from typing import Final
 
 from tarot_monitoring.render import promql as q
 from tarot_monitoring.render.model import AlertRule, RuleFile
-from tarot_monitoring.render.prometheus_rules import (
+from tarot_monitoring.render.promql_eval import Sample, bucket_quantile, expand, extrapolated_rate
+from tarot_monitoring.render.rules.choices import (
     MIN_CALLS_FOR_BASELINE,
     MIN_CALLS_FOR_PERCENTILE,
     QUEUE_FULL_RATIO,
     RESPONSE_TIME_FLOOR_SHARE,
     SIGNALS,
 )
-from tarot_monitoring.render.promql_eval import Sample, bucket_quantile, expand, extrapolated_rate
 from tarot_monitoring.spec import (
     ENDPOINT_BASELINES,
     ERROR_RATE_THRESHOLD,
@@ -949,7 +949,7 @@ def _health_cases(catalog: Catalog) -> list[Case]:
 
 
 def _telemetry_case(catalog: Catalog) -> Case:
-    from tarot_monitoring.render.prometheus_rules import TELEMETRY_GAP, TELEMETRY_MEMORY
+    from tarot_monitoring.render.rules.choices import TELEMETRY_GAP, TELEMETRY_MEMORY
 
     step, last, steps = MINUTE, 30, 100
     gap, memory = parse_duration(TELEMETRY_GAP), parse_duration(TELEMETRY_MEMORY)
@@ -1008,7 +1008,7 @@ _COLLECTOR: Final = {
 
 
 def _pipeline_cases(catalog: Catalog) -> list[Case]:
-    from tarot_monitoring.render.prometheus_rules import TELEMETRY_GAP
+    from tarot_monitoring.render.rules.choices import TELEMETRY_GAP
 
     step, at, steps = MINUTE, 21, 30
     absent_rule = catalog.rule("TarotCollectorTelemetryAbsent")

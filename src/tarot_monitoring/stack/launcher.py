@@ -27,14 +27,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Literal
 
+from tarot_monitoring.spec import METRICS_RETENTION
 from tarot_monitoring.stack.process import ManagedProcess, StackError, free_ports, http_ok, port_free
 
 ComponentName = Literal["alertmanager", "prometheus", "collector"]
 COMPONENTS: Final[tuple[ComponentName, ...]] = ("alertmanager", "prometheus", "collector")
 """Start order; stop order is the reverse (the collector flushes into a still-running Prometheus)."""
 
-PROMETHEUS_RETENTION: Final = "30d"
-"""The spec's metric retention."""
+PROMETHEUS_RETENTION: Final = METRICS_RETENTION.prometheus_duration
+"""Prometheus' ``--storage.tsdb.retention.time``: the spec's metric retention."""
 _STATE_FILE: Final = "stack.json"
 
 

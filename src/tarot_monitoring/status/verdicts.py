@@ -37,12 +37,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Final
 
 from tarot_monitoring.render.model import AlertRule
-from tarot_monitoring.render.prometheus_rules import (
-    MIN_CALLS_FOR_PERCENTILE,
-    MIN_ERRORS_FOR_RATIO,
-    rule_files,
-)
 from tarot_monitoring.render.promql import CATEGORY, HEALTH_COMPONENT
+from tarot_monitoring.render.rules import rule_files
+from tarot_monitoring.render.rules.choices import MIN_CALLS_FOR_PERCENTILE, MIN_ERRORS_FOR_RATIO
 from tarot_monitoring.spec import (
     ERROR_RATE_THRESHOLD,
     FAILED_PAYMENTS_THRESHOLD,
