@@ -12,13 +12,14 @@ import pytest
 
 from tarot_monitoring.evaluation.durations import duration_ms, format_duration, is_duration, parse_duration
 from tarot_monitoring.evaluation.engine import Sample, evaluate
-from tarot_monitoring.evaluation.firing import alerts_firing, receiver_for
+from tarot_monitoring.evaluation.firing import alerts_firing
 from tarot_monitoring.evaluation.promql_parser import PromQLSyntaxError, parse
 from tarot_monitoring.evaluation.rules import RuleEvaluator
 from tarot_monitoring.evaluation.store import SeriesStore, is_stale
 from tarot_monitoring.evaluation.templates import expand, go_v, humanize_duration, humanize_percentage
 from tarot_monitoring.render.alertmanager import TIMINGS, WATCHDOG
 from tarot_monitoring.render.model import AlertRule, RecordingRule, RuleFile, RuleGroup
+from tarot_monitoring.render.routing import receiver_for
 from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.spec import PRIORITIES
 

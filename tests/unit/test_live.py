@@ -24,10 +24,7 @@ from tarot_monitoring.live import (
     PrometheusClient,
     PrometheusError,
     alert_views,
-    receiver_for,
-    receivers_for,
 )
-from tarot_monitoring.live.routing import Matcher
 from tarot_monitoring.live.state import metric_name
 from tarot_monitoring.live.text import format_dashboard
 from tarot_monitoring.live.view import (
@@ -39,6 +36,7 @@ from tarot_monitoring.live.view import (
 )
 from tarot_monitoring.render import promql
 from tarot_monitoring.render.alertmanager import HISTORY, TIMINGS, WATCHDOG, alertmanager_config
+from tarot_monitoring.render.routing import Matcher, receiver_for, receivers_for
 from tarot_monitoring.spec import PRIORITIES, Priority, baseline_for
 from tarot_monitoring.spec.performance import DASHBOARD_UPDATE_WITHIN_S
 

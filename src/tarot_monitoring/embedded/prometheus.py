@@ -25,10 +25,10 @@ from opentelemetry.sdk.metrics.export import MetricsData
 
 from tarot_monitoring.embedded.sdk_series import sdk_samples
 from tarot_monitoring.embedded.span_metrics import SpanMetricsProcessor
-from tarot_monitoring.evaluation.firing import receiver_for
 from tarot_monitoring.evaluation.promql_math import PrometheusMajor
 from tarot_monitoring.evaluation.rules import AlertState, RuleEvaluator
 from tarot_monitoring.render.model import RuleFile
+from tarot_monitoring.render.routing import receiver_for
 
 __all__ = ["EmbeddedAlert", "EmbeddedPrometheus"]
 

@@ -2,10 +2,8 @@
 
 :func:`alerts_firing` runs the generated rules (render.rules) over a SeriesStore with
 :class:`~tarot_monitoring.evaluation.rules.RuleEvaluator` and names, for each firing alert, the
-Alertmanager receiver it would reach. The receiver is read from the generated Alertmanager
-configuration (render.alertmanager.alertmanager_config) by walking its routes as Alertmanager
-does: the first matching child route that does not ``continue`` decides; routes with
-``continue: true`` (the alert history) are copies, not the destination.
+Alertmanager receiver it would reach (:func:`tarot_monitoring.render.routing.receiver_for`: the
+generated routes walked as Alertmanager walks them).
 
     from tarot_monitoring.evaluation.firing import alerts_firing
     for alert in alerts_firing(store, at=now):
@@ -14,21 +12,18 @@ does: the first matching child route that does not ``continue`` decides; routes 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 
 from tarot_monitoring.evaluation.promql_math import PrometheusMajor
 from tarot_monitoring.evaluation.rules import RuleEvaluator
 from tarot_monitoring.evaluation.store import SeriesStore
-from tarot_monitoring.render.alertmanager import alertmanager_config
 from tarot_monitoring.render.model import RuleFile
+from tarot_monitoring.render.routing import receiver_for
 from tarot_monitoring.render.rules import rule_files
 
-__all__ = ["Firing", "alerts_firing", "receiver_for"]
+__all__ = ["Firing", "alerts_firing"]
 
-_MATCHER = re.compile(r'^\s*([a-zA-Z_]\w*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$')
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,46 +36,6 @@ class Firing:
     summary: str
     labels: Mapping[str, str]
     value: float
-
-
-def _matches(matcher: str, labels: Mapping[str, str]) -> bool:
-    parsed = _MATCHER.match(matcher)
-    if parsed is None:
-        raise ValueError(f"unsupported Alertmanager matcher in the generated config: {matcher!r}")
-    name, op, value = parsed.groups()
-    actual = labels.get(name, "")
-    if op == "=":
-        return actual == value
-    if op == "!=":
-        return actual != value
-    found = re.fullmatch(value, actual) is not None
-    return found if op == "=~" else not found
-
-
-def _route_receiver(route: Mapping[str, object], labels: Mapping[str, str]) -> str:
-    children = route.get("routes", [])
-    assert isinstance(children, list)
-    for child in children:
-        matchers = child.get("matchers", [])
-        if all(_matches(m, labels) for m in matchers):
-            if child.get("continue"):
-                continue
-            return _route_receiver(child, labels)
-    receiver = route["receiver"]
-    assert isinstance(receiver, str)
-    return receiver
-
-
-@cache
-def _routes() -> Mapping[str, object]:
-    route = alertmanager_config()["route"]
-    assert isinstance(route, dict)
-    return route
-
-
-def receiver_for(labels: Mapping[str, str]) -> str:
-    """The receiver the generated Alertmanager routes send an alert with these labels to."""
-    return _route_receiver(_routes(), labels)
 
 
 def alerts_firing(

@@ -1,4 +1,4 @@
-"""Live state of a running bot: the Prometheus client, alert routing, the view's data model, the view.
+"""Live state of a running bot: the Prometheus client, alerts with their receivers, the view.
 
 `tarot-monitor status --prometheus URL` and `--watch`, and `tarot-monitor demo --live`, use it.
 The terminal view (:mod:`tarot_monitoring.live.view`) needs the ``cli`` extra (rich); everything
@@ -15,7 +15,6 @@ from tarot_monitoring.live.model import (
     SystemOverview,
 )
 from tarot_monitoring.live.prometheus import PrometheusAlert, PrometheusClient, PrometheusError, Sample
-from tarot_monitoring.live.routing import receiver_for, receivers_for
 from tarot_monitoring.live.state import read_dashboard
 
 __all__ = [
@@ -32,6 +31,4 @@ __all__ = [
     "alert_views",
     "read_alerts",
     "read_dashboard",
-    "receiver_for",
-    "receivers_for",
 ]

@@ -3,7 +3,7 @@
 Prometheus' ``/api/v1/alerts`` holds the same alerts as the ``ALERTS`` series
 (``ALERTS{alertstate="firing"}``), with their annotations, so the summary shown is the one the
 on-call chat gets. The priority is the alert's ``priority`` label (set by the generated rules);
-the receiver comes from the generated Alertmanager route tree (:mod:`tarot_monitoring.live.routing`).
+the receiver comes from the generated Alertmanager route tree (:mod:`tarot_monitoring.render.routing`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from tarot_monitoring.live.model import AlertView
 from tarot_monitoring.live.prometheus import PrometheusAlert, PrometheusClient
-from tarot_monitoring.live.routing import receiver_for
+from tarot_monitoring.render.routing import receiver_for
 from tarot_monitoring.spec import PRIORITIES
 
 __all__ = ["alert_views", "read_alerts"]
