@@ -82,8 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         const="any",
         default=None,
         metavar="ALERT_OR_PRIORITY",
-        help="with --otlp: run until Prometheus fires an alert for the demo (any, or the one named: "
-        "TarotPaymentFailuresCritical, P1, ...), then print it with its receiver",
+        help="run until an alert fires for the demo (any, or the one named: TarotPaymentFailuresCritical, "
+        "P1, ...), then print it with its receiver; Prometheus' alerts with --otlp, else the embedded "
+        "evaluator's (the same generated rules, over the demo's own telemetry)",
     )
     demo.add_argument(
         "--prometheus",
@@ -196,9 +197,6 @@ def _demo(args: argparse.Namespace) -> int:
     from tarot_monitoring.live.view import DEFAULT_INTERVAL_S
 
     target = otlp_target(args.otlp)
-    if args.until_alert is not None and target is None:
-        print("tarot-monitor demo: --until-alert needs the telemetry exported: add --otlp", file=sys.stderr)
-        return 2
     if args.live and (problem := _live_problem(args.refresh)):
         print(f"tarot-monitor demo --live: {problem}", file=sys.stderr)
         return 2

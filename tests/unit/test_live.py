@@ -254,15 +254,17 @@ def test_cli_says_how_to_get_the_live_view(
     assert "pip install 'tarot-monitoring[cli]'" in capsys.readouterr().err
 
 
-def test_cli_refuses_a_slow_refresh_and_an_alert_wait_without_export(
+def test_cli_refuses_a_slow_refresh_and_waits_for_an_embedded_alert(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", *SIGNAL_ENDPOINT_VARIABLES.values()):
         monkeypatch.delenv(name, raising=False)
     assert main(["status", "--watch", "--interval", "11"]) == 2
     assert "at most 10 s (the spec's dashboard update limit), got 11" in capsys.readouterr().err
-    assert main(["demo", "--until-alert"]) == 2
-    assert "--until-alert needs the telemetry exported: add --otlp" in capsys.readouterr().err
+    # Without --otlp the embedded evaluator raises the same generated rules' alerts.
+    args = ["demo", "--until-alert", "P1", "--fail-payments", "1", "--users", "10", "--rounds", "1"]
+    assert main([*args, "--duration", "20"]) == 0
+    assert "TarotPaymentFailuresCritical -> " in capsys.readouterr().out
 
 
 def test_demo_live_view_runs_on_the_embedded_default() -> None:
@@ -272,7 +274,8 @@ def test_demo_live_view_runs_on_the_embedded_default() -> None:
     assert "Performance against targets" in text
     assert "the demo's own telemetry" in text
     assert "healthy" in text  # the demo's health checks of its fakes
-    assert "alerts are Prometheus'" in text  # the note of the empty panel (wrapped at 80 columns)
+    assert "embedded evaluator" in text  # the alerts panel's source (wrapped at 80 columns)
+    assert "Watchdog" in text  # the always-firing heartbeat, raised by the embedded evaluator
     assert "Telemetry counts equal what the bot counted itself: yes" in text
 
 

@@ -34,13 +34,15 @@ from tarot_monitoring.demo.fakes import FakeServices
 from tarot_monitoring.demo.otlp import OtlpTarget
 from tarot_monitoring.demo.report import render_categories
 from tarot_monitoring.demo.workload import WorkloadResult, run_workload
+from tarot_monitoring.embedded.prometheus import EmbeddedPrometheus
+from tarot_monitoring.embedded.span_metrics import SpanMetricsProcessor
 from tarot_monitoring.exporters import DeliveryStats, ScrubbingSpanExporter
 from tarot_monitoring.health import HealthChecker
 from tarot_monitoring.live.alerts import alert_views
 from tarot_monitoring.live.model import AlertView, BusinessView, CategoryView, DashboardState, SystemOverview
 from tarot_monitoring.live.prometheus import PrometheusClient, PrometheusError
 from tarot_monitoring.live.view import check_interval, render_dashboard, require_rich
-from tarot_monitoring.status import MetricsCollector, MetricsSnapshot, format_verdicts
+from tarot_monitoring.status import MetricsCollector, MetricsSnapshot
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -55,7 +57,7 @@ def run_demo(
     fail_payments: float = 0.0,
     slow_readings_s: float = 0.0,
     seed: int = 7,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     otlp: OtlpTarget | None = None,
     duration_s: float = 0.0,
     until_alert: str | None = None,
@@ -70,11 +72,10 @@ def run_demo(
     Prometheus at `prometheus_url` fires a matching alert for the demo's service, and returns 1
     if none fired within `duration_s`. `live` shows the live view, refreshed every `refresh_s`.
     """
+    out = out if out is not None else sys.stdout  # read at call time, so a redirected stdout is used
     if live:
         require_rich()
         check_interval(refresh_s)
-    if until_alert is not None and prometheus_url is None:
-        raise ValueError("until_alert needs the Prometheus to ask (prometheus_url)")
     spans = InMemorySpanExporter()
     with FakeServices() as fakes:
         fakes.payments.set_faults(error_rate=fail_payments, seed=seed, decline=True)
@@ -84,6 +85,7 @@ def run_demo(
             f"127.0.0.1:{fakes.telegram.port}": "telegram",
             f"127.0.0.1:{fakes.payments.port}": "payment",
         }
+        embedded: EmbeddedPrometheus | None = None
         if otlp is None:
             telemetry = tm.configure(
                 service_name=SERVICE_NAME,
@@ -92,6 +94,13 @@ def run_demo(
                 logs_exporter="none",
                 dependency_hosts=hosts,
                 metric_export_interval_ms=60_000,
+            )
+            # No stack: what Prometheus would hold and raise is kept in process, from the same
+            # spans and metrics, by the same generated rules (tarot_monitoring.embedded).
+            span_metrics = SpanMetricsProcessor()
+            telemetry.tracer_provider.add_span_processor(span_metrics)
+            embedded = EmbeddedPrometheus(
+                span_metrics=span_metrics, metrics_source=telemetry.collect_metrics_now
             )
         else:
             telemetry = tm.configure(
@@ -124,6 +133,7 @@ def run_demo(
                 duration_s=duration_s,
                 until_alert=until_alert,
                 prometheus=PrometheusClient(prometheus_url) if prometheus_url else None,
+                embedded=embedded,
                 refresh_s=refresh_s,
             )
             if live:
@@ -144,8 +154,7 @@ def run_demo(
         return 1
     categories = application.categories.values()
     print("\nPer-category latency and errors, from the SDK's histograms, against the spec:", file=out)
-    print(render_categories(categories, snapshot.verdicts), file=out)
-    print("", *format_verdicts(snapshot.verdicts), sep="\n", file=out)
+    print(render_categories(categories, embedded.alerts() if embedded is not None else ()), file=out)
 
     seen = {stats.category: (stats.count, stats.errors) for stats in categories if stats.count}
     expected = {
@@ -157,6 +166,8 @@ def run_demo(
         print(f"  telemetry {seen}\n  bot       {expected}", file=out)
 
     print(f"\nBusiness: {_business(snapshot)}", file=out)
+    if embedded is not None:
+        _report_embedded(embedded, out)
 
     token = fakes.telegram.token
     telegram_spans = [s for s in finished if dict(s.attributes or {}).get(semconv.DEPENDENCY) == "telegram"]
@@ -181,6 +192,9 @@ def run_demo(
 ANY_ALERT = "any"
 """`until_alert` value: stop at the first alert that fires for the demo's service."""
 _WAVE_PAUSE_S = 1.0
+SCRAPE_INTERVAL_S = 0.5
+"""How often the embedded Prometheus samples a demo run: a run of seconds still gets enough
+samples per series for rate() (Prometheus needs two), which its 5 s export would not give."""
 _ALERT_POLL_S = 1.0
 
 
@@ -198,11 +212,13 @@ class _DemoRun:
         duration_s: float,
         until_alert: str | None,
         prometheus: PrometheusClient | None,
+        embedded: EmbeddedPrometheus | None = None,
         refresh_s: float,
     ) -> None:
         self.fakes, self.telemetry = fakes, telemetry
         self.users, self.rounds, self.seed = users, rounds, seed
         self.duration_s, self.until_alert, self.prometheus = duration_s, until_alert, prometheus
+        self.embedded = embedded
         self.refresh_s = refresh_s
         self.result = WorkloadResult()
         # The bot's own health checks of its paid dependencies (the fakes), as a real bot runs
@@ -233,8 +249,10 @@ class _DemoRun:
     async def drive(self) -> None:
         """Waves of users until the duration ends (or the alert fired), then the final snapshot."""
         watcher = asyncio.create_task(self._watch_alerts()) if self.until_alert is not None else None
+        scraper = asyncio.create_task(self._scrape_every(SCRAPE_INTERVAL_S)) if self.embedded else None
         try:
             wave = 0
+            self._scrape()  # the "before" sample: a counter born later counts whole, as in Prometheus
             while True:
                 await self.health.check_health()
                 first = 100_000 + wave * self.users
@@ -242,15 +260,17 @@ class _DemoRun:
                     self.fakes, users=self.users, rounds=self.rounds, seed=self.seed + wave, first_user=first
                 )
                 self.result.add(done)
+                self._scrape()
                 wave += 1
                 if not self._running():
                     break
                 await asyncio.sleep(_WAVE_PAUSE_S)
         finally:
-            if watcher is not None:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+            for task in (watcher, scraper):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
         self.snapshot = await self.collector.collect_metrics()
         await self.health.aclose()
 
@@ -280,9 +300,18 @@ class _DemoRun:
             await self._read_alerts()
             await asyncio.sleep(_ALERT_POLL_S)
 
+    def _scrape(self) -> None:
+        if self.embedded is not None:
+            self.embedded.scrape()
+
+    async def _scrape_every(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            await asyncio.to_thread(self._scrape)
+
     async def _read_alerts(self) -> tuple[AlertView, ...]:
         if self.prometheus is None:
-            return ()
+            return self._embedded_alerts()
         try:
             alerts = await asyncio.to_thread(self.prometheus.alerts)
         except PrometheusError as exc:
@@ -302,11 +331,51 @@ class _DemoRun:
         if self.prometheus is None:
             return replace(
                 state,
-                alerts_note="alerts are Prometheus': run `tarot-monitor stack up` and the demo with --otlp",
+                alerts=self._embedded_alerts(),
+                alerts_note="the embedded evaluator's: the generated rules over the demo's own telemetry",
             )
         alerts = await self._read_alerts()
         errors = {**state.errors, **({"alerts": self.alert_errors} if self.alert_errors else {})}
         return replace(state, alerts=alerts, errors=errors)
+
+
+    def _embedded_alerts(self) -> tuple[AlertView, ...]:
+        if self.embedded is None:
+            return ()
+        views = tuple(
+            AlertView(
+                name=alert.alertname,
+                priority=alert.priority,
+                receiver=alert.receiver,
+                summary=alert.summary,
+                state=alert.state,
+                component=alert.labels.get("component", ""),
+            )
+            for alert in self.embedded.alerts()
+        )
+        wanted = tuple(a for a in views if a.state == "firing" and _matches(a, self.until_alert))
+        if wanted and not self.fired and self.until_alert is not None:
+            self.fired, self.fired_after_s = wanted, time.monotonic() - self.started
+        return views
+
+
+def _report_embedded(embedded: EmbeddedPrometheus, out: TextIO) -> None:
+    """What the generated rules raise over the demo's telemetry (no stack needed)."""
+    alerts = embedded.alerts()
+    print(
+        f"\nAlerts the generated Prometheus rules raise over this telemetry "
+        f"(embedded evaluator, {embedded.scrapes} samples):",
+        file=out,
+    )
+    if not alerts:
+        print("  none", file=out)
+    for alert in alerts:
+        held = f", fires once held {alert.for_s:g} s" if alert.state == "pending" else ""
+        print(
+            f"  {alert.state:<7} [{alert.priority}] {alert.alertname} -> {alert.receiver}: "
+            f"{alert.summary}{held}",
+            file=out,
+        )
 
 
 def _matches(alert: AlertView, wanted: str | None) -> bool:

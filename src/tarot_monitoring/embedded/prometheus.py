@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from opentelemetry.sdk.metrics.export import MetricsData
 
@@ -33,6 +34,10 @@ from tarot_monitoring.render.routing import receiver_for
 __all__ = ["EmbeddedAlert", "EmbeddedPrometheus"]
 
 MetricsSource = Callable[[], MetricsData | None]
+
+NO_PIPELINE_RULES: Final = frozenset({"tarot-pipeline"})
+"""Rule files left out by default: the embedded default has no collector, so the pipeline's
+rules (collector telemetry absent, exporter failures) would only say so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +71,7 @@ class EmbeddedPrometheus:
         if rule_files is None:
             from tarot_monitoring.render.rules import rule_files as generated
 
-            rule_files = generated()
+            rule_files = [f for f in generated() if f.name not in NO_PIPELINE_RULES]
         self.span_metrics = span_metrics
         self._metrics_source = metrics_source
         self._evaluator = RuleEvaluator(rule_files, prometheus_major=prometheus_major)
