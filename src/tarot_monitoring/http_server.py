@@ -13,9 +13,6 @@ core package's health endpoint and alert history must not require it; it would a
 its six compiled or pure-Python companions (multidict, yarl, frozenlist, propcache, aiosignal,
 aiohappyeyeballs) to every bot that only wants ``/readyz``. What the three servers need is the
 few hundred lines below, tested on their own in tests/unit/test_http_server.py.
-
-:class:`ThreadedHttpServer` runs a server on its own event loop in a daemon thread, so sync and
-async clients alike can call it (the fakes), with a thread pool for handlers that block.
 """
 
 from __future__ import annotations
@@ -25,9 +22,7 @@ import contextlib
 import json
 import logging
 import math
-import threading
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from http import HTTPStatus
@@ -43,7 +38,6 @@ __all__ = [
     "Request",
     "Response",
     "Router",
-    "ThreadedHttpServer",
 ]
 
 _log = logging.getLogger(__name__)
@@ -71,20 +65,17 @@ class Limits:
     """Accept ``Transfer-Encoding: chunked`` bodies; when False such a request gets 411."""
 
     def __post_init__(self) -> None:
-        for name in ("max_head_bytes", "max_header_lines"):
+        for name, least in (("max_head_bytes", 1), ("max_header_lines", 1), ("max_body_bytes", 0)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive whole number, got {value!r}")
-        if isinstance(self.max_body_bytes, bool) or not isinstance(self.max_body_bytes, int):
-            raise ValueError(f"max_body_bytes must be a whole number, got {self.max_body_bytes!r}")
-        if self.max_body_bytes < 0:
-            raise ValueError(f"max_body_bytes must be >= 0, got {self.max_body_bytes!r}")
-        if not _is_number(self.read_timeout_s) or not self.read_timeout_s > 0:
-            raise ValueError(
-                f"read_timeout_s must be a positive number of seconds, got {self.read_timeout_s!r}"
-            )
-        if not _is_number(self.keep_alive_s) or self.keep_alive_s < 0:
-            raise ValueError(f"keep_alive_s must be >= 0 seconds, got {self.keep_alive_s!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
+        for name in ("read_timeout_s", "keep_alive_s"):
+            value = getattr(self, name)
+            if not _is_number(value) or value < 0 or (value == 0 and name == "read_timeout_s"):
+                raise ValueError(
+                    f"{name} must be a {'positive' if name == 'read_timeout_s' else '>= 0'} "
+                    f"number of seconds, got {value!r}"
+                )
 
 
 class HttpError(Exception):
@@ -106,6 +97,9 @@ class Response:
     status: int
     body: object = None
     headers: tuple[tuple[str, str], ...] = ()
+
+
+_INTERNAL_ERROR: Final = Response(500, {"error": "internal error"})
 
 
 class _Drop(Exception):
@@ -379,7 +373,7 @@ class HttpServer:
         except Exception:
             # Not the path: the fake Bot API's carries a token.
             _log.exception("a %s request's handler failed", request.method)
-            response = Response(500, {"error": "internal error"})
+            response = _INTERNAL_ERROR
         if response is None:
             return False
         keep = (
@@ -388,7 +382,13 @@ class HttpServer:
             and "close" not in request.header("connection").lower()
             and not request.body_pending
         )
-        writer.write(_encode(response, keep=keep, head_only=request.method == "HEAD"))
+        head_only = request.method == "HEAD"
+        try:
+            data = _encode(response, keep=keep, head_only=head_only)
+        except (TypeError, ValueError):  # a circular body, a header with a line break
+            _log.exception("a %s request's answer could not be encoded", request.method)
+            data = _encode(_INTERNAL_ERROR, keep=keep, head_only=head_only)
+        writer.write(data)
         await writer.drain()
         if not keep and request.body_pending:
             await _linger(reader, writer)
@@ -470,66 +470,3 @@ def _json_default(value: object) -> str:
 
 def _is_number(value: object) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
-
-
-class ThreadedHttpServer:
-    """An :class:`HttpServer` on its own event loop in a daemon thread, for sync and async callers.
-
-    Handlers run on that loop; ones that block call ``asyncio.to_thread``/``run_in_executor``,
-    which use this server's pool of `threads` (finished, not abandoned, on :meth:`stop`).
-    """
-
-    def __init__(self, server: HttpServer, *, name: str = "http-server", threads: int = 64) -> None:
-        self.server, self.name, self.threads = server, name, threads
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
-    def start(self) -> None:
-        """Bind and serve; returns once the port is bound (a bind error is raised here)."""
-        if self._thread is not None:
-            raise RuntimeError(f"{self.name} is already running at {self.server.url}")
-        loop = asyncio.new_event_loop()
-        loop.set_default_executor(ThreadPoolExecutor(self.threads, thread_name_prefix=f"{self.name}-handler"))
-        bound = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.server.start())
-            except BaseException as exc:
-                failure.append(exc)
-                return
-            finally:
-                bound.set()
-            loop.run_forever()
-
-        thread = threading.Thread(target=run, name=self.name, daemon=True)
-        thread.start()
-        bound.wait()
-        if failure:
-            thread.join()
-            loop.close()
-            raise failure[0]
-        self._loop, self._thread = loop, thread
-
-    def stop(self) -> None:
-        """Close the port and every connection, let blocking handlers finish, end the thread. Idempotent."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
-        self._loop = self._thread = None
-
-    async def _shutdown(self) -> None:
-        assert self._loop is not None
-        await self.server.stop()
-        await self._loop.shutdown_default_executor()
-        await self._loop.shutdown_asyncgens()

@@ -600,3 +600,12 @@ def test_constructor_rejects_unlike_credentials() -> None:
         FakePayments(api_key="sk_live_x")
     with pytest.raises(ValueError, match="token"):
         FakeTelegram(token="not-a-token")
+
+
+def test_a_taken_port_fails_at_start_and_leaves_nothing_running() -> None:
+    with FakeOpenAI() as first:
+        second = FakeOpenAI(port=first.port)
+        with pytest.raises(OSError, match="address already in use"):
+            second.start()
+        assert not second.running
+        assert httpx.get(f"{first.base_url}/_stats").status_code == 200

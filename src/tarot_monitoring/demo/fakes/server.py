@@ -1,17 +1,18 @@
 """What every fake shares: serving on 127.0.0.1, routes by template, fault injection, request counts.
 
 A fake is a :class:`tarot_monitoring.http_server.HttpServer` on its own event loop in a daemon
-thread (:class:`~tarot_monitoring.http_server.ThreadedHttpServer`), so sync and async clients
-both work. Latency and hung requests wait on that loop; the services' route handlers are plain
-functions run in the server's thread pool (the Bot API's long poll blocks), guarded by one lock
-per fake. Requests are counted per route template (``GET /_stats``), so the Telegram token
-never appears in a count, a log line or an error body.
+thread (:class:`ThreadedHttpServer`), so sync and async clients both work. Latency and hung
+requests wait on that loop; the services' route handlers are plain functions run in the
+server's thread pool (the Bot API's long poll blocks), guarded by one lock per fake. Requests
+are counted per route template (``GET /_stats``), so the Telegram token never appears in a
+count, a log line or an error body.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import email.parser
 import email.policy
 import itertools
@@ -28,9 +29,18 @@ from types import TracebackType
 from typing import Any, ClassVar, Final, Self
 
 from tarot_monitoring.demo.fakes.faults import Faults
-from tarot_monitoring.http_server import HttpServer, Limits, Request, Response, ThreadedHttpServer
+from tarot_monitoring.http_server import HttpServer, Limits, Request, Response
 
-__all__ = ["JSON", "LOOPBACK", "BadBody", "FakeServer", "RouteHandler", "bearer_token", "request_params"]
+__all__ = [
+    "JSON",
+    "LOOPBACK",
+    "BadBody",
+    "FakeServer",
+    "RouteHandler",
+    "ThreadedHttpServer",
+    "bearer_token",
+    "request_params",
+]
 
 JSON = dict[str, Any]
 LOOPBACK: Final = "127.0.0.1"
@@ -112,6 +122,71 @@ class Route:
     template: str
     pattern: re.Pattern[str]
     handler: RouteHandler
+
+
+class ThreadedHttpServer:
+    """An :class:`HttpServer` on its own event loop in a daemon thread, for sync and async callers.
+
+    Handlers run on that loop; ones that block call ``asyncio.to_thread``/``run_in_executor``,
+    which use this server's pool of `threads` (finished, not abandoned, on :meth:`stop`).
+    """
+
+    def __init__(self, server: HttpServer, *, name: str = "http-server", threads: int = 64) -> None:
+        self.server, self.name, self.threads = server, name, threads
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> None:
+        """Bind and serve; returns once the port is bound (a bind error is raised here)."""
+        if self._thread is not None:
+            raise RuntimeError(f"{self.name} is already running at {self.server.url}")
+        loop = asyncio.new_event_loop()
+        loop.set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix=f"{self.name}-handler")
+        )
+        bound = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.server.start())
+            except BaseException as exc:
+                failure.append(exc)
+                return
+            finally:
+                bound.set()
+            loop.run_forever()
+
+        thread = threading.Thread(target=run, name=self.name, daemon=True)
+        thread.start()
+        bound.wait()
+        if failure:
+            thread.join()
+            loop.close()
+            raise failure[0]
+        self._loop, self._thread = loop, thread
+
+    def stop(self) -> None:
+        """Close the port and every connection, let blocking handlers finish, end the thread. Idempotent."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+        self._loop = self._thread = None
+
+    async def _shutdown(self) -> None:
+        assert self._loop is not None
+        await self.server.stop()
+        await self._loop.shutdown_default_executor()
+        await self._loop.shutdown_asyncgens()
 
 
 class FakeServer:
