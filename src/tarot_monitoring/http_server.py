@@ -341,6 +341,10 @@ class HttpServer:
                 timeout = self.limits.keep_alive_s
         except (ConnectionError, _Drop):
             pass
+        except asyncio.CancelledError:
+            # stop() cancelled this connection; ending quietly keeps Python 3.11's stream callback
+            # from logging the cancellation as an error.
+            pass
         finally:
             self._connections.discard(task)
             writer.close()

@@ -313,7 +313,7 @@ async def test_without_keep_alive_every_answer_closes(server: HttpServer) -> Non
 # --- lifecycle ---------------------------------------------------------------------------------
 
 
-async def test_stop_closes_idle_and_busy_connections_and_the_port() -> None:
+async def test_stop_closes_idle_and_busy_connections_and_the_port(caplog: pytest.LogCaptureFixture) -> None:
     gate = asyncio.Event()
 
     async def waits(request: Request) -> Response:
@@ -335,6 +335,8 @@ async def test_stop_closes_idle_and_busy_connections_and_the_port() -> None:
         with pytest.raises(httpx.ConnectError):
             await http.get("/hello%20world")
     assert not running.running
+    await asyncio.sleep(0.05)  # let the streams' done-callbacks run
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []  # a clean stop, not errors
     await running.stop()  # idempotent
 
 
