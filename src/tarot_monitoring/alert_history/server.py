@@ -16,7 +16,6 @@ import contextlib
 import hmac
 import logging
 from dataclasses import asdict
-from types import TracebackType
 from typing import Any, Final
 
 from tarot_monitoring.alert_history.payload import Notification, PayloadError, parse_notification
@@ -37,7 +36,7 @@ _LIMITS: Final = Limits(
 )
 
 
-class AlertHistoryServer:
+class AlertHistoryServer(HttpServer):
     """Serve the alert history for `store` on host:port (port 0: any free port, see :attr:`port`)."""
 
     def __init__(
@@ -53,7 +52,6 @@ class AlertHistoryServer:
         if token is not None and not token.strip():
             raise ValueError("token must be a non-empty string (or None for no shared secret)")
         self.store = store
-        self.host = host
         self._token = token.strip().encode() if token else None
         self.retention_days = retention_days
         self.prune_interval_s = prune_interval_s
@@ -65,19 +63,14 @@ class AlertHistoryServer:
                 ("GET", "/healthz"): self._health,
             }
         )
-        self._http = HttpServer(routes, host=host, port=port, limits=_LIMITS)
+        super().__init__(routes, host=host, port=port, limits=_LIMITS)
         self._pruner: asyncio.Task[None] | None = None
 
-    @property
-    def port(self) -> int:
-        return self._http.port
-
-    @property
-    def url(self) -> str:
-        return self._http.url
-
     async def start(self) -> None:
-        await self._http.start()
+        """Listen, and start the retention task. Idempotent."""
+        if self.running:
+            return
+        await super().start()
         self._pruner = asyncio.create_task(self._prune_forever(), name="alert-history-retention")
         _log.info("alert history listening on %s", self.url)
 
@@ -86,21 +79,8 @@ class AlertHistoryServer:
             self._pruner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pruner
-        await self._http.stop()
-
-    async def serve_forever(self) -> None:
-        if not self._http.running:
-            await self.start()
-        await self._http.serve_forever()
-
-    async def __aenter__(self) -> AlertHistoryServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
+            self._pruner = None
+        await super().stop()
 
     # --- retention ------------------------------------------------------------------------------
     async def _prune_forever(self) -> None:

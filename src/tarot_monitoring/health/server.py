@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from types import TracebackType
 from typing import Final
 
 from tarot_monitoring.health.checker import HealthChecker
@@ -25,11 +24,12 @@ _log = logging.getLogger(__name__)
 _NO_STORE: Final = (("Cache-Control", "no-store"),)
 
 
-class HealthServer:
+class HealthServer(HttpServer):
     """A tiny HTTP server for orchestrator probes: ``/healthz`` and ``/readyz`` (GET or HEAD).
 
     Loopback by default: expose it wider (``host="0.0.0.0"``) only where the orchestrator needs
-    it, since ``/readyz`` names the dependencies and their errors.
+    it, since ``/readyz`` names the dependencies and their errors. ``async with`` or
+    start()/stop(); :attr:`url` and :attr:`port` once started (port 0: any free port).
     """
 
     def __init__(
@@ -52,7 +52,6 @@ class HealthServer:
                 f"request_timeout_s must be a positive number of seconds, got {request_timeout_s!r}"
             )
         self.checker = checker
-        self.host = host
         self.cache_ttl_s = cache_ttl_s
         self.request_timeout_s = request_timeout_s
         routes = {
@@ -62,34 +61,13 @@ class HealthServer:
         }
         # Probes have no body; the timeout bounds a client that opens a connection and stalls.
         limits = Limits(max_body_bytes=0, read_timeout_s=request_timeout_s)
-        self._http = HttpServer(Router(routes), host=host, port=port, limits=limits)
+        super().__init__(Router(routes), host=host, port=port, limits=limits)
         self._started = time.monotonic()
 
-    @property
-    def port(self) -> int:
-        """The bound port (useful with port=0)."""
-        return self._http.port
-
-    @property
-    def url(self) -> str:
-        return self._http.url
-
     async def start(self) -> None:
-        if not self._http.running:
-            await self._http.start()
+        if not self.running:
+            await super().start()
             self._started = time.monotonic()
-
-    async def stop(self) -> None:
-        await self._http.stop()
-
-    async def __aenter__(self) -> HealthServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def _liveness(self, request: Request) -> Response:
         return Response(
