@@ -101,6 +101,27 @@ async def test_telegram_long_poll_returns_when_an_update_arrives(fake_telegram: 
     assert [u["update_id"] for u in result] == [update_id]
 
 
+async def test_long_polls_do_not_hold_up_other_requests(fake_telegram: FakeTelegram) -> None:
+    """Each long poll blocks a handler thread, never the fake's event loop."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        polls = [
+            asyncio.create_task(client.post(f"{fake_telegram.api_url}/getUpdates", json={"timeout": 25}))
+            for _ in range(5)
+        ]
+        await asyncio.sleep(0.1)
+        sent = await asyncio.wait_for(
+            asyncio.to_thread(
+                httpx.post, f"{fake_telegram.api_url}/sendMessage", json={"chat_id": 1, "text": "hi"}
+            ),
+            timeout=5,
+        )
+        assert sent.status_code == 200
+        assert not any(poll.done() for poll in polls)
+        fake_telegram.push_message("hello")
+        answers = await asyncio.gather(*polls)
+    assert {len(answer.json()["result"]) for answer in answers} == {1}
+
+
 def test_telegram_webhook_blocks_get_updates_until_deleted(fake_telegram: FakeTelegram) -> None:
     api = fake_telegram.api_url
     assert httpx.post(f"{api}/setWebhook", data={"url": "http://insecure"}).status_code == 400
