@@ -6,5 +6,5 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-ensure_venv all
+ensure_venv all,cli
 exec "$VENV/bin/tarot-monitor" demo "$@"
