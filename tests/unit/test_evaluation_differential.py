@@ -6,8 +6,8 @@ The same generated series (tests/unit/evaluation_scenarios.py) go to RuleEvaluat
 annotations, an empty list where nothing fires), so promtool passing means they agree. Run on
 promtool 2.42 (Debian's, ``prometheus_major=2``) and on promtool 3.x (``TAROT_PROMTOOL3_BIN``,
 ``prometheus_major=3``; built by deploy/prometheus/build-promtool.sh). The mutation tests show
-the comparison can fail: an evaluator whose ``>=`` is ``>``, or whose rules carry a changed
-threshold, is refused by promtool.
+the comparison can fail: an evaluator whose ``>=`` is ``>``, whose rules carry a changed
+threshold, or that computes with the other major version's semantics, is refused by promtool.
 """
 
 from __future__ import annotations
@@ -262,7 +262,17 @@ def test_a_flipped_comparison_is_caught(
 ) -> None:
     monkeypatch.setitem(engine._COMPARE, ">=", operator.gt)
     files = rule_files()
-    done = run_promtool(promtool2, files, files, 2, tmp_path)
+    spikes = [scenario for scenario in scenarios() if scenario.name == "spikes"]
+    done = run_promtool(promtool2, files, files, 2, tmp_path, spikes)
+    assert done.returncode != 0
+    assert "TarotPaymentFailuresWarning" in done.stdout + done.stderr
+
+
+def test_the_other_majors_semantics_are_caught(promtool2: str, tmp_path: Path) -> None:
+    """Prometheus 3.x arithmetic (left-open ranges) predicts other timings than promtool 2.42 shows."""
+    files = rule_files()
+    spikes = [scenario for scenario in scenarios() if scenario.name == "spikes"]
+    done = run_promtool(promtool2, files, files, 3, tmp_path, spikes)
     assert done.returncode != 0
     assert "FAILED" in done.stdout + done.stderr
 
@@ -286,6 +296,7 @@ def test_a_changed_threshold_is_caught(promtool2: str, tmp_path: Path) -> None:
         for rule_file in files
     )
     assert changed != files
-    done = run_promtool(promtool2, files, changed, 2, tmp_path)
+    ramps = [scenario for scenario in scenarios() if scenario.name == "ramps"]
+    done = run_promtool(promtool2, files, changed, 2, tmp_path, ramps)
     assert done.returncode != 0
     assert "TarotCPUWarning" in done.stdout + done.stderr
