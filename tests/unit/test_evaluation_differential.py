@@ -268,11 +268,16 @@ def test_a_flipped_comparison_is_caught(
     assert "TarotPaymentFailuresWarning" in done.stdout + done.stderr
 
 
-def test_the_other_majors_semantics_are_caught(promtool2: str, tmp_path: Path) -> None:
-    """Prometheus 3.x arithmetic (left-open ranges) predicts other timings than promtool 2.42 shows."""
+@pytest.mark.parametrize("major", [2, 3])
+def test_the_other_majors_semantics_are_caught(
+    major: PrometheusMajor, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Each major's promtool refuses what the evaluator predicts with the other major's semantics."""
+    promtool = request.getfixturevalue("promtool2" if major == 2 else "promtool3")
+    other: PrometheusMajor = 3 if major == 2 else 2
     files = rule_files()
     spikes = [scenario for scenario in scenarios() if scenario.name == "spikes"]
-    done = run_promtool(promtool2, files, files, 3, tmp_path, spikes)
+    done = run_promtool(promtool, files, files, other, tmp_path, spikes)
     assert done.returncode != 0
     assert "FAILED" in done.stdout + done.stderr
 
