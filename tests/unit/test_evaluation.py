@@ -11,7 +11,7 @@ import math
 import pytest
 
 from tarot_monitoring.evaluation.durations import duration_ms, format_duration, is_duration, parse_duration
-from tarot_monitoring.evaluation.engine import Sample, evaluate
+from tarot_monitoring.evaluation.engine import EvaluationError, Sample, evaluate
 from tarot_monitoring.evaluation.firing import alerts_firing
 from tarot_monitoring.evaluation.promql_parser import PromQLSyntaxError, parse
 from tarot_monitoring.evaluation.rules import RuleEvaluator
@@ -187,3 +187,24 @@ def test_alerts_firing_names_priority_receiver_and_summary() -> None:
     assert critical.value == 15.0
     assert firing[0].priority == "P1"
     assert "Watchdog" in by_name
+
+
+def test_group_intervals_evaluate_a_group_only_at_its_multiples() -> None:
+    store = _store("x", {t: 1.0 for t in range(0, 301, 15)})
+    record = RecordingRule("x:copy", "x", "test")
+    evaluator = RuleEvaluator([_one_rule_file(record)], prometheus_major=3)  # the group's interval is 1m
+    evaluator.run(store, 0, 300, 15, group_intervals=True)
+    (series,) = evaluator.store.by_name("x:copy")
+    assert series.times_ms == [0, 60_000, 120_000, 180_000, 240_000, 300_000]
+    evaluator.run(store, 0, 300, 15)
+    (series,) = evaluator.store.by_name("x:copy")
+    assert len(series.times_ms) == 21
+
+
+def test_duplicate_series_fail_a_one_to_one_match_like_prometheus() -> None:
+    store = SeriesStore()
+    store.add({"__name__": "a", "job": "bot"}, 0, 1.0)
+    store.add({"__name__": "b", "job": "bot", "x": "1"}, 0, 1.0)
+    store.add({"__name__": "b", "job": "bot", "x": "2"}, 0, 1.0)
+    with pytest.raises(EvaluationError, match="duplicate series"):
+        evaluate(parse("a / on (job) b"), store, 0, prometheus_major=3)

@@ -148,7 +148,7 @@ class _Evaluator:
         found: list[Series] = []
         candidates = self.store if selector.name is None else self.store.by_name(selector.name)
         for series in candidates:
-            labels = dict(series.labels)
+            labels = series.label_map
             if selector.name is not None and labels.get("__name__") != selector.name:
                 continue
             if all(m.matches(labels.get(m.name, "")) for m in selector.matchers):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from tarot_monitoring.evaluation.durations import parse_duration
 from tarot_monitoring.evaluation.promql_math import PrometheusMajor
 from tarot_monitoring.evaluation.rules import RuleEvaluator
 from tarot_monitoring.evaluation.store import SeriesStore
@@ -49,11 +50,15 @@ def alerts_firing(
 ) -> list[Firing]:
     """The alerts firing at `at` (seconds, the store's clock), highest priority first.
 
-    The rules are evaluated every `step` seconds from `start` (default: one hour before `at`, so
-    ``for:`` durations up to an hour can elapse; give an earlier start for longer ones).
+    The rules are evaluated every `step` seconds from `start`; the default is the longest ``for:``
+    of the rules plus one step before `at`, the shortest history in which every alert that
+    fires at `at` in Prometheus has had its pending time (series older than that still count:
+    the rules' windows read the store, not the evaluator's history).
     """
-    evaluator = RuleEvaluator(files if files is not None else rule_files(), prometheus_major=prometheus_major)
-    first = at - 3600 if start is None else start
+    rules = files if files is not None else rule_files()
+    evaluator = RuleEvaluator(rules, prometheus_major=prometheus_major)
+    longest_for = max((parse_duration(a.for_) for f in rules for a in f.alerts), default=0.0)
+    first = at - longest_for - step if start is None else start
     first = max(0.0, first - (first % step))
     evaluator.run(series, first, at, step)
     found = [

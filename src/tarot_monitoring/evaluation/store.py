@@ -41,9 +41,22 @@ class Series:
     labels: Labels
     times_ms: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
+    label_map: dict[str, str] = field(init=False)
+    """`labels` as a dict, kept for the selectors' matchers."""
+    has_nan: bool = field(init=False, default=False)
+    """Whether any value is a NaN (stale markers are): the window filter is skipped otherwise."""
+
+    def __post_init__(self) -> None:
+        self.label_map = dict(self.labels)
+        self.has_nan = any(math.isnan(v) for v in self.values)
 
     def add(self, t_ms: int, value: float) -> None:
         """Append or insert a sample; a sample at an existing time replaces it."""
+        self.has_nan = self.has_nan or math.isnan(value)
+        if not self.times_ms or t_ms > self.times_ms[-1]:
+            self.times_ms.append(t_ms)
+            self.values.append(value)
+            return
         index = bisect.bisect_left(self.times_ms, t_ms)
         if index < len(self.times_ms) and self.times_ms[index] == t_ms:
             self.values[index] = value
@@ -55,7 +68,10 @@ class Series:
         """The non-stale samples in ``[start, end]`` (``(start, end]`` when left_open)."""
         lo = (bisect.bisect_right if left_open else bisect.bisect_left)(self.times_ms, start_ms)
         hi = bisect.bisect_right(self.times_ms, end_ms)
-        return [(self.times_ms[i], self.values[i]) for i in range(lo, hi) if not is_stale(self.values[i])]
+        samples = list(zip(self.times_ms[lo:hi], self.values[lo:hi], strict=True))
+        if not self.has_nan:
+            return samples
+        return [(t, v) for t, v in samples if not math.isnan(v) or not is_stale(v)]
 
     def latest(self, at_ms: int, lookback_ms: int, *, left_open: bool) -> tuple[int, float] | None:
         """The sample an instant selector sees at `at_ms`: the newest within the lookback, if not stale."""
@@ -84,7 +100,7 @@ class SeriesStore:
         series = self._series.get(labels)
         if series is None:
             series = self._series[labels] = Series(labels)
-            self._by_name.setdefault(dict(labels).get("__name__", ""), []).append(series)
+            self._by_name.setdefault(series.label_map.get("__name__", ""), []).append(series)
         series.add(t_ms, value)
 
     def add_stale(self, labels: Mapping[str, str] | Labels, t_s: float) -> None:
@@ -106,5 +122,5 @@ class SeriesStore:
         clone = SeriesStore()
         for labels, series in self._series.items():
             copied = clone._series[labels] = Series(labels, list(series.times_ms), list(series.values))
-            clone._by_name.setdefault(dict(labels).get("__name__", ""), []).append(copied)
+            clone._by_name.setdefault(copied.label_map.get("__name__", ""), []).append(copied)
         return clone
