@@ -186,3 +186,16 @@ def test_metric_names_follow_remote_write(
 
 def test_bucket_bounds_print_as_go_does() -> None:
     assert [le_text(b) for b in (0.005, 1.0, 1.5, 60.0)] == ["0.005", "1", "1.5", "60"]
+
+
+def test_samples_older_than_the_retention_are_forgotten(captured: Captured) -> None:
+    spans = SpanMetricsProcessor()
+    captured.telemetry.tracer_provider.add_span_processor(spans)
+    prometheus = EmbeddedPrometheus(span_metrics=spans, retention_s=60)
+    _reading_spans(3, start_s=T0, seconds=0.2)
+    for step in range(10):
+        prometheus.scrape(T0 + step * 15)
+    calls = list(prometheus.store.by_name("traces_span_metrics_calls_total"))
+    assert len(calls) == 1
+    oldest_s = calls[0].times_ms[0] / 1000
+    assert oldest_s == T0 + 9 * 15 - 60  # the last scrape minus the retention, nothing older

@@ -28,12 +28,18 @@ from tarot_monitoring.embedded.sdk_series import sdk_samples
 from tarot_monitoring.embedded.span_metrics import SpanMetricsProcessor
 from tarot_monitoring.evaluation.promql_math import PrometheusMajor
 from tarot_monitoring.evaluation.rules import AlertState, RuleEvaluator
+from tarot_monitoring.evaluation.store import SeriesStore
 from tarot_monitoring.render.model import RuleFile
 from tarot_monitoring.render.routing import receiver_for
 
 __all__ = ["EmbeddedAlert", "EmbeddedPrometheus"]
 
 MetricsSource = Callable[[], MetricsData | None]
+
+RETENTION_S: Final = 2 * 3600.0
+"""How long samples are kept in process. The rules' windows up to an hour see all they need; the
+SLO burn rates over days and the week-over-week baselines see only this much (the embedded
+default is for a run you watch, not for a week of history)."""
 
 NO_PIPELINE_RULES: Final = frozenset({"tarot-pipeline"})
 """Rule files left out by default: the embedded default has no collector, so the pipeline's
@@ -67,6 +73,7 @@ class EmbeddedPrometheus:
         rule_files: Sequence[RuleFile] | None = None,
         prometheus_major: PrometheusMajor = 3,
         clock: Callable[[], float] = time.time,
+        retention_s: float = RETENTION_S,
     ) -> None:
         if rule_files is None:
             from tarot_monitoring.render.rules import rule_files as generated
@@ -74,13 +81,14 @@ class EmbeddedPrometheus:
             rule_files = [f for f in generated() if f.name not in NO_PIPELINE_RULES]
         self.span_metrics = span_metrics
         self._metrics_source = metrics_source
-        self._evaluator = RuleEvaluator(rule_files, prometheus_major=prometheus_major)
+        self._evaluator = RuleEvaluator(rule_files, prometheus_major=prometheus_major, keep_history=False)
+        self._retention_ms = round(retention_s * 1000)
         self._clock = clock
         self._lock = threading.Lock()
         self.scrapes = 0
 
     @property
-    def store(self) -> object:
+    def store(self) -> SeriesStore:
         """The series store (recorded series included), for tests and debugging."""
         return self._evaluator.store
 
@@ -100,6 +108,7 @@ class EmbeddedPrometheus:
             for labels, value in samples:
                 store.add(labels, at_ms / 1000, value)
             self._evaluator.evaluate_at(at_ms)
+            store.drop_before(at_ms - self._retention_ms)
             self.scrapes += 1
 
     def alerts(self) -> list[EmbeddedAlert]:

@@ -61,8 +61,16 @@ class _CompiledGroup:
 class RuleEvaluator:
     """Evaluates the generated rule files over series; ``prometheus_major`` picks 2.x or 3.x semantics."""
 
-    def __init__(self, rule_files: Iterable[RuleFile], *, prometheus_major: PrometheusMajor = 3) -> None:
+    def __init__(
+        self,
+        rule_files: Iterable[RuleFile],
+        *,
+        prometheus_major: PrometheusMajor = 3,
+        keep_history: bool = True,
+    ) -> None:
+        """`keep_history=False` drops what `firing_at` reads, for an evaluator that runs for hours."""
         self.prometheus_major: PrometheusMajor = prometheus_major
+        self._keep_history = keep_history
         self._groups = tuple(
             _CompiledGroup(
                 group.name,
@@ -119,7 +127,8 @@ class RuleEvaluator:
                     self._record(key, rule, vector, at_ms)
                 else:
                     self._alert(key, rule, vector, at_ms)
-        self._history.append((at_ms / 1000, [self._snapshot(a) for a in self.active()]))
+        if self._keep_history:
+            self._history.append((at_ms / 1000, [self._snapshot(a) for a in self.active()]))
 
     def _record(self, key: tuple[int, int], rule: RecordingRule, vector: list[Sample], at_ms: int) -> None:
         written: dict[Labels, float] = {}

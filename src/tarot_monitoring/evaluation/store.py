@@ -117,6 +117,17 @@ class SeriesStore:
         """The series whose ``__name__`` is `name` (an index: selectors name their metric)."""
         return tuple(self._by_name.get(name, ()))
 
+    def drop_before(self, t_ms: int) -> None:
+        """Forget samples older than `t_ms`, and series left with none (a long-running store's retention)."""
+        for labels, series in list(self._series.items()):
+            cut = bisect.bisect_left(series.times_ms, t_ms)
+            if cut:
+                del series.times_ms[:cut]
+                del series.values[:cut]
+            if not series.times_ms:
+                del self._series[labels]
+                self._by_name[series.label_map.get("__name__", "")].remove(series)
+
     def copy(self) -> SeriesStore:
         """A copy whose series can be extended without touching this store's."""
         clone = SeriesStore()
