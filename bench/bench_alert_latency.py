@@ -40,7 +40,7 @@ from tests.e2e.alerting_harness import AlertingHarness  # needs the path above
 
 from tarot_monitoring.demo.workload import ReferenceBot
 from tarot_monitoring.render.prometheus_rules import rule_files
-from tarot_monitoring.render.promtool_tests import parse_duration
+from tarot_monitoring.render.promtool import parse_duration
 from tarot_monitoring.spec import priority_level
 
 P1_GOAL_S = 30.0

@@ -47,13 +47,14 @@ def test_check_reports_edits_missing_and_stale_files(tmp_path: Path) -> None:
 def test_a_threshold_changed_in_the_spec_changes_rule_test_and_runbook(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tarot_monitoring.render import prometheus_rules, promtool_tests
+    from tarot_monitoring.render import prometheus_rules
+    from tarot_monitoring.render.promtool import business
     from tarot_monitoring.spec import FailureCountThreshold
 
     before = render.outputs()
     changed = FailureCountThreshold("payments", 4, 12, 15, "Payment check")
     monkeypatch.setattr(prometheus_rules, "FAILED_PAYMENTS_THRESHOLD", changed)
-    monkeypatch.setattr(promtool_tests, "FAILED_PAYMENTS_THRESHOLD", changed)
+    monkeypatch.setattr(business, "FAILED_PAYMENTS_THRESHOLD", changed)
     after = render.outputs()
     differs = sorted(path for path in before if before[path] != after[path])
     assert differs == [
@@ -114,7 +115,7 @@ def test_every_priority_is_routed_and_delivered_in_time() -> None:
 
 
 def promql_eval_seconds(text: str) -> int:
-    from tarot_monitoring.render.promtool_tests import parse_duration
+    from tarot_monitoring.render.promtool import parse_duration
 
     return parse_duration(text)
 

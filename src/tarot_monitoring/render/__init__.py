@@ -6,7 +6,7 @@ now, or when a generated directory holds a file the generators no longer make (P
 every ``rules/*.yml``). One module per output:
 
 - prometheus_rules: deploy/prometheus/rules/*.yml (recording and alert rules per area)
-- promtool_tests: deploy/prometheus/tests/*.yml (a unit test for every alert)
+- promtool: deploy/prometheus/tests/*.yml (a unit test for every alert, one module per area)
 - alertmanager: deploy/alertmanager/alertmanager.yml (routes by priority, receivers, inhibition)
 - runbook: docs/runbook.md (one section per alert)
 - dashboards: dashboards/*.json (the spec's Grafana dashboards; needs the ``dev`` extra)
@@ -21,7 +21,7 @@ from typing import Final
 from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config, check_timings
 from tarot_monitoring.render.model import AlertRule, RuleFile
 from tarot_monitoring.render.prometheus_rules import check_rule_files, rule_files
-from tarot_monitoring.render.promtool_tests import parse_duration, test_files
+from tarot_monitoring.render.promtool import parse_duration, promtool_suites
 from tarot_monitoring.render.runbook import render_runbook
 from tarot_monitoring.render.yaml import dump
 from tarot_monitoring.spec import PRIORITIES, Priority
@@ -58,8 +58,8 @@ def outputs(alertmanager: AlertmanagerSettings | None = None) -> dict[str, str]:
     check_rule_files(files)
     check_timings(_rule_intervals(files))
     result = {f"{RULES_DIR}/{rule_file.filename}": _HEADER + dump(rule_file.to_dict()) for rule_file in files}
-    for test_file in test_files(files):
-        result[f"{TESTS_DIR}/{test_file.filename}"] = _HEADER + dump(test_file.to_dict())
+    for suite in promtool_suites(files):
+        result[f"{TESTS_DIR}/{suite.filename}"] = _HEADER + dump(suite.to_dict())
     result[ALERTMANAGER_FILE] = _HEADER + dump(alertmanager_config(alertmanager))
     result[RUNBOOK_FILE] = render_runbook(files)
     result.update(_dashboard_outputs())
