@@ -4,6 +4,7 @@ error rates (the 1%/5% thresholds and each category's hourly target)."""
 from __future__ import annotations
 
 from tarot_monitoring.render.prometheus_rules import MIN_CALLS_FOR_PERCENTILE
+from tarot_monitoring.render.promql_eval import VERSIONS
 from tarot_monitoring.render.promtool.scenario import (
     MINUTE,
     Catalog,
@@ -133,7 +134,8 @@ def _error_target_case(catalog: Catalog) -> Case:
             error_ratio(group, step, pure, 3600) == row.max_error_ratio, f"{row.category} exactly at target"
         )
         require(
-            error_ratio(group, step, pure - step, 3600) < row.max_error_ratio, f"{row.category} below before"
+            all(error_ratio(group, step, pure - step, 3600, v) < row.max_error_ratio for v in VERSIONS),
+            f"{row.category} below before",
         )
         series += group
         rule = catalog.rule("TarotErrorRateAboveTarget", row.category)

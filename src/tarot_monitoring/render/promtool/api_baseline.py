@@ -7,6 +7,7 @@ import math
 
 from tarot_monitoring.render import promql as q
 from tarot_monitoring.render.prometheus_rules import MIN_CALLS_FOR_BASELINE, RESPONSE_TIME_FLOOR_SHARE
+from tarot_monitoring.render.promql_eval import VERSIONS, Semantics
 from tarot_monitoring.render.promtool.scenario import (
     BOUNDS,
     MINUTE,
@@ -27,7 +28,12 @@ def _response_time_case(catalog: Catalog) -> Case:
     step = 10 * MINUTE
     week = parse_duration(threshold.baseline_offset) // step
     window = parse_duration(threshold.window)
-    per = 600  # observations per step for each 1%: rates over the hour are whole numbers
+    # Sampled every half evaluation interval, each change starting right after an evaluation: the
+    # sample on the left edge of 2.x's closed window (not in 3.x's left-open one) then always
+    # belongs to the same phase as the next one, so both versions see a window holding only the new
+    # latency at the same evaluation (with samples on the evaluation grid, 3.x one step earlier).
+    sample = step // 2
+    per = 300  # observations per sample for each 1%: rates over the hour are whole numbers
     reading = baseline_for("reading").p95_seconds
     up50, doubled = reading * threshold.warning_factor, reading * threshold.critical_factor
     require(up50 in BOUNDS and doubled in BOUNDS, "+50% and +100% of the reading p95 are bucket bounds")
@@ -37,22 +43,31 @@ def _response_time_case(catalog: Catalog) -> Case:
     def at(bound: float) -> dict[float, float]:
         return {bound: 95 * per, above(bound): 5 * per}
 
+    def after(eval_step: int) -> int:
+        """The first sample whose increment starts at evaluation `eval_step - 1`."""
+        return 2 * eval_step - 1
+
+    samples = 2 * steps
     series = histogram(
-        "reading", steps, [(0, at(reading)), (up50_start, at(up50)), (doubled_start, at(doubled))]
+        "reading",
+        samples,
+        [(0, at(reading)), (after(up50_start), at(up50)), (after(doubled_start), at(doubled))],
     )
     # cache doubles too, but stays at the floor (not above it): no alert.
     cache = baseline_for("cache").p95_seconds
     floor = RESPONSE_TIME_FLOOR_SHARE * cache
     cache_before = BOUNDS[BOUNDS.index(floor) - 1]
-    series += histogram("cache", steps, [(0, at(cache_before)), (up50_start, at(floor))])
+    series += histogram("cache", samples, [(0, at(cache_before)), (after(up50_start), at(floor))])
     # credit has no history a week back: no baseline, no alert.
     credit = baseline_for("credit").p95_seconds
-    series += histogram("credit", steps, [(0, None), (up50_start, at(credit * threshold.critical_factor))])
+    series += histogram(
+        "credit", samples, [(0, None), (after(up50_start), at(credit * threshold.critical_factor))]
+    )
     buckets = [s for s in series if s.labels[q.CATEGORY] == "reading"]
 
-    def ratio(at_s: int) -> float:
-        now = quantile_of(95, buckets, step, at_s, window)
-        before = quantile_of(95, buckets, step, at_s - week * step, window)
+    def ratio(at_s: int, semantics: Semantics | None = None) -> float:
+        now = quantile_of(95, buckets, sample, at_s, window, semantics)
+        before = quantile_of(95, buckets, sample, at_s - week * step, window, semantics)
         return now / before
 
     up_rule = catalog.rule("TarotResponseTimeUp50Percent", "reading")
@@ -61,15 +76,18 @@ def _response_time_case(catalog: Catalog) -> Case:
     up_pure = (up50_start + window // step - 1) * step
     double_pure = (doubled_start + window // step - 1) * step
     require(ratio(up_pure) == threshold.warning_factor, "reading p95 exactly +50%")
-    require(ratio(up_pure - step) < threshold.warning_factor, "reading p95 below +50% before")
+    require(
+        all(ratio(up_pure - step, v) < threshold.warning_factor for v in VERSIONS),
+        "reading p95 below +50% before",
+    )
     require(ratio(double_pure) == threshold.critical_factor, "reading p95 exactly +100%")
-    require(rate_of(buckets[-1:], step, up_pure, window) * 3600 >= MIN_CALLS_FOR_BASELINE, "enough calls")
+    require(rate_of(buckets[-1:], sample, up_pure, window) * 3600 >= MIN_CALLS_FOR_BASELINE, "enough calls")
     labels = category_labels("reading")
     up_fire, double_fire = up_pure + for_steps * step, double_pure + for_steps * step
     return Case(
         "response time of reading: exactly +50% and +100% against the same hour last week alert; "
         "cache doubling up to its floor and credit without a week of history do not",
-        step,
+        sample,
         series,
         [
             Check(up_fire - step, up_rule.alert, []),

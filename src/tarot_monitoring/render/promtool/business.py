@@ -67,13 +67,17 @@ def _failure_cases(catalog: Catalog, threshold: FailureCountThreshold) -> list[C
         ],
     )
     # 2. An existing series grows steadily until exactly `critical_count` failures in the window.
+    # It stands at 0 before the first failure: a counter's zero point stops the extrapolation
+    # towards the window's start, so 2.x (closed window: one more flat sample) and 3.x (left-open)
+    # count the same failures. From a non-zero start 3.x would extrapolate the flat minute away
+    # (10 failures counted as 10.7).
     per_step = math.ceil(threshold.critical_count / (window - 5))
     require(threshold.critical_count % per_step == 0, "the ramp reaches the critical count exactly")
     start = 21
     crit_at = (start - 1 + threshold.critical_count // per_step) * step
     warn_steps = math.ceil(threshold.warning_count / per_step)
     warn_at = (start - 1 + warn_steps) * step
-    grow = Series(metric, {**base, status_key: failed}, counter(60, [(start, per_step)], start=2))
+    grow = Series(metric, {**base, status_key: failed}, counter(60, [(start, per_step)]))
     require(
         increase_of(grow, step, crit_at, window * MINUTE) == threshold.critical_count, "exact critical count"
     )

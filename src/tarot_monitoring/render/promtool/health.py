@@ -10,6 +10,7 @@ from tarot_monitoring.render.prometheus_rules import TELEMETRY_GAP, TELEMETRY_ME
 from tarot_monitoring.render.promtool.scenario import (
     COLLECTOR_INSTANCE,
     ENV_VALUE,
+    HALF_MINUTE,
     INSTANCE,
     JOB_VALUE,
     MINUTE,
@@ -75,7 +76,10 @@ def _health_cases(catalog: Catalog) -> list[Case]:
 
 
 def _telemetry_case(catalog: Catalog) -> Case:
-    step, last, steps = MINUTE, 30, 100
+    # Sampled every 30 s, the last sample half-way between two (1-minute) evaluations: whether a
+    # sample exactly one window old is still seen differs (2.x closed ranges, 3.x left-open), so
+    # no evaluation lands on that edge; each alert is checked 30 s before and after it.
+    step, last, steps = HALF_MINUTE, 61, 200
     gap, memory = parse_duration(TELEMETRY_GAP), parse_duration(TELEMETRY_MEMORY)
     bot = {
         q.ENV: ENV_VALUE,
@@ -94,8 +98,8 @@ def _telemetry_case(catalog: Catalog) -> Case:
     }
     absent = catalog.rule("TarotBotTelemetryAbsent")
     nothing = catalog.rule("TarotNoBotTelemetry")
-    gone = last * step + gap + step
-    forgotten = last * step + memory + step
+    gone = last * step + gap + HALF_MINUTE
+    forgotten = last * step + memory + HALF_MINUTE
     return Case(
         "telemetry: a bot that stops exporting alerts after 2 minutes; after an hour, no telemetry at all",
         step,
@@ -104,14 +108,14 @@ def _telemetry_case(catalog: Catalog) -> Case:
             Series(q.TARGET_INFO, collector, gauge(steps, [(0, 1.0)])),
         ],
         [
-            Check(gone - step, absent.alert, []),
+            Check(gone - MINUTE, absent.alert, []),
             Check(gone, absent.alert, [catalog.expect(absent, {q.ENV: ENV_VALUE, "job": JOB_VALUE}, 1.0)]),
             Check(
-                forgotten - step,
+                forgotten - MINUTE,
                 absent.alert,
                 [catalog.expect(absent, {q.ENV: ENV_VALUE, "job": JOB_VALUE}, 1.0)],
             ),
-            Check(forgotten - step, nothing.alert, []),
+            Check(forgotten - MINUTE, nothing.alert, []),
             Check(forgotten, absent.alert, []),
             Check(forgotten, nothing.alert, [catalog.expect(nothing, {}, 1.0)]),
         ],

@@ -10,6 +10,7 @@ from tarot_monitoring.render.prometheus_rules import QUEUE_FULL_RATIO, SIGNALS, 
 from tarot_monitoring.render.promtool.scenario import (
     COLLECTOR_INSTANCE,
     ENV_VALUE,
+    HALF_MINUTE,
     MINUTE,
     Catalog,
     gauge,
@@ -38,13 +39,16 @@ _COLLECTOR: Final = {
 def _pipeline_cases(catalog: Catalog) -> list[Case]:
     step, at, steps = MINUTE, 21, 30
     absent_rule = catalog.rule("TarotCollectorTelemetryAbsent")
-    gone = 10 * step + parse_duration(TELEMETRY_GAP) + step
+    # Sampled every 30 s, the last sample (at 10m30s) half-way between two evaluations: no evaluation
+    # lands on the window's edge, where 2.x (closed) and 3.x (left-open) ranges differ.
+    last = 21
+    gone = last * HALF_MINUTE + parse_duration(TELEMETRY_GAP) + HALF_MINUTE
     absent = Case(
         "collector: its own metrics stop for 2 minutes",
-        step,
-        [Series("up", {**_COLLECTOR}, gauge(steps, [(0, 1.0), (11, None)]))],
+        HALF_MINUTE,
+        [Series("up", {**_COLLECTOR}, gauge(2 * steps, [(0, 1.0), (last + 1, None)]))],
         [
-            Check(gone - step, absent_rule.alert, []),
+            Check(gone - MINUTE, absent_rule.alert, []),
             Check(gone, absent_rule.alert, [catalog.expect(absent_rule, {"job": q.COLLECTOR_JOB}, 1.0)]),
         ],
     )

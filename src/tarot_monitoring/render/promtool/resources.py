@@ -23,8 +23,13 @@ def _resource_case(catalog: Catalog, resource: str) -> Case:
     title = {"cpu": "CPU", "memory": "Memory", "disk": "Disk"}[resource]
     warning, critical = catalog.rule(f"Tarot{title}Warning"), catalog.rule(f"Tarot{title}Critical")
     warn_for, crit_for = parse_duration(warning.for_), parse_duration(critical.for_)
-    step, warn_start, crit_start, steps = MINUTE, 21, 41, 70
-    levels = [(0, 0.5), (warn_start, row.warning_ratio), (crit_start, row.critical_ratio)]
+    # CPU is averaged over 5 minutes: sampled every 30 s, with the level changing on the minute, the
+    # sample on the window's left edge (seen by 2.x's closed range, not by 3.x's left-open one) is
+    # always of the window's level, so the average reaches a level at the same evaluation in both.
+    step = MINUTE // 2 if resource == "cpu" else MINUTE
+    per_minute = MINUTE // step
+    warn_start, crit_start, steps = 21 * MINUTE, 41 * MINUTE, 70 * per_minute
+    levels = [(0, 0.5), (warn_start // step, row.warning_ratio), (crit_start // step, row.critical_ratio)]
     smoothing = 0
     if resource == "cpu":
         busy = gauge(steps, levels)
@@ -55,16 +60,16 @@ def _resource_case(catalog: Catalog, resource: str) -> Case:
             "system_filesystem_type": "ext4",
         }
         series = [Series(q.FILESYSTEM_UTILIZATION, labels, gauge(steps, levels))]
-    warn_fire = warn_start * step + smoothing + warn_for
-    crit_fire = crit_start * step + smoothing + crit_for
+    warn_fire = warn_start + smoothing + warn_for
+    crit_fire = crit_start + smoothing + crit_for
     return Case(
         f"{resource}: exactly {row.warning_ratio:g} warns, exactly {row.critical_ratio:g} is critical",
         step,
         series,
         [
-            Check(warn_fire - step, warning.alert, []),
+            Check(warn_fire - MINUTE, warning.alert, []),
             Check(warn_fire, warning.alert, [catalog.expect(warning, labels, row.warning_ratio)]),
-            Check(crit_fire - step, critical.alert, []),
+            Check(crit_fire - MINUTE, critical.alert, []),
             Check(crit_fire, critical.alert, [catalog.expect(critical, labels, row.critical_ratio)]),
             Check(crit_fire, warning.alert, [catalog.expect(warning, labels, row.critical_ratio)]),
         ],

@@ -6,12 +6,19 @@ computed with Prometheus' arithmetic (promql_eval).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
 from tarot_monitoring.render import promql as q
 from tarot_monitoring.render.model import AlertRule, RuleFile
-from tarot_monitoring.render.promql_eval import bucket_quantile, expand, extrapolated_rate
+from tarot_monitoring.render.promql_eval import (
+    VERSIONS,
+    Semantics,
+    bucket_quantile,
+    expand,
+    extrapolated_rate,
+    sum_of,
+)
 from tarot_monitoring.render.promtool.suite import Expected, Series
 from tarot_monitoring.spec import LATENCY_BUCKETS_SECONDS
 
@@ -21,6 +28,8 @@ INSTANCE: Final = "bot-1"
 COLLECTOR_INSTANCE: Final = "collector-1"
 BOUNDS: Final = (*LATENCY_BUCKETS_SECONDS, math.inf)
 MINUTE: Final = 60
+HALF_MINUTE: Final = 30
+"""The sample interval of scenarios whose events must fall between two (1-minute) evaluations."""
 
 
 class Catalog:
@@ -80,34 +89,62 @@ def gauge(steps: int, phases: Sequence[tuple[int, float | None]]) -> list[float 
     return values
 
 
-def rate_of(series: Iterable[Series], step_s: int, at_s: int, window_s: int) -> float:
-    """``sum(rate(series[window]))`` at `at_s` (the series' group, summed in order)."""
-    total = 0.0
-    for item in series:
-        value = extrapolated_rate(item.samples(step_s), at_s, window_s, is_rate=True)
-        if value is not None:
-            total += value
-    return total
+def agreed(what: str, compute: Callable[[Semantics], float]) -> float:
+    """`compute` under every Prometheus version the tests run on, which must all give the same float:
+    a checked-in test states one value and runs on both promtool 2.42 and 3.x."""
+    values = {semantics.name: compute(semantics) for semantics in VERSIONS}
+    first = next(iter(values.values()))
+    if any(value != first and not (math.isnan(value) and math.isnan(first)) for value in values.values()):
+        raise ValueError(f"promtool test scenario differs between Prometheus versions: {what}: {values}")
+    return first
 
 
-def increase_of(item: Series, step_s: int, at_s: int, window_s: int) -> float:
-    value = extrapolated_rate(item.samples(step_s), at_s, window_s, is_rate=False)
+def rate_of(
+    series: Iterable[Series], step_s: int, at_s: int, window_s: int, semantics: Semantics | None = None
+) -> float:
+    """``sum(rate(series[window]))`` at `at_s` (the series' group, summed in order); without
+    `semantics`, the one value every version agrees on."""
+    items = list(series)
+    if semantics is None:
+        return agreed(
+            f"rate of {items[0].name if items else '-'} at {at_s}s over {window_s}s",
+            lambda version: rate_of(items, step_s, at_s, window_s, version),
+        )
+    rates = [
+        extrapolated_rate(item.samples(step_s), at_s, window_s, is_rate=True, semantics=semantics)
+        for item in items
+    ]
+    return sum_of((value for value in rates if value is not None), semantics)
+
+
+def increase_of(
+    item: Series, step_s: int, at_s: int, window_s: int, semantics: Semantics | None = None
+) -> float:
+    """``increase(item[window])`` at `at_s`; without `semantics`, the one value every version agrees on."""
+    if semantics is None:
+        return agreed(
+            f"increase of {item.name} at {at_s}s over {window_s}s",
+            lambda version: increase_of(item, step_s, at_s, window_s, version),
+        )
+    value = extrapolated_rate(item.samples(step_s), at_s, window_s, is_rate=False, semantics=semantics)
     if value is None:
         raise ValueError(f"{item.name}: fewer than two samples in the window at {at_s}s")
     return value
 
 
-def span_labels(category: str, status: str = "STATUS_CODE_UNSET") -> dict[str, str]:
+def span_labels(
+    category: str, status: str = "STATUS_CODE_UNSET", operation: str = "operation"
+) -> dict[str, str]:
     return {
         q.ENV: ENV_VALUE,
         "job": JOB_VALUE,
         "instance": INSTANCE,
         "service_name": JOB_VALUE,
         "span_kind": "SPAN_KIND_INTERNAL",
-        "span_name": f"{category}.operation",
+        "span_name": f"{category}.{operation}",
         "status_code": status,
         q.CATEGORY: category,
-        "tarot_operation": f"{category}.operation",
+        "tarot_operation": f"{category}.{operation}",
     }
 
 
@@ -146,14 +183,28 @@ def histogram(
     return [*result, calls]
 
 
-def quantile_of(percent: int, buckets: Sequence[Series], step_s: int, at_s: int, window_s: int) -> float:
+def quantile_of(
+    percent: int,
+    buckets: Sequence[Series],
+    step_s: int,
+    at_s: int,
+    window_s: int,
+    semantics: Semantics | None = None,
+) -> float:
+    """``histogram_quantile`` of the bucket series' rates; without `semantics`, the one value every
+    version agrees on."""
+    if semantics is None:
+        return agreed(
+            f"p{percent} at {at_s}s over {window_s}s",
+            lambda version: quantile_of(percent, buckets, step_s, at_s, window_s, version),
+        )
     rates = {}
     for item in buckets:
         if item.name != q.SPAN_BUCKETS:
             continue
         bound = math.inf if item.labels["le"] == "+Inf" else float(item.labels["le"])
-        rates[bound] = rate_of([item], step_s, at_s, window_s)
-    return bucket_quantile(percent / 100, rates)
+        rates[bound] = rate_of([item], step_s, at_s, window_s, semantics)
+    return bucket_quantile(percent / 100, rates, semantics)
 
 
 def above(bound: float) -> float:
@@ -176,7 +227,14 @@ def error_series(category: str, steps: int, phases: Sequence[tuple[int, float, f
     ]
 
 
-def error_ratio(series: Sequence[Series], step: int, at: int, window: int) -> float:
-    errors = rate_of([s for s in series if s.labels["status_code"] == q.SPAN_ERROR_STATUS], step, at, window)
-    calls = rate_of(series, step, at, window)
-    return errors / calls
+def error_ratio(
+    series: Sequence[Series], step: int, at: int, window: int, semantics: Semantics | None = None
+) -> float:
+    """Errors over all calls of `series`; without `semantics`, the one value every version agrees on."""
+    if semantics is None:
+        return agreed(
+            f"error ratio at {at}s over {window}s",
+            lambda version: error_ratio(series, step, at, window, version),
+        )
+    errors = [s for s in series if s.labels["status_code"] == q.SPAN_ERROR_STATUS]
+    return rate_of(errors, step, at, window, semantics) / rate_of(series, step, at, window, semantics)

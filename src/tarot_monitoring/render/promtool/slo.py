@@ -1,159 +1,263 @@
 """promtool scenarios of tarot-slo: multi-window error-budget burn rates (fast burn pages, slow
-burn opens a ticket, a few night-time failures page only with enough of them)."""
+burn opens a ticket, a few night-time failures page only with enough of them).
+
+The series are sampled every minute (3.x's left-open ``[5m]`` range needs two samples in it) and
+shaped so that 2.x (closed ranges) and 3.x (left-open) compute the same rates: successful calls
+grow steadily from the start, and every error series stands at 0 until its failures begin (a
+counter's zero point stops the extrapolation towards the window's start in both versions). Errors
+come on top of the successful calls, never instead of them, so no counter changes its slope. When
+each alert condition first holds is computed for both versions (``_onset``) and must agree.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from tarot_monitoring.render import promql as q
+from tarot_monitoring.render.promql_eval import VERSIONS, Semantics
 from tarot_monitoring.render.promtool.scenario import (
     MINUTE,
     Catalog,
     category_labels,
+    counter,
     error_ratio,
-    error_series,
     rate_of,
     require,
+    span_labels,
 )
 from tarot_monitoring.render.promtool.suite import Case, Check, PromtoolSuite, Series, parse_duration
 from tarot_monitoring.spec import SLOS, BurnRateWindow
-from tarot_monitoring.spec.slo import BURN_RATE_WINDOWS
+from tarot_monitoring.spec.slo import BURN_RATE_WINDOWS, ServiceLevelObjective
+
+SAMPLE = MINUTE
+"""The series interval: every minute, as the collector exports (not every evaluation)."""
+EVALUATION = 5 * MINUTE
+"""The suite's evaluation interval: three days of history stay cheap to evaluate."""
 
 
-def _burn_value(series: Sequence[Series], step: int, at: int, windows: Sequence[BurnRateWindow]) -> float:
+def _calls(category: str, steps: int, per_minute: float) -> Series:
+    """Successful calls, growing steadily from the start."""
+    return Series(q.SPAN_CALLS, span_labels(category), counter(steps, [(1, per_minute)]))
+
+
+def _errors(category: str, operation: str, values: list[float | None]) -> Series:
+    return Series(q.SPAN_CALLS, span_labels(category, q.SPAN_ERROR_STATUS, operation), values)
+
+
+def _burning(
+    group: Sequence[Series],
+    at: int,
+    slo: ServiceLevelObjective,
+    windows: Sequence[BurnRateWindow],
+    semantics: Semantics,
+) -> bool:
+    """The alert condition of `windows` (one ``or`` branch each), as the rules state it."""
+    errors = [s for s in group if s.labels["status_code"] == q.SPAN_ERROR_STATUS]
+
+    def ratio(window_s: int) -> float:
+        calls = rate_of(group, SAMPLE, at, window_s, semantics)  # `calls > 0`: no ratio without calls
+        return rate_of(errors, SAMPLE, at, window_s, semantics) / calls if calls > 0 else -1.0
+
     for window in windows:
-        return error_ratio(series, step, at, window.long_seconds)
-    raise ValueError("no burn-rate window")
+        limit = window.burn_rate * slo.error_budget
+        count = rate_of(errors, SAMPLE, at, window.long_seconds, semantics) * window.long_seconds
+        if (
+            ratio(window.long_seconds) > limit
+            and ratio(window.short_seconds) > limit
+            and count >= slo.min_errors
+        ):
+            return True
+    return False
+
+
+def _onset(holds: Callable[[int, Semantics], bool], first: int, last: int, what: str) -> int:
+    """The first evaluation in [first, last] from which `holds` (monotone: false, then true), the
+    same in every version; a ValueError if the versions differ or it never holds."""
+    onsets = set()
+    for semantics in VERSIONS:
+        low, high = first // EVALUATION, last // EVALUATION
+        if not holds(high * EVALUATION, semantics) or holds(low * EVALUATION, semantics):
+            raise ValueError(f"promtool test scenario no longer holds: {what} ({semantics.name})")
+        while high - low > 1:
+            middle = (low + high) // 2
+            if holds(middle * EVALUATION, semantics):
+                high = middle
+            else:
+                low = middle
+        onsets.add(high * EVALUATION)
+    if len(onsets) != 1:
+        raise ValueError(f"promtool test scenario differs between Prometheus versions: {what}: {onsets}")
+    return onsets.pop()
+
+
+def _long_ratio(group: Sequence[Series], at: int, window: BurnRateWindow) -> float:
+    """The alert's value: the error ratio over the long window of its first firing branch."""
+    return error_ratio(group, SAMPLE, at, window.long_seconds)
 
 
 def _fast_burn_case(catalog: Catalog) -> Case:
     page = [w for w in BURN_RATE_WINDOWS if w.tier == "page"]
     first = page[0]
-    step = 5 * MINUTE
-    calls_rate = 10_000  # per second; 300x per step keeps every rate a whole number
-    per = calls_rate * step
-    clean_until = parse_duration(page[-1].long) // step  # a clean history as long as the longest page window
+    per = 10_000 * MINUTE  # calls a minute: every rate a whole number a second
+    clean = page[-1].long_seconds // MINUTE  # a clean history as long as the longest page window
+    edge_start = clean + 1
+    # exactly at the first window's burn rate for longer than its long window, then a burst
+    burn_start = -(-(edge_start + first.long_seconds // MINUTE + 10) // 5) * 5
+    steps = burn_start + 15
     series: list[Series] = []
     expected = []
-    edge_start = clean_until + 1
-    edge_steps = first.long_seconds // step + 2
-    burn_start = edge_start + edge_steps
-    steps = burn_start + 4
-    fire_at = burn_start * step + step  # true at burn_start, `for` 2m: firing one evaluation later
+    quiet_at = (burn_start - 5) * MINUTE
     for slo in SLOS:
         at_edge = round(first.burn_rate * slo.error_budget * per)
-        over = round(2 * slo.error_budget * 10 * per)  # 2%: well above the page threshold
-        group = error_series(
-            slo.category,
-            steps,
-            [(1, per, 0), (edge_start, per - at_edge, at_edge), (burn_start, per - over, over)],
-        )
-        edge_at = (edge_start + first.long_seconds // step - 1) * step
+        burst = round(2 * slo.error_budget * 10 * per)  # 2% more calls, all failing
+        group = [
+            _calls(slo.category, steps, per - at_edge),
+            _errors(slo.category, "operation", counter(steps, [(edge_start, at_edge)])),
+            _errors(slo.category, "retry", counter(steps, [(burn_start, burst)])),
+        ]
         require(
-            error_ratio(group, step, edge_at, first.long_seconds) <= first.burn_rate * slo.error_budget,
-            f"{slo.category}: exactly {first.burn_rate:g}x the budget over {first.long}",
-        )
-        for window in page[1:]:
-            require(
-                error_ratio(group, step, (burn_start - 1) * step, window.long_seconds)
-                <= window.burn_rate * slo.error_budget,
-                f"{slo.category}: the {window.long} window stays below {window.burn_rate:g}x before the burn",
+            all(
+                error_ratio(group, SAMPLE, quiet_at, w.long_seconds, v) == at_edge / per
+                for w in page[:1]
+                for v in VERSIONS
             )
+            and at_edge / per <= first.burn_rate * slo.error_budget,
+            f"{slo.category}: exactly {first.burn_rate:g}x the budget over {first.long} and {first.short}",
+        )
+        onset = _onset(
+            lambda at, v, g=group, o=slo: _burning(g, at, o, page, v),  # type: ignore[misc]
+            quiet_at,
+            burn_start * MINUTE + EVALUATION,
+            f"{slo.category}: the burst pages",
+        )
+        require(onset == burn_start * MINUTE, f"{slo.category}: the burst pages at its first evaluation")
         series += group
         rule = catalog.rule("TarotErrorBudgetFastBurn", slo.category)
+        fire_at = onset + EVALUATION  # `for` 2m: firing at the next evaluation
         expected.append(
-            catalog.expect(rule, category_labels(slo.category), _burn_value(group, step, fire_at, page))
+            catalog.expect(rule, category_labels(slo.category), _long_ratio(group, fire_at, first))
         )
     return Case(
         f"error budgets: exactly {first.burn_rate:g}x the budget over {first.long} and {first.short} "
         "does not page, more does (payments P1, readings P2)",
-        step,
+        SAMPLE,
         series,
         [
-            Check((burn_start - 1) * step, "TarotErrorBudgetFastBurn", []),
-            Check(burn_start * step, "TarotErrorBudgetFastBurn", []),
-            Check(fire_at, "TarotErrorBudgetFastBurn", expected),
+            Check(quiet_at, "TarotErrorBudgetFastBurn", []),
+            Check(burn_start * MINUTE, "TarotErrorBudgetFastBurn", []),
+            Check(burn_start * MINUTE + EVALUATION, "TarotErrorBudgetFastBurn", expected),
         ],
     )
 
 
 def _night_burn_case(catalog: Catalog) -> Case:
-    """One operation per 5 minutes. Readings: 4 failures in a row (below their minimum of 5), quiet;
-    payments: 4 failures in a row, at least their minimum of 3 in the hour: pages."""
+    """One operation a minute. Readings: 4 failures, one every 5 minutes (below their minimum of 5),
+    quiet; payments: the same 4 failures, at least their minimum of 3 in the hour: pages."""
     page = [w for w in BURN_RATE_WINDOWS if w.tier == "page"]
-    step, steps = 5 * MINUTE, 40
-    fail = range(20, 24)
-    phases = [(s, 0 if s in fail else 1, 1 if s in fail else 0) for s in range(1, steps + 1)]
+    steps = 160
+    fail = range(100, 120, 5)  # minutes
+    failures = [float(sum(1 for f in fail if f <= minute)) for minute in range(steps + 1)]
     reading, payment = (next(s for s in SLOS if s.category == c) for c in ("reading", "payment"))
     require(
         len(fail) < reading.min_errors <= len(fail) + 1, "readings stay one failure short of their minimum"
     )
     require(payment.min_errors < len(fail), "payments reach their minimum before the last failure")
-    reading_series = error_series("reading", steps, phases)
-    payment_series = error_series("payment", steps, phases)
+    groups = {
+        slo.category: [_calls(slo.category, steps, 1), _errors(slo.category, "operation", list(failures))]
+        for slo in (reading, payment)
+    }
+    evaluations = range(0, steps * MINUTE + 1, EVALUATION)
+    require(
+        not any(_burning(groups["reading"], at, reading, page, v) for at in evaluations for v in VERSIONS),
+        "readings never page",
+    )
     # true from the evaluation where the hour holds `min_errors` failures until the last failing 5 minutes
-    true_from = (fail[0] + payment.min_errors - 1) * step
-    errors_at = rate_of(payment_series[1:], step, true_from, page[0].long_seconds) * page[0].long_seconds
-    require(errors_at >= payment.min_errors, "payment failures in the hour reach the minimum exactly")
-    fire_at = true_from + step
+    true_from = _onset(
+        lambda at, v: _burning(groups["payment"], at, payment, page, v),
+        fail[0] * MINUTE,
+        fail[-1] * MINUTE,
+        "payments page",
+    )
+    require(
+        true_from == fail[payment.min_errors - 1] * MINUTE, "payments page with their minimum of failures"
+    )
+    fire_at = true_from + EVALUATION
+    resolved = fail[-1] * MINUTE + max(w.short_seconds for w in page)
+    require(
+        all(not _burning(groups["payment"], resolved, payment, page, v) for v in VERSIONS),
+        "resolved once no short window holds a failure",
+    )
     rule = catalog.rule("TarotErrorBudgetFastBurn", "payment")
-    value = _burn_value(payment_series, step, fire_at, page)
+    value = _long_ratio(groups["payment"], fire_at, page[0])
     return Case(
         "error budgets at night: a few failures among a few operations page only with enough failures",
-        step,
-        reading_series + payment_series,
+        SAMPLE,
+        groups["reading"] + groups["payment"],
         [
             Check(true_from, "TarotErrorBudgetFastBurn", []),
             Check(
                 fire_at, "TarotErrorBudgetFastBurn", [catalog.expect(rule, category_labels("payment"), value)]
             ),
             # resolved once no short window holds a failure any more
-            Check(fail[-1] * step + max(w.short_seconds for w in page), "TarotErrorBudgetFastBurn", []),
+            Check(resolved, "TarotErrorBudgetFastBurn", []),
         ],
     )
 
 
 def _slow_burn_case(catalog: Catalog) -> Case:
     ticket = [w for w in BURN_RATE_WINDOWS if w.tier == "ticket"]
-    slowest = ticket[-1]
-    step = 5 * MINUTE
-    per = 10_000 * step
-    clean = 86400 // step  # one clean day, then 5x the budget
-    start = clean + 1
-    # The slowest condition (burn 1 over 3d, data since the start) holds once the failing share of
-    # the history exceeds 1/5; the next evaluation after that, plus `for`, it fires.
+    page = [w for w in BURN_RATE_WINDOWS if w.tier == "page"]
+    ratio_factor = 5
+    clean = 86400 // MINUTE  # one clean day, then 5x the budget
+    steps = 2 * clean
     rule0 = catalog.rule("TarotErrorBudgetSlowBurn", SLOS[0].category)
     for_s = parse_duration(rule0.for_)
-    ratio_factor = 5
-    crossing = clean * step * ratio_factor / (ratio_factor - slowest.burn_rate)  # seconds since start
-    true_from = (int(crossing) // step + 1) * step
-    fire_at = true_from + for_s + step
-    steps = fire_at // step + 2
     series: list[Series] = []
-    expected = []
+    groups = []
+    onsets = set()
     for slo in SLOS:
-        bad = round(ratio_factor * slo.error_budget * per)
-        group = error_series(slo.category, steps, [(1, per, 0), (start, per - bad, bad)])
+        # `ratio_factor` times the budget: one failing call a second among 1 / (factor x budget)
+        total = round(1 / (ratio_factor * slo.error_budget))
         require(
-            error_ratio(group, step, true_from - step, slowest.long_seconds)
-            <= slowest.burn_rate * slo.error_budget,
-            f"{slo.category}: the {slowest.long} window is not yet over the budget one step earlier",
+            1 / total == ratio_factor * slo.error_budget,
+            f"{slo.category}: exactly {ratio_factor}x the budget",
+        )
+        group = [
+            _calls(slo.category, steps, (total - 1) * MINUTE),
+            _errors(slo.category, "operation", counter(steps, [(clean + 1, MINUTE)])),
+        ]
+        onsets.add(
+            _onset(
+                lambda at, v, g=group, o=slo: _burning(g, at, o, ticket, v),  # type: ignore[misc]
+                clean * MINUTE,
+                steps * MINUTE - for_s - 2 * EVALUATION,
+                f"{slo.category}: {ratio_factor}x the budget opens a ticket",
+            )
         )
         series += group
-        rule = catalog.rule("TarotErrorBudgetSlowBurn", slo.category)
+        groups.append((slo, group))
+    require(len(onsets) == 1, "both categories open their ticket at the same evaluation")
+    true_from = onsets.pop()
+    fire_at = true_from + for_s
+    expected = []
+    for slo, group in groups:
+        require(all(not _burning(group, fire_at, slo, page, v) for v in VERSIONS), f"{slo.category}: no page")
         active = [
             w
             for w in ticket
-            if error_ratio(group, step, fire_at, w.long_seconds) > w.burn_rate * slo.error_budget
+            if _burning(group, fire_at, slo, [w], VERSIONS[0])
+            and _burning(group, fire_at, slo, [w], VERSIONS[-1])
         ]
+        rule = catalog.rule("TarotErrorBudgetSlowBurn", slo.category)
         expected.append(
-            catalog.expect(rule, category_labels(slo.category), _burn_value(group, step, fire_at, active))
+            catalog.expect(rule, category_labels(slo.category), _long_ratio(group, fire_at, active[0]))
         )
     return Case(
         f"error budgets: {ratio_factor}x the budget for a day and a half opens a ticket, not a page",
-        step,
+        SAMPLE,
         series,
         [
-            Check(true_from + for_s - step, "TarotErrorBudgetSlowBurn", []),
+            Check(fire_at - EVALUATION, "TarotErrorBudgetSlowBurn", []),
             Check(fire_at, "TarotErrorBudgetSlowBurn", expected),
             Check(fire_at, "TarotErrorBudgetFastBurn", []),
         ],
