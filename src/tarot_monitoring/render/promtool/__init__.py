@@ -7,6 +7,14 @@ exactly 70% warns, a p95 of exactly the 3 s target does not alert, 3 failed paym
 new counter series do. The scenarios are written against the spec's numbers, so changing a
 threshold changes the rule and its test together.
 
+The same checked-in tests run on Debian's promtool 2.42 and on the promtool 3.x of the Prometheus
+docker-compose ships (tests/unit/test_rules.py). 3.x ranges are left-open, so a sample exactly one
+window old counts in 2.x and not in 3.x; the scenarios keep such samples from deciding anything:
+counters either grow steadily or stand at 0 until they start (the zero point stops extrapolation
+in both versions), and an event whose timing matters falls between two evaluations (a 30 s series
+interval, or half the evaluation interval). Every expected value is computed for both versions
+and must be the same float (scenario.agreed).
+
 One module per rules area (``suite(catalog)`` each: api, api_baseline, slo, business, resources,
 health, pipeline, meta); the file model is in ``suite``, the helpers they share in ``scenario``.
 """
