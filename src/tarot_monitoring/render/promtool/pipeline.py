@@ -74,6 +74,12 @@ def _pipeline_cases(catalog: Catalog) -> list[Case]:
         series.append(
             Series(f"otelcol_exporter_enqueue_failed_{signal}_total", exporter, gauge(steps, [(at, 2.0 + n)]))
         )
+        # an exporter that never fails reports 0 from the start and must stay quiet (`> 0`, not `>= 0`)
+        healthy = {**_COLLECTOR, "exporter": "debug/sampled"}
+        for failure in ("send_failed", "enqueue_failed"):
+            series.append(
+                Series(f"otelcol_exporter_{failure}_{signal}_total", healthy, gauge(steps, [(0, 0.0)]))
+            )
         keep = (q.ENV, "job", "instance")
         for alert, labels, value, key in (
             ("TarotCollectorRefusingData", receiver, refused, "receiver"),
@@ -86,7 +92,8 @@ def _pipeline_cases(catalog: Catalog) -> list[Case]:
     for alert, expected in by_alert.items():
         checks += [Check((at - 1) * step, alert, []), Check(at * step, alert, expected)]
     counters = Case(
-        "collector: refused, failed and dropped items alert as they happen, also from brand-new series",
+        "collector: refused, failed and dropped items alert as they happen, also from brand-new series; "
+        "an exporter at 0 does not",
         step,
         series,
         checks,
