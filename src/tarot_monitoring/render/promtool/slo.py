@@ -261,6 +261,61 @@ def _slow_burn_case(catalog: Catalog) -> Case:
     )
 
 
+def _edges_case(catalog: Catalog) -> Case:
+    """The burn rates whose thresholds are exact floats, held exactly from the start: payments at
+    the 6x page rate (over 6h and 30m), readings at the 1x ticket rate (over 3d and 6h). Neither
+    crosses its own threshold; the payments' 6x does cross the 3x ticket rate (over 1d and 2h)."""
+    page = next(w for w in BURN_RATE_WINDOWS if w.tier == "page" and w.burn_rate == 6)
+    ticket = next(w for w in BURN_RATE_WINDOWS if w.tier == "ticket" and w.burn_rate == 1)
+    at = page.long_seconds + 2 * MINUTE * 60  # every window full of data, `for` long past
+    steps = at // MINUTE + 5
+    reading, payment = (next(s for s in SLOS if s.category == c) for c in ("reading", "payment"))
+    groups = {}
+    for slo, window in ((payment, page), (reading, ticket)):
+        limit = window.burn_rate * slo.error_budget
+        calls = 1000  # a second
+        errors = round(limit * calls)
+        require(errors / calls == limit, f"{slo.category}: exactly {window.burn_rate:g}x is a whole rate")
+        group = [
+            _calls(slo.category, steps, (calls - errors) * MINUTE),
+            _errors(slo.category, "operation", counter(steps, [(1, errors * MINUTE)])),
+        ]
+        for seconds in (window.long_seconds, window.short_seconds):
+            require(error_ratio(group, SAMPLE, at, seconds) == limit, f"{slo.category}: exactly at {limit:g}")
+        groups[slo.category] = group
+    fast = [w for w in BURN_RATE_WINDOWS if w.tier == "page"]
+    slow = [w for w in BURN_RATE_WINDOWS if w.tier == "ticket"]
+    for slo in (reading, payment):
+        require(
+            not any(_burning(groups[slo.category], at, slo, fast, v) for v in VERSIONS),
+            f"{slo.category}: no page",
+        )
+    require(
+        not any(_burning(groups["reading"], at, reading, slow, v) for v in VERSIONS), "reading: no ticket"
+    )
+    one_day = next(w for w in slow if w.burn_rate == 3)
+    require(
+        all(_burning(groups["payment"], at, payment, [one_day], v) for v in VERSIONS), "payment: a ticket"
+    )
+    rule = catalog.rule("TarotErrorBudgetSlowBurn", "payment")
+    value = _long_ratio(groups["payment"], at, one_day)
+    return Case(
+        f"error budgets exactly at {page.burn_rate:g}x over {page.long}/{page.short} (payments) and "
+        f"{ticket.burn_rate:g}x over {ticket.long}/{ticket.short} (readings) page and ticket nothing",
+        SAMPLE,
+        groups["reading"] + groups["payment"],
+        [
+            Check(at, "TarotErrorBudgetFastBurn", []),
+            Check(at, "TarotErrorBudgetSlowBurn", [catalog.expect(rule, category_labels("payment"), value)]),
+        ],
+    )
+
+
 def suite(catalog: Catalog) -> PromtoolSuite:
-    cases = [_fast_burn_case(catalog), _night_burn_case(catalog), _slow_burn_case(catalog)]
+    cases = [
+        _fast_burn_case(catalog),
+        _night_burn_case(catalog),
+        _slow_burn_case(catalog),
+        _edges_case(catalog),
+    ]
     return PromtoolSuite("tarot-slo", ("tarot-api", "tarot-slo"), "5m", cases)
