@@ -55,7 +55,7 @@ def promtool_3() -> str:
             pytest.fail(f"TAROT_PROMTOOL3_BIN={given} is not an executable file")
         return given
     if shutil.which("go") is None:
-        unavailable("promtool 3 needs Go to build (deploy/prometheus/build-promtool.sh) or TAROT_PROMTOOL3_BIN")
+        unavailable("promtool 3 needs Go (deploy/prometheus/build-promtool.sh) or TAROT_PROMTOOL3_BIN")
     done = subprocess.run([str(BUILD_PROMTOOL)], capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         unavailable(f"deploy/prometheus/build-promtool.sh failed:\n{done.stderr[-2000:]}")
