@@ -22,6 +22,11 @@ if [ -x deploy/alertmanager/build.sh ]; then
     alertmanager_dir="$(deploy/alertmanager/build.sh)" || die "deploy/alertmanager/build.sh failed"
     export TAROT_ALERTMANAGER_BIN="$alertmanager_dir/alertmanager"
 fi
+if [ -x deploy/prometheus/build-promtool.sh ]; then
+    log "deploy/prometheus/build-promtool.sh"
+    TAROT_PROMTOOL3_BIN="$(deploy/prometheus/build-promtool.sh)" || die "deploy/prometheus/build-promtool.sh failed"
+    export TAROT_PROMTOOL3_BIN
+fi
 eval "$(scripts/services.sh env)"
 export TAROT_TEST_POSTGRES_DSN TAROT_TEST_REDIS_URL
 export PATH="$VENV/bin:$PATH"

@@ -86,3 +86,7 @@ HEALTH_STATUS: Final = "tarot.health.status"
 """Gauge per component: 1 healthy, 0.5 degraded, 0 unhealthy."""
 HEALTH_CHECK_DURATION: Final = "tarot.health.check.duration"
 """Histogram, seconds, per component."""
+
+# --- instrumentation scopes -----------------------------------------------------------------------
+RUNTIME_METRICS_SCOPE: Final = "tarot_monitoring.runtime_metrics"
+"""The meter (``otel_scope_name`` in Prometheus) of the package's own runtime metrics."""

@@ -65,14 +65,14 @@ def _with_emptied_blocks(text: str) -> str:
 def test_a_threshold_changed_in_the_spec_changes_rule_test_and_runbook(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tarot_monitoring.render import promtool_tests
+    from tarot_monitoring.render.promtool import business as business_tests
     from tarot_monitoring.render.rules import business
     from tarot_monitoring.spec import FailureCountThreshold
 
     before = render.outputs()
     changed = FailureCountThreshold("payments", 4, 12, 15, "Payment check")
     monkeypatch.setattr(business, "FAILED_PAYMENTS_THRESHOLD", changed)
-    monkeypatch.setattr(promtool_tests, "FAILED_PAYMENTS_THRESHOLD", changed)
+    monkeypatch.setattr(business_tests, "FAILED_PAYMENTS_THRESHOLD", changed)
     after = render.outputs()
     differs = sorted(path for path in before if before[path] != after[path])
     assert differs == [
@@ -136,7 +136,7 @@ def test_every_priority_is_routed_and_delivered_in_time() -> None:
 
 
 def promql_eval_seconds(text: str) -> int:
-    from tarot_monitoring.render.promtool_tests import parse_duration
+    from tarot_monitoring.render.promtool import parse_duration
 
     return parse_duration(text)
 
@@ -191,11 +191,11 @@ def test_yaml_dumper_writes_multi_line_strings_as_literal_blocks_in_insertion_or
 
 
 def _generated_documents() -> dict[str, object]:
-    from tarot_monitoring.render.promtool_tests import test_files
+    from tarot_monitoring.render.promtool import promtool_suites
 
     files = rule_files()
     documents: dict[str, object] = {f"{render.RULES_DIR}/{f.filename}": f.to_dict() for f in files}
-    documents.update({f"{render.TESTS_DIR}/{f.filename}": f.to_dict() for f in test_files(files)})
+    documents.update({f"{render.TESTS_DIR}/{f.filename}": f.to_dict() for f in promtool_suites(files)})
     documents[render.ALERTMANAGER_FILE] = alertmanager.alertmanager_config()
     return documents
 
@@ -222,16 +222,34 @@ def test_template_functions_match_prometheus(value: float, duration: str, percen
     assert promql_eval.humanize_percentage(value) == percent
 
 
-def test_expected_values_use_prometheus_rate_and_quantile() -> None:
+@pytest.mark.parametrize("version", promql_eval.VERSIONS, ids=lambda v: v.name)
+def test_expected_values_use_prometheus_rate_and_quantile(version: promql_eval.Semantics) -> None:
     samples = [(60.0 * i, 10.0 * i) for i in range(11)]
-    assert promql_eval.extrapolated_rate(samples, 600, 300, is_rate=True) == pytest.approx(10 / 60)
-    # a counter seen from its first sample: extrapolated back towards zero, not beyond
-    assert promql_eval.extrapolated_rate([(0, 5.0), (60, 10.0)], 90, 300, is_rate=False) == pytest.approx(
-        12.5
-    )
-    assert promql_eval.bucket_quantile(0.5, {1.0: 0.0, 2.0: 10.0, float("inf"): 10.0}) == 1.5
+    rate = promql_eval.extrapolated_rate(samples, 600, 300, is_rate=True, semantics=version)
+    assert rate == pytest.approx(10 / 60)  # a steady counter: the same in both versions
+    assert promql_eval.bucket_quantile(0.5, {1.0: 0.0, 2.0: 10.0, float("inf"): 10.0}, version) == 1.5
+    assert promql_eval.sum_of([1.0, 2.0, 3.5], version) == 6.5
     with pytest.raises(ValueError, match="not supported"):
         promql_eval.expand("{{ $value | humanize }}", {}, 1.0)
+
+
+def test_expected_values_follow_each_prometheus_version() -> None:
+    """The differences the generated tests must stay clear of (or agree on) are modelled."""
+    v2, v3 = promql_eval.PROMETHEUS_2, promql_eval.PROMETHEUS_3
+    flat_then_one = [(0.0, 7.0), (60.0, 7.0), (120.0, 8.0)]
+    # 2.x: the range [0s, 120s] holds all three samples; 3.x: (0s, 120s] two, extrapolated.
+    assert promql_eval.extrapolated_rate(flat_then_one, 120, 120, is_rate=False, semantics=v2) == 1.0
+    assert promql_eval.extrapolated_rate(flat_then_one, 120, 120, is_rate=False, semantics=v3) == 2.0
+    assert promql_eval.in_range(flat_then_one, 120, 120, v2) == flat_then_one
+    assert promql_eval.in_range(flat_then_one, 120, 120, v3) == flat_then_one[1:]
+    # a counter seen from its first sample: 2.x extrapolates back to its zero point (12.5); 3.x first
+    # caps the gap to the range start at half a sample interval (10)
+    young = [(0.0, 5.0), (60.0, 10.0)]
+    assert promql_eval.extrapolated_rate(young, 90, 300, is_rate=False, semantics=v2) == 12.5
+    assert promql_eval.extrapolated_rate(young, 90, 300, is_rate=False, semantics=v3) == 10.0
+    # 3.x sums with Kahan-Neumaier compensation
+    assert promql_eval.sum_of([1e16, 1.0, -1e16], v2) == 0.0
+    assert promql_eval.sum_of([1e16, 1.0, -1e16], v3) == 1.0
 
 
 def test_runbook_documents_each_alert_once() -> None:

@@ -1,16 +1,22 @@
 """The generated rules and routes checked by the real tools: `promtool check rules`, `promtool test
 rules` (every alert's unit test), `amtool check-config` and `amtool config routes test` per priority.
-promtool is Debian's 2.42 (scripts/services.sh install); amtool v0.35.0 from deploy/alertmanager/build.sh.
-A missing tool fails the test: these checks are the point of the rules being code."""
+
+promtool runs twice: Debian's 2.42 (scripts/services.sh install; the native stack's Prometheus) and
+the 3.x of the Prometheus image docker-compose.yml ships (left-open range selectors), from
+$TAROT_PROMTOOL3_BIN or deploy/prometheus/build-promtool.sh. amtool v0.35.0 comes from
+deploy/alertmanager/build.sh. A missing tool fails the test in CI (CI=true): these checks are the
+point of the rules being code; elsewhere a promtool 3 that cannot be built skips with the reason."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tarot_monitoring.render import render_dirs_for_tests
 from tarot_monitoring.spec import PRIORITIES
@@ -18,14 +24,62 @@ from tarot_monitoring.spec import PRIORITIES
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 ALERTMANAGER_YML = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
+BUILD_PROMTOOL = PROMETHEUS / "build-promtool.sh"
 
 
-@pytest.fixture(scope="module")
-def promtool() -> str:
+def build_script_version() -> str:
+    """The Prometheus release build-promtool.sh builds (its one PROMETHEUS_VERSION line)."""
+    found = re.search(r'^PROMETHEUS_VERSION="(v[\d.]+)"', BUILD_PROMTOOL.read_text(), re.M)
+    assert found is not None, "PROMETHEUS_VERSION not found in build-promtool.sh"
+    return found.group(1)
+
+
+def unavailable(reason: str) -> None:
+    """A tool that cannot be had: fails in CI, skips (with the reason) elsewhere."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def promtool_2() -> str:
     path = shutil.which("promtool")
     if path is None:
         pytest.fail("promtool not found: install it with `scripts/services.sh install` (Debian's prometheus)")
     return path
+
+
+def promtool_3() -> str:
+    given = os.environ.get("TAROT_PROMTOOL3_BIN")
+    if given:
+        if not os.access(given, os.X_OK):
+            pytest.fail(f"TAROT_PROMTOOL3_BIN={given} is not an executable file")
+        return given
+    if shutil.which("go") is None:
+        unavailable("promtool 3 needs Go (deploy/prometheus/build-promtool.sh) or TAROT_PROMTOOL3_BIN")
+    done = subprocess.run([str(BUILD_PROMTOOL)], capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        unavailable(f"deploy/prometheus/build-promtool.sh failed:\n{done.stderr[-2000:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+PROMTOOL_MAJORS = {"2.42": "2.42.", "3.x": build_script_version().removeprefix("v")}
+"""Each promtool the rules are proven on, and the version it must report."""
+
+
+@pytest.fixture(scope="module", params=sorted(PROMTOOL_MAJORS))
+def promtool(request: pytest.FixtureRequest) -> str:
+    path = promtool_2() if request.param == "2.42" else promtool_3()
+    done = run(path, "--version")
+    reported = re.search(r"version (\S+)", done.stdout + done.stderr)
+    assert reported is not None, done.stdout + done.stderr
+    assert reported.group(1).startswith(PROMTOOL_MAJORS[request.param]), (path, reported.group(1))
+    return path
+
+
+def test_build_script_builds_the_prometheus_docker_compose_ships() -> None:
+    """Drift: the promtool 3 the rules are tested with is the Prometheus release compose runs."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert compose["services"]["prometheus"]["image"] == f"prom/prometheus:{build_script_version()}"
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ now, or when a generated directory holds a file the generators no longer make (P
 every ``rules/*.yml``). One module per output:
 
 - rules/: deploy/prometheus/rules/*.yml (recording and alert rules, one module per area)
-- promtool_tests: deploy/prometheus/tests/*.yml (a unit test for every alert)
+- promtool/: deploy/prometheus/tests/*.yml (a unit test for every alert, one module per area)
 - alertmanager: deploy/alertmanager/alertmanager.yml (routes by priority, receivers, inhibition)
 - runbook: docs/runbook.md (one section per alert)
 - dashboards: dashboards/*.json (the spec's Grafana dashboards; needs the ``dev`` extra)
@@ -25,7 +25,7 @@ from tarot_monitoring.render import collector_latency, collector_secrets
 from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config, check_timings
 from tarot_monitoring.render.generated_blocks import splice
 from tarot_monitoring.render.model import AlertRule, RuleFile
-from tarot_monitoring.render.promtool_tests import parse_duration, test_files
+from tarot_monitoring.render.promtool import parse_duration, promtool_suites
 from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.render.runbook import render_runbook
 from tarot_monitoring.render.yaml_dumper import dump
@@ -72,8 +72,8 @@ def outputs(alertmanager: AlertmanagerSettings | None = None) -> dict[str, str]:
     files = rule_files()
     check_timings(_rule_intervals(files))
     result = {f"{RULES_DIR}/{rule_file.filename}": _HEADER + dump(rule_file.to_dict()) for rule_file in files}
-    for test_file in test_files(files):
-        result[f"{TESTS_DIR}/{test_file.filename}"] = _HEADER + dump(test_file.to_dict())
+    for suite in promtool_suites(files):
+        result[f"{TESTS_DIR}/{suite.filename}"] = _HEADER + dump(suite.to_dict())
     result[ALERTMANAGER_FILE] = _HEADER + dump(alertmanager_config(alertmanager))
     result[RUNBOOK_FILE] = render_runbook(files)
     result.update(_dashboard_outputs())

@@ -48,7 +48,7 @@ __all__ = ["METER_NAME", "QUEUE_NAME", "Registration", "RuntimeMetrics"]
 
 _log = logging.getLogger("tarot_monitoring.runtime_metrics")
 
-METER_NAME: Final = "tarot_monitoring.runtime_metrics"
+METER_NAME: Final = semconv.RUNTIME_METRICS_SCOPE
 DB_SYSTEM: Final = "db.system.name"
 POOL_NAME: Final = "db.client.connection.pool.name"
 QUEUE_NAME: Final = semconv.QUEUE_NAME

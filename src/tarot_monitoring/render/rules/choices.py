@@ -3,7 +3,7 @@
 Every number of an alert that is not in tarot_monitoring.spec is here: how often groups are
 evaluated, how much traffic a ratio or a percentile needs before it is compared with a target,
 how long silence means "stopped". The area modules (api, slo, business, resources, health,
-pipeline, meta) and the promtool tests (render/promtool_tests.py) import them from here.
+pipeline, meta) and the promtool tests (render/promtool/) import them from here.
 
 Evaluation intervals: groups holding a P1 alert run every 5 s (the spec's "alert triggering:
 < 5 s"), the others every 15 s, and the groups reading hours or days of data every minute.
