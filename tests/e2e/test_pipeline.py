@@ -34,7 +34,7 @@ from opentelemetry.util.types import AttributeValue
 
 import tarot_monitoring as tm
 from tarot_monitoring import semconv
-from tarot_monitoring.evaluation.promql_math import histogram_quantile
+from tarot_monitoring.prometheus_semantics.promql_math import histogram_quantile
 from tarot_monitoring.spec import CATEGORIES, LATENCY_BUCKETS_SECONDS, baseline_for
 from tarot_monitoring.stack import Stack, free_ports
 from tarot_monitoring.stack import cli as stack_cli

@@ -18,7 +18,7 @@ from tarot_monitoring import semconv
 from tarot_monitoring.embedded.naming import metric_name
 from tarot_monitoring.embedded.prometheus import EmbeddedAlert, EmbeddedPrometheus
 from tarot_monitoring.embedded.span_metrics import DIMENSIONS, SpanMetricsProcessor, le_text
-from tarot_monitoring.evaluation.durations import parse_duration
+from tarot_monitoring.prometheus_semantics.durations import parse_duration
 from tarot_monitoring.render.model import AlertRule
 from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.render.rules.choices import MIN_CALLS_FOR_PERCENTILE

@@ -10,13 +10,23 @@ import math
 
 import pytest
 
-from tarot_monitoring.evaluation.durations import duration_ms, format_duration, is_duration, parse_duration
-from tarot_monitoring.evaluation.engine import EvaluationError, Sample, evaluate
 from tarot_monitoring.evaluation.firing import alerts_firing
-from tarot_monitoring.evaluation.promql_parser import PromQLSyntaxError, parse
 from tarot_monitoring.evaluation.rules import RuleEvaluator
-from tarot_monitoring.evaluation.store import SeriesStore, is_stale
-from tarot_monitoring.evaluation.templates import expand, go_v, humanize_duration, humanize_percentage
+from tarot_monitoring.prometheus_semantics.durations import (
+    duration_ms,
+    format_duration,
+    is_duration,
+    parse_duration,
+)
+from tarot_monitoring.prometheus_semantics.engine import EvaluationError, Sample, evaluate
+from tarot_monitoring.prometheus_semantics.promql_parser import PromQLSyntaxError, parse
+from tarot_monitoring.prometheus_semantics.store import SeriesStore, is_stale
+from tarot_monitoring.prometheus_semantics.templates import (
+    expand,
+    go_v,
+    humanize_duration,
+    humanize_percentage,
+)
 from tarot_monitoring.render.alertmanager import TIMINGS, WATCHDOG
 from tarot_monitoring.render.model import AlertRule, RecordingRule, RuleFile, RuleGroup
 from tarot_monitoring.render.routing import receiver_for

@@ -24,8 +24,9 @@ import pytest
 import yaml
 
 from tarot_monitoring.evaluation import engine
-from tarot_monitoring.evaluation.promql_math import PrometheusMajor
-from tarot_monitoring.evaluation.promql_parser import (
+from tarot_monitoring.evaluation.rules import RuleEvaluator
+from tarot_monitoring.prometheus_semantics.promql_math import PrometheusMajor
+from tarot_monitoring.prometheus_semantics.promql_parser import (
     Aggregate,
     Binary,
     Call,
@@ -35,8 +36,7 @@ from tarot_monitoring.evaluation.promql_parser import (
     VectorSelector,
     parse,
 )
-from tarot_monitoring.evaluation.rules import RuleEvaluator
-from tarot_monitoring.evaluation.store import SeriesStore
+from tarot_monitoring.prometheus_semantics.store import SeriesStore
 from tarot_monitoring.render.model import AlertRule, RuleFile, RuleGroup
 from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.render.yaml_dumper import dump

@@ -1,4 +1,4 @@
-"""Prometheus' arithmetic (evaluation.promql_math): hand-computed cases and Prometheus' own test data.
+"""Prometheus' arithmetic (prometheus_semantics.promql_math): hand-computed cases and Prometheus' own test data.
 
 The `testhistogram`, `nonmonotonic` and `mixed` cases are the series of Prometheus'
 promql/promqltest/testdata/histograms.test, with the values PromQL gives for them. The 2.x/3.x
@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from tarot_monitoring.evaluation.promql_math import (
+from tarot_monitoring.prometheus_semantics.promql_math import (
     avg_over_time,
     extrapolated_rate,
     histogram_quantile,

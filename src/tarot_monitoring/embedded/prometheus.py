@@ -26,9 +26,9 @@ from opentelemetry.sdk.metrics.export import MetricsData
 
 from tarot_monitoring.embedded.sdk_series import sdk_samples
 from tarot_monitoring.embedded.span_metrics import SpanMetricsProcessor
-from tarot_monitoring.evaluation.promql_math import PrometheusMajor
 from tarot_monitoring.evaluation.rules import AlertState, RuleEvaluator
-from tarot_monitoring.evaluation.store import SeriesStore
+from tarot_monitoring.prometheus_semantics.promql_math import PrometheusMajor
+from tarot_monitoring.prometheus_semantics.store import SeriesStore
 from tarot_monitoring.render.model import RuleFile
 from tarot_monitoring.render.routing import receiver_for
 
@@ -123,7 +123,7 @@ def _embedded(alert: AlertState) -> EmbeddedAlert:
     rule = alert.rule
     for_s = 0.0
     if rule is not None:
-        from tarot_monitoring.evaluation.durations import parse_duration
+        from tarot_monitoring.prometheus_semantics.durations import parse_duration
 
         for_s = parse_duration(rule.for_)
     return EmbeddedAlert(

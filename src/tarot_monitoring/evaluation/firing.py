@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tarot_monitoring.evaluation.durations import parse_duration
-from tarot_monitoring.evaluation.promql_math import PrometheusMajor
 from tarot_monitoring.evaluation.rules import RuleEvaluator
-from tarot_monitoring.evaluation.store import SeriesStore
+from tarot_monitoring.prometheus_semantics.durations import parse_duration
+from tarot_monitoring.prometheus_semantics.promql_math import PrometheusMajor
+from tarot_monitoring.prometheus_semantics.store import SeriesStore
 from tarot_monitoring.render.model import RuleFile
 from tarot_monitoring.render.routing import receiver_for
 from tarot_monitoring.render.rules import rule_files

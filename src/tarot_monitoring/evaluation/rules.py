@@ -22,12 +22,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tarot_monitoring.evaluation.durations import duration_ms
-from tarot_monitoring.evaluation.engine import EvaluationError, Sample, evaluate
-from tarot_monitoring.evaluation.promql_math import PrometheusMajor
-from tarot_monitoring.evaluation.promql_parser import Expr, parse
-from tarot_monitoring.evaluation.store import STALE_NAN, Labels, SeriesStore, labels_of
-from tarot_monitoring.evaluation.templates import expand
+from tarot_monitoring.prometheus_semantics.durations import duration_ms
+from tarot_monitoring.prometheus_semantics.engine import EvaluationError, Sample, evaluate
+from tarot_monitoring.prometheus_semantics.promql_math import PrometheusMajor
+from tarot_monitoring.prometheus_semantics.promql_parser import Expr, parse
+from tarot_monitoring.prometheus_semantics.store import STALE_NAN, Labels, SeriesStore, labels_of
+from tarot_monitoring.prometheus_semantics.templates import expand
 from tarot_monitoring.render.model import AlertRule, RecordingRule, RuleFile
 
 __all__ = ["AlertState", "RuleEvaluator"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from tarot_monitoring.evaluation.durations import parse_duration
+from tarot_monitoring.prometheus_semantics.durations import parse_duration
 from tarot_monitoring.spec import PRIORITIES, Priority, priority_level
 
 HISTORY_PORT: Final = 9097

@@ -28,7 +28,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
-from tarot_monitoring.evaluation.durations import format_duration
+from tarot_monitoring.prometheus_semantics.durations import format_duration
 from tarot_monitoring.spec import (
     DASHBOARD_DATA_RETENTION,
     ENDPOINT_BASELINES,

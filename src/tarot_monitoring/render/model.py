@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from tarot_monitoring.evaluation.durations import is_duration
+from tarot_monitoring.prometheus_semantics.durations import is_duration
 from tarot_monitoring.spec import Priority, priority_for, priority_level
 
 RUNBOOK_PATH: Final = "docs/runbook.md"

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from tarot_monitoring import semconv
-from tarot_monitoring.evaluation.promql_math import histogram_quantile
+from tarot_monitoring.prometheus_semantics.promql_math import histogram_quantile
 from tarot_monitoring.spec import ENDPOINT_BASELINES
 from tarot_monitoring.status.model import ApplicationMetrics, CategoryStats, OperationStats
 from tarot_monitoring.status.windows import HistogramSeries, WindowedData

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from tarot_monitoring.evaluation.durations import duration_ms
+from tarot_monitoring.prometheus_semantics.durations import duration_ms
 
 __all__ = [
     "AGGREGATIONS",

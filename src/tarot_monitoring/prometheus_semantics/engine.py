@@ -8,7 +8,7 @@ the left-hand value unless ``bool``; arithmetic and ``bool`` drop ``__name__``; 
 matching on all labels but the name, or only the ``on(...)`` labels, which are then the only
 labels of the result; ``and``/``or``/``unless`` by the same signatures; ``sum``,
 ``min``, ``max``, ``count``, ``group``; the functions in :data:`FUNCTIONS`. The arithmetic
-itself is evaluation.promql_math.
+itself is prometheus_semantics.promql_math.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from tarot_monitoring.evaluation.promql_math import (
+from tarot_monitoring.prometheus_semantics.promql_math import (
     PrometheusMajor,
     avg_over_time,
     extrapolated_rate,
     histogram_quantile_cumulative,
     sum_values,
 )
-from tarot_monitoring.evaluation.promql_parser import (
+from tarot_monitoring.prometheus_semantics.promql_parser import (
     Aggregate,
     Binary,
     Call,
@@ -37,7 +37,7 @@ from tarot_monitoring.evaluation.promql_parser import (
     VectorMatching,
     VectorSelector,
 )
-from tarot_monitoring.evaluation.store import Labels, Series, SeriesStore
+from tarot_monitoring.prometheus_semantics.store import Labels, Series, SeriesStore
 
 __all__ = ["FUNCTIONS", "LOOKBACK_MS", "EvaluationError", "Sample", "evaluate"]
 

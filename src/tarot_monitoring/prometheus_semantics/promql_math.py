@@ -1,7 +1,7 @@
 """Prometheus' arithmetic, written once: rate/increase, the *_over_time functions, histogram_quantile.
 
 Everything in the package that computes a Prometheus number uses this module: the embedded rule
-evaluator (evaluation.engine), the status view's p95/p99 from the SDK's histograms and the
+evaluator (prometheus_semantics.engine), the status view's p95/p99 from the SDK's histograms and the
 promtool-test generators. Each function is a port of the Go code of Prometheus, in both the
 2.x form (2.42, Debian's promtool) and the 3.x form (3.14, what docker-compose.yml ships),
 chosen by ``prometheus_major``:
