@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
-from opentelemetry.sdk.metrics.export import MetricsData
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -87,3 +88,17 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
 
 def attributes_json(span: ReadableSpan) -> dict[str, Any]:
     return dict(json.loads(span.to_json())["attributes"])
+
+
+@pytest.fixture
+def reader() -> InMemoryMetricReader:
+    """The one in-memory metric reader of the unit tests that build their own meter provider."""
+    return InMemoryMetricReader()
+
+
+@pytest.fixture
+def provider(reader: InMemoryMetricReader) -> Iterator[MeterProvider]:
+    """A meter provider read by `reader`, shut down afterwards."""
+    meter_provider = MeterProvider(metric_readers=[reader])
+    yield meter_provider
+    meter_provider.shutdown()

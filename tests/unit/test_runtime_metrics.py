@@ -38,18 +38,6 @@ from tarot_monitoring.runtime_metrics.system import UPSTREAM_CONFIG
 
 
 @pytest.fixture
-def reader() -> InMemoryMetricReader:
-    return InMemoryMetricReader()
-
-
-@pytest.fixture
-def provider(reader: InMemoryMetricReader) -> Iterator[MeterProvider]:
-    meter_provider = MeterProvider(metric_readers=[reader])
-    yield meter_provider
-    meter_provider.shutdown()
-
-
-@pytest.fixture
 def handle(provider: MeterProvider) -> Iterator[RuntimeMetrics]:
     registered = register_runtime_metrics(meter_provider=provider)
     yield registered

@@ -48,11 +48,6 @@ T0 = 1_800_000_000 * S  # an arbitrary wall-clock moment, in ns
 
 
 @pytest.fixture
-def reader() -> InMemoryMetricReader:
-    return InMemoryMetricReader()
-
-
-@pytest.fixture
 def provider(reader: InMemoryMetricReader) -> Iterator[MeterProvider]:
     view = View(
         instrument_name=semconv.OPERATION_DURATION,
