@@ -71,6 +71,21 @@ def test_go_float_formatting() -> None:
     assert humanize_duration(3725) == "1h 2m 5s"
 
 
+@pytest.mark.parametrize(
+    ("value", "duration", "percent"),
+    [
+        (3.0, "3s", "300%"),
+        (0.25, "250ms", "25%"),
+        (0.0, "0s", "0%"),
+        (90.0, "1m 30s", "9000%"),
+        (0.01, "10ms", "1%"),
+    ],
+)
+def test_humanize_functions_match_prometheus(value: float, duration: str, percent: str) -> None:
+    assert humanize_duration(value) == duration
+    assert humanize_percentage(value) == percent
+
+
 def test_templates_expand_labels_and_value_and_refuse_other_forms() -> None:
     text = '{{ $labels.job }}: {{ $value | humanizePercentage }} ({{ $value | printf "%.0f" }})'
     assert expand(text, {"job": "bot"}, 0.5) == "bot: 50% (0)"

@@ -1,4 +1,4 @@
-"""Prometheus' arithmetic (prometheus_semantics.promql_math): hand-computed cases and Prometheus' own test data.
+"""Prometheus' arithmetic (prometheus_semantics.promql_math): hand-computed cases, Prometheus' test data.
 
 The `testhistogram`, `nonmonotonic` and `mixed` cases are the series of Prometheus'
 promql/promqltest/testdata/histograms.test, with the values PromQL gives for them. The 2.x/3.x

@@ -3,8 +3,8 @@ error rates (the 1%/5% thresholds and each category's hourly target)."""
 
 from __future__ import annotations
 
-from tarot_monitoring.render.promql_eval import VERSIONS
 from tarot_monitoring.render.promtool.scenario import (
+    MAJORS,
     MINUTE,
     Catalog,
     above,
@@ -134,7 +134,7 @@ def _error_target_case(catalog: Catalog) -> Case:
             error_ratio(group, step, pure, 3600) == row.max_error_ratio, f"{row.category} exactly at target"
         )
         require(
-            all(error_ratio(group, step, pure - step, 3600, v) < row.max_error_ratio for v in VERSIONS),
+            all(error_ratio(group, step, pure - step, 3600, v) < row.max_error_ratio for v in MAJORS),
             f"{row.category} below before",
         )
         series += group

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 
+from tarot_monitoring.prometheus_semantics.promql_math import PrometheusMajor
 from tarot_monitoring.render import promql as q
-from tarot_monitoring.render.promql_eval import VERSIONS, Semantics
 from tarot_monitoring.render.promtool.scenario import (
     BOUNDS,
+    MAJORS,
     MINUTE,
     Catalog,
     above,
@@ -65,9 +66,9 @@ def _response_time_case(catalog: Catalog) -> Case:
     )
     buckets = [s for s in series if s.labels[q.CATEGORY] == "reading"]
 
-    def ratio(at_s: int, semantics: Semantics | None = None) -> float:
-        now = quantile_of(95, buckets, sample, at_s, window, semantics)
-        before = quantile_of(95, buckets, sample, at_s - week * step, window, semantics)
+    def ratio(at_s: int, major: PrometheusMajor | None = None) -> float:
+        now = quantile_of(95, buckets, sample, at_s, window, major)
+        before = quantile_of(95, buckets, sample, at_s - week * step, window, major)
         return now / before
 
     up_rule = catalog.rule("TarotResponseTimeUp50Percent", "reading")
@@ -77,7 +78,7 @@ def _response_time_case(catalog: Catalog) -> Case:
     double_pure = (doubled_start + window // step - 1) * step
     require(ratio(up_pure) == threshold.warning_factor, "reading p95 exactly +50%")
     require(
-        all(ratio(up_pure - step, v) < threshold.warning_factor for v in VERSIONS),
+        all(ratio(up_pure - step, v) < threshold.warning_factor for v in MAJORS),
         "reading p95 below +50% before",
     )
     require(ratio(double_pure) == threshold.critical_factor, "reading p95 exactly +100%")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from tarot_monitoring.prometheus_semantics.promql_math import Sample
 from tarot_monitoring.render.model import RuleFile
-from tarot_monitoring.render.promql_eval import Sample
 
 
 def duration(seconds: float) -> str:
@@ -86,7 +86,8 @@ class Series:
     values: list[float | None]
 
     def samples(self, step_s: int) -> list[Sample]:
-        return [(i * step_s, v) for i, v in enumerate(self.values) if v is not None]
+        """The present values as (milliseconds, value), sampled every `step_s` from 0."""
+        return [(i * step_s * 1000, v) for i, v in enumerate(self.values) if v is not None]
 
     def to_dict(self) -> dict[str, str]:
         inner = ", ".join(f'{key}="{value}"' for key, value in self.labels.items())
