@@ -17,6 +17,7 @@ from tarot_monitoring.prometheus_semantics.durations import (
     format_duration,
     is_duration,
     parse_duration,
+    whole_seconds,
 )
 from tarot_monitoring.prometheus_semantics.engine import EvaluationError, Sample, evaluate
 from tarot_monitoring.prometheus_semantics.promql_parser import PromQLSyntaxError, parse
@@ -57,6 +58,13 @@ def test_format_duration_round_trips() -> None:
     for seconds in (0, 0.25, 15, 90, 3600, 5400, 86400, 604800 + 3661):
         assert parse_duration(format_duration(seconds)) == seconds
     assert format_duration(5400) == "1h30m"
+
+
+def test_whole_seconds_refuse_a_fraction() -> None:
+    assert whole_seconds("1h30m") == 5400
+    assert isinstance(whole_seconds("7d"), int)
+    with pytest.raises(ValueError, match="whole number of seconds: '1500ms'"):
+        whole_seconds("1500ms")
 
 
 def test_go_float_formatting() -> None:

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tarot_monitoring import render
+from tarot_monitoring.prometheus_semantics.durations import parse_duration
 from tarot_monitoring.render import alertmanager, model, yaml_dumper
 from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.spec import PRIORITY_LEVELS, priority_for
@@ -124,7 +125,7 @@ def test_every_priority_is_routed_and_delivered_in_time() -> None:
     routes = config["route"]["routes"]  # type: ignore[index]
     for level in PRIORITY_LEVELS:
         (route,) = [r for r in routes if r["matchers"] == [f'priority="{level.priority}"']]
-        waits = [promql_eval_seconds(route[key]) for key in ("group_wait", "group_interval")]
+        waits = [parse_duration(route[key]) for key in ("group_wait", "group_interval")]
         assert max(waits) * 2 <= level.delivery_within_s
     assert routes[0]["matchers"] == ['alertname="Watchdog"']
     assert routes[0]["receiver"] == "watchdog"
@@ -133,12 +134,6 @@ def test_every_priority_is_routed_and_delivered_in_time() -> None:
     text = (ROOT / render.ALERTMANAGER_FILE).read_text()
     assert "bot_token_file:" in text
     assert "bot_token:" not in text
-
-
-def promql_eval_seconds(text: str) -> int:
-    from tarot_monitoring.render.promtool import parse_duration
-
-    return parse_duration(text)
 
 
 def test_timings_outside_the_delivery_time_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -37,9 +37,9 @@ from tarot_monitoring.render.promtool import (
     slo,
 )
 from tarot_monitoring.render.promtool.scenario import Catalog
-from tarot_monitoring.render.promtool.suite import PromtoolSuite, parse_duration
+from tarot_monitoring.render.promtool.suite import PromtoolSuite
 
-__all__ = ["PromtoolSuite", "parse_duration", "promtool_suites"]
+__all__ = ["PromtoolSuite", "promtool_suites"]
 
 _AREA_SUITES: Final[tuple[Callable[[Catalog], PromtoolSuite], ...]] = (
     api.suite,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from tarot_monitoring.prometheus_semantics.durations import whole_seconds
 from tarot_monitoring.prometheus_semantics.promql_math import PrometheusMajor
 from tarot_monitoring.render import promql as q
 from tarot_monitoring.render.promtool.scenario import (
@@ -26,7 +27,7 @@ from tarot_monitoring.render.promtool.scenario import (
     require,
     span_labels,
 )
-from tarot_monitoring.render.promtool.suite import Case, Check, PromtoolSuite, Series, parse_duration
+from tarot_monitoring.render.promtool.suite import Case, Check, PromtoolSuite, Series
 from tarot_monitoring.spec import SLOS, BurnRateWindow
 from tarot_monitoring.spec.slo import BURN_RATE_WINDOWS, ServiceLevelObjective
 
@@ -209,7 +210,7 @@ def _slow_burn_case(catalog: Catalog) -> Case:
     clean = 86400 // MINUTE  # one clean day, then 5x the budget
     steps = 2 * clean
     rule0 = catalog.rule("TarotErrorBudgetSlowBurn", SLOS[0].category)
-    for_s = parse_duration(rule0.for_)
+    for_s = whole_seconds(rule0.for_)
     series: list[Series] = []
     groups = []
     onsets = set()
