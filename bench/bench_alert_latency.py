@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.e2e.alerting_harness import AlertingHarness  # needs the path above
 
 from tarot_monitoring.demo.workload import ReferenceBot
-from tarot_monitoring.render.promtool import parse_duration
+from tarot_monitoring.prometheus_semantics.durations import parse_duration
 from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.spec import priority_level
 

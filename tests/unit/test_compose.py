@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tarot_monitoring.prometheus_semantics.durations import whole_seconds
 from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config
 from tarot_monitoring.render.yaml_dumper import dump
 from tarot_monitoring.scrubbing import Scrubber
@@ -112,15 +113,6 @@ def image_tag(service: dict[str, Any]) -> str:
     assert name, f"{service['image']} has no tag"
     assert "/" not in tag, f"{service['image']} has no tag"
     return tag
-
-
-def duration_seconds(text: str) -> int:
-    """Go/Prometheus duration ("720h", "90d", "1h30m") in seconds."""
-    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-    parts = re.findall(r"(\d+)([dhms])", text)
-    assert parts, f"not a duration: {text!r}"
-    assert "".join(n + u for n, u in parts) == text, f"not a duration: {text!r}"
-    return sum(int(n) * units[u] for n, u in parts)
 
 
 def command_words(service: dict[str, Any]) -> list[str]:
@@ -241,7 +233,7 @@ def test_prometheus_keeps_metrics_for_the_spec_period(services: dict[str, dict[s
 
 
 def test_loki_keeps_logs_for_the_spec_period(loki: dict[str, Any]) -> None:
-    assert duration_seconds(loki["limits_config"]["retention_period"]) == LOGS_RETENTION.seconds
+    assert whole_seconds(loki["limits_config"]["retention_period"]) == LOGS_RETENTION.seconds
     compactor = loki["compactor"]
     assert compactor["retention_enabled"] is True  # without it the period is never applied
     (period,) = loki["schema_config"]["configs"]
@@ -261,7 +253,7 @@ def test_loki_accepts_otlp_with_structured_metadata(loki: dict[str, Any]) -> Non
 
 def test_tempo_keeps_traces_as_long_as_the_metrics(tempo: dict[str, Any]) -> None:
     retention = tempo["backend_worker"]["compaction"]["block_retention"]
-    assert duration_seconds(retention) == TRACES_RETENTION.seconds
+    assert whole_seconds(retention) == TRACES_RETENTION.seconds
 
 
 # --- exposure and secrets -----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from tarot_monitoring.prometheus_semantics.durations import (
     format_duration,
     is_duration,
     parse_duration,
+    whole_seconds,
 )
 from tarot_monitoring.prometheus_semantics.engine import EvaluationError, Sample, evaluate
 from tarot_monitoring.prometheus_semantics.promql_parser import PromQLSyntaxError, parse
@@ -59,6 +60,13 @@ def test_format_duration_round_trips() -> None:
     assert format_duration(5400) == "1h30m"
 
 
+def test_whole_seconds_refuse_a_fraction() -> None:
+    assert whole_seconds("1h30m") == 5400
+    assert isinstance(whole_seconds("7d"), int)
+    with pytest.raises(ValueError, match="whole number of seconds: '1500ms'"):
+        whole_seconds("1500ms")
+
+
 def test_go_float_formatting() -> None:
     # printed by Go 1.26: fmt.Printf("%v") of the same float64 values
     values = [1000000, 123456, 1234567.5, 0.0001, 0.00001, 1e20, 20, 3.5e-7]
@@ -69,6 +77,21 @@ def test_go_float_formatting() -> None:
     assert humanize_duration(3.9) == "3.9s"
     assert humanize_duration(0.25) == "250ms"
     assert humanize_duration(3725) == "1h 2m 5s"
+
+
+@pytest.mark.parametrize(
+    ("value", "duration", "percent"),
+    [
+        (3.0, "3s", "300%"),
+        (0.25, "250ms", "25%"),
+        (0.0, "0s", "0%"),
+        (90.0, "1m 30s", "9000%"),
+        (0.01, "10ms", "1%"),
+    ],
+)
+def test_humanize_functions_match_prometheus(value: float, duration: str, percent: str) -> None:
+    assert humanize_duration(value) == duration
+    assert humanize_percentage(value) == percent
 
 
 def test_templates_expand_labels_and_value_and_refuse_other_forms() -> None:

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tarot_monitoring.evaluation import engine
 from tarot_monitoring.evaluation.rules import RuleEvaluator
+from tarot_monitoring.prometheus_semantics import engine
 from tarot_monitoring.prometheus_semantics.promql_math import PrometheusMajor
 from tarot_monitoring.prometheus_semantics.promql_parser import (
     Aggregate,

@@ -17,6 +17,7 @@ from tarot_monitoring.prometheus_semantics.promql_math import (
     extrapolated_rate,
     histogram_quantile,
     histogram_quantile_cumulative,
+    kahan_inc,
     select_range,
     sum_values,
 )
@@ -174,3 +175,14 @@ def test_sum_and_avg_compensate_rounding_in_3x() -> None:
     assert sum_values([1e16, 1.0, -1e16], 3) == 1.0
     assert avg_over_time([0.1, 0.2, 0.3], 2) == 0.19999999999999998
     assert avg_over_time([0.1, 0.2, 0.3], 3) == 0.2
+
+
+def test_an_infinite_sum_stays_infinite_in_3x() -> None:
+    # promtool 3.14 gives +Inf for sum(x) over x{a="1"} +Inf, x{a="2"} 1 and for
+    # avg_over_time over +Inf, 1: kahansum.Inc zeroes the compensation once the sum is infinite.
+    # 2.42's kahanSumInc does not, but its sum adds plainly and avg_over_time keeps an Inf mean.
+    for major in (2, 3):
+        assert sum_values([INF, 1.0], major) == INF
+        assert avg_over_time([INF, 1.0], major) == INF
+    assert math.isnan(kahan_inc(1.0, INF, 0.0, 2)[1])
+    assert kahan_inc(1.0, INF, 0.0, 3) == (INF, 0.0)

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from tarot_monitoring import render
-from tarot_monitoring.render import alertmanager, model, promql_eval, yaml_dumper
+from tarot_monitoring.prometheus_semantics.durations import parse_duration
+from tarot_monitoring.render import alertmanager, model, yaml_dumper
 from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.spec import PRIORITY_LEVELS, priority_for
 
@@ -124,7 +125,7 @@ def test_every_priority_is_routed_and_delivered_in_time() -> None:
     routes = config["route"]["routes"]  # type: ignore[index]
     for level in PRIORITY_LEVELS:
         (route,) = [r for r in routes if r["matchers"] == [f'priority="{level.priority}"']]
-        waits = [promql_eval_seconds(route[key]) for key in ("group_wait", "group_interval")]
+        waits = [parse_duration(route[key]) for key in ("group_wait", "group_interval")]
         assert max(waits) * 2 <= level.delivery_within_s
     assert routes[0]["matchers"] == ['alertname="Watchdog"']
     assert routes[0]["receiver"] == "watchdog"
@@ -133,12 +134,6 @@ def test_every_priority_is_routed_and_delivered_in_time() -> None:
     text = (ROOT / render.ALERTMANAGER_FILE).read_text()
     assert "bot_token_file:" in text
     assert "bot_token:" not in text
-
-
-def promql_eval_seconds(text: str) -> int:
-    from tarot_monitoring.render.promtool import parse_duration
-
-    return parse_duration(text)
 
 
 def test_timings_outside_the_delivery_time_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,51 +200,6 @@ def test_each_generated_yaml_file_loads_as_the_data_the_generator_made() -> None
     assert len(documents) == 7 + 8 + 1
     for path, document in documents.items():
         assert yaml.safe_load((ROOT / path).read_text()) == document, path
-
-
-@pytest.mark.parametrize(
-    ("value", "duration", "percent"),
-    [
-        (3.0, "3s", "300%"),
-        (0.25, "250ms", "25%"),
-        (0.0, "0s", "0%"),
-        (90.0, "1m 30s", "9000%"),
-        (0.01, "10ms", "1%"),
-    ],
-)
-def test_template_functions_match_prometheus(value: float, duration: str, percent: str) -> None:
-    assert promql_eval.humanize_duration(value) == duration
-    assert promql_eval.humanize_percentage(value) == percent
-
-
-@pytest.mark.parametrize("version", promql_eval.VERSIONS, ids=lambda v: v.name)
-def test_expected_values_use_prometheus_rate_and_quantile(version: promql_eval.Semantics) -> None:
-    samples = [(60.0 * i, 10.0 * i) for i in range(11)]
-    rate = promql_eval.extrapolated_rate(samples, 600, 300, is_rate=True, semantics=version)
-    assert rate == pytest.approx(10 / 60)  # a steady counter: the same in both versions
-    assert promql_eval.bucket_quantile(0.5, {1.0: 0.0, 2.0: 10.0, float("inf"): 10.0}, version) == 1.5
-    assert promql_eval.sum_of([1.0, 2.0, 3.5], version) == 6.5
-    with pytest.raises(ValueError, match="not supported"):
-        promql_eval.expand("{{ $value | humanize }}", {}, 1.0)
-
-
-def test_expected_values_follow_each_prometheus_version() -> None:
-    """The differences the generated tests must stay clear of (or agree on) are modelled."""
-    v2, v3 = promql_eval.PROMETHEUS_2, promql_eval.PROMETHEUS_3
-    flat_then_one = [(0.0, 7.0), (60.0, 7.0), (120.0, 8.0)]
-    # 2.x: the range [0s, 120s] holds all three samples; 3.x: (0s, 120s] two, extrapolated.
-    assert promql_eval.extrapolated_rate(flat_then_one, 120, 120, is_rate=False, semantics=v2) == 1.0
-    assert promql_eval.extrapolated_rate(flat_then_one, 120, 120, is_rate=False, semantics=v3) == 2.0
-    assert promql_eval.in_range(flat_then_one, 120, 120, v2) == flat_then_one
-    assert promql_eval.in_range(flat_then_one, 120, 120, v3) == flat_then_one[1:]
-    # a counter seen from its first sample: 2.x extrapolates back to its zero point (12.5); 3.x first
-    # caps the gap to the range start at half a sample interval (10)
-    young = [(0.0, 5.0), (60.0, 10.0)]
-    assert promql_eval.extrapolated_rate(young, 90, 300, is_rate=False, semantics=v2) == 12.5
-    assert promql_eval.extrapolated_rate(young, 90, 300, is_rate=False, semantics=v3) == 10.0
-    # 3.x sums with Kahan-Neumaier compensation
-    assert promql_eval.sum_of([1e16, 1.0, -1e16], v2) == 0.0
-    assert promql_eval.sum_of([1e16, 1.0, -1e16], v3) == 1.0
 
 
 def test_runbook_documents_each_alert_once() -> None:

@@ -338,7 +338,6 @@ class _DemoRun:
         errors = {**state.errors, **({"alerts": self.alert_errors} if self.alert_errors else {})}
         return replace(state, alerts=alerts, errors=errors)
 
-
     def _embedded_alerts(self) -> tuple[AlertView, ...]:
         if self.embedded is None:
             return ()

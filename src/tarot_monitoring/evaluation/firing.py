@@ -26,7 +26,6 @@ from tarot_monitoring.render.rules import rule_files
 __all__ = ["Firing", "alerts_firing"]
 
 
-
 @dataclass(frozen=True, slots=True)
 class Firing:
     """One firing alert as a person reads it."""

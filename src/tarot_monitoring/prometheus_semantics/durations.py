@@ -1,7 +1,8 @@
 """Prometheus durations (``5m``, ``1h30m``, ``250ms``): the one parser and formatter of the package.
 
 The rule generator validates ``for:`` with it, the Alertmanager generator checks its timings with
-it, the promtool-test generator and the embedded evaluator turn windows into seconds with it.
+it, the promtool-test generator (whose tests run on a whole-second grid: :func:`whole_seconds`)
+and the embedded evaluator turn windows into seconds with it.
 Units and their order follow Prometheus' ``model.ParseDuration``: y (365d), w, d, h, m, s, ms,
 each at most once, largest first.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["duration_ms", "format_duration", "is_duration", "parse_duration"]
+__all__ = ["duration_ms", "format_duration", "is_duration", "parse_duration", "whole_seconds"]
 
 _UNITS_MS: Final = (
     ("y", 365 * 86_400_000),
@@ -45,6 +46,15 @@ def duration_ms(text: str) -> int:
 def parse_duration(text: str) -> float:
     """A Prometheus duration in seconds (a float: ``250ms`` is 0.25)."""
     return duration_ms(text) / 1000
+
+
+def whole_seconds(text: str) -> int:
+    """A Prometheus duration as an int of seconds, for arithmetic on a whole-second grid (promtool
+    test times, evaluation steps); a ValueError for a duration with a fraction (``1500ms``)."""
+    seconds, fraction_ms = divmod(duration_ms(text), 1000)
+    if fraction_ms:
+        raise ValueError(f"not a whole number of seconds: {text!r}")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

@@ -252,10 +252,18 @@ def extrapolated_rate(
     return result * factor
 
 
-def kahan_inc(increment: float, total: float, compensation: float) -> tuple[float, float]:
-    """One step of Prometheus' Kahan-Neumaier summation (kahanSumInc): new (sum, compensation)."""
+def kahan_inc(
+    increment: float, total: float, compensation: float, prometheus_major: PrometheusMajor
+) -> tuple[float, float]:
+    """One step of Prometheus' Kahan-Neumaier summation: new (sum, compensation).
+
+    3.x (``kahansum.Inc``) zeroes the compensation once the sum overflows to ±Inf, so a sum
+    reaching Inf stays Inf; 2.42's ``kahanSumInc`` has no such case (its compensation becomes NaN).
+    """
     t = total + increment
-    if abs(total) >= abs(increment):
+    if prometheus_major == 3 and math.isinf(t):
+        compensation = 0.0
+    elif abs(total) >= abs(increment):
         compensation += (total - t) + increment
     else:
         compensation += (increment - t) + total
@@ -274,7 +282,7 @@ def sum_values(values: Iterable[float], prometheus_major: PrometheusMajor) -> fl
         if first:
             total, first = value, False
         else:
-            total, compensation = kahan_inc(value, total, compensation)
+            total, compensation = kahan_inc(value, total, compensation, 3)
     return total + compensation
 
 
@@ -289,13 +297,13 @@ def avg_over_time(values: Sequence[float], prometheus_major: PrometheusMajor) ->
                     continue
                 if not math.isinf(value) and not math.isnan(value):
                     continue
-            mean, compensation = kahan_inc(value / count - mean / count, mean, compensation)
+            mean, compensation = kahan_inc(value / count - mean / count, mean, compensation, 2)
         return mean if math.isinf(mean) else mean + compensation
     total, count, mean, compensation, incremental = values[0], 1.0, 0.0, 0.0, False
     for index, value in enumerate(values[1:]):
         count = float(index + 2)
         if not incremental:
-            new_total, new_compensation = kahan_inc(value, total, compensation)
+            new_total, new_compensation = kahan_inc(value, total, compensation, 3)
             if not math.isinf(new_total):
                 total, compensation = new_total, new_compensation
                 continue
@@ -303,7 +311,7 @@ def avg_over_time(values: Sequence[float], prometheus_major: PrometheusMajor) ->
             mean = total / (count - 1)
             compensation /= count - 1
         q = (count - 1) / count
-        mean, compensation = kahan_inc(value / count, q * mean, q * compensation)
+        mean, compensation = kahan_inc(value / count, q * mean, q * compensation, 3)
     if incremental:
         return mean + compensation
     return total / count + compensation / count

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from tarot_monitoring.prometheus_semantics.durations import whole_seconds
 from tarot_monitoring.render import collector_latency, collector_secrets
 from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config, check_timings
 from tarot_monitoring.render.generated_blocks import splice
 from tarot_monitoring.render.model import AlertRule, RuleFile
-from tarot_monitoring.render.promtool import parse_duration, promtool_suites
+from tarot_monitoring.render.promtool import promtool_suites
 from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.render.runbook import render_runbook
 from tarot_monitoring.render.yaml_dumper import dump
@@ -63,7 +64,7 @@ def _rule_intervals(files: tuple[RuleFile, ...]) -> dict[Priority, int]:
         for group in rule_file.groups:
             for rule in group.rules:
                 if isinstance(rule, AlertRule):
-                    result[rule.priority] = max(result[rule.priority], parse_duration(group.interval))
+                    result[rule.priority] = max(result[rule.priority], whole_seconds(group.interval))
     return result
 
 

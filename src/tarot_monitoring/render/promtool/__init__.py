@@ -2,7 +2,8 @@
 
 Each test names a time at which its alert must not fire yet and one at which it must, with the
 exact labels and annotations (the description's ``{{ $value }}`` computed from the input series
-with Prometheus' own arithmetic, see promql_eval). Thresholds are tested at their edge: CPU at
+with Prometheus' own arithmetic, see prometheus_semantics). Thresholds are tested at their
+edge: CPU at
 exactly 70% warns, a p95 of exactly the 3 s target does not alert, 3 failed payments from a brand
 new counter series do. The scenarios are written against the spec's numbers, so changing a
 threshold changes the rule and its test together.
@@ -36,9 +37,9 @@ from tarot_monitoring.render.promtool import (
     slo,
 )
 from tarot_monitoring.render.promtool.scenario import Catalog
-from tarot_monitoring.render.promtool.suite import PromtoolSuite, parse_duration
+from tarot_monitoring.render.promtool.suite import PromtoolSuite
 
-__all__ = ["PromtoolSuite", "parse_duration", "promtool_suites"]
+__all__ = ["PromtoolSuite", "promtool_suites"]
 
 _AREA_SUITES: Final[tuple[Callable[[Catalog], PromtoolSuite], ...]] = (
     api.suite,

@@ -3,8 +3,9 @@ error rates (the 1%/5% thresholds and each category's hourly target)."""
 
 from __future__ import annotations
 
-from tarot_monitoring.render.promql_eval import VERSIONS
+from tarot_monitoring.prometheus_semantics.durations import whole_seconds
 from tarot_monitoring.render.promtool.scenario import (
+    MAJORS,
     MINUTE,
     Catalog,
     above,
@@ -15,7 +16,7 @@ from tarot_monitoring.render.promtool.scenario import (
     quantile_of,
     require,
 )
-from tarot_monitoring.render.promtool.suite import Case, Check, PromtoolSuite, Series, parse_duration
+from tarot_monitoring.render.promtool.suite import Case, Check, PromtoolSuite, Series
 from tarot_monitoring.render.rules.choices import MIN_CALLS_FOR_PERCENTILE
 from tarot_monitoring.spec import ENDPOINT_BASELINES, ERROR_RATE_THRESHOLD, baseline_for
 
@@ -23,7 +24,7 @@ from tarot_monitoring.spec import ENDPOINT_BASELINES, ERROR_RATE_THRESHOLD, base
 def _latency_case(catalog: Catalog, category: str, percent: int) -> Case:
     target = {95: baseline_for(category).p95_seconds, 99: baseline_for(category).p99_seconds}[percent]
     rule = catalog.rule(f"TarotLatencyP{percent}AboveTarget", category)
-    for_s = parse_duration(rule.for_)
+    for_s = whole_seconds(rule.for_)
     step, change, steps = MINUTE, 31, 60
     per = 60  # observations per step for each 1%: rates over 5 minutes are whole numbers
     at_target = {target: percent * per, above(target): (100 - percent) * per}
@@ -71,7 +72,7 @@ def _error_threshold_case(catalog: Catalog) -> Case:
         catalog.rule("TarotErrorRateWarning"),
         catalog.rule("TarotErrorRateCritical"),
     )
-    warn_for, crit_for = parse_duration(warning_rule.for_), parse_duration(critical_rule.for_)
+    warn_for, crit_for = whole_seconds(warning_rule.for_), whole_seconds(critical_rule.for_)
     per = 60 * 100  # calls per step: rates over 5 minutes are whole numbers (100/s)
     warn_errors = round(ERROR_RATE_THRESHOLD.warning_ratio * per)
     crit_errors = round(ERROR_RATE_THRESHOLD.critical_ratio * per)
@@ -123,7 +124,7 @@ def _error_threshold_case(catalog: Catalog) -> Case:
 def _error_target_case(catalog: Catalog) -> Case:
     step, start, steps = MINUTE, 61, 140
     rule0 = catalog.rule("TarotErrorRateAboveTarget", ENDPOINT_BASELINES[0].category)
-    for_s = parse_duration(rule0.for_)
+    for_s = whole_seconds(rule0.for_)
     series: list[Series] = []
     expected = []
     pure = (start + 59) * step
@@ -134,7 +135,7 @@ def _error_target_case(catalog: Catalog) -> Case:
             error_ratio(group, step, pure, 3600) == row.max_error_ratio, f"{row.category} exactly at target"
         )
         require(
-            all(error_ratio(group, step, pure - step, 3600, v) < row.max_error_ratio for v in VERSIONS),
+            all(error_ratio(group, step, pure - step, 3600, v) < row.max_error_ratio for v in MAJORS),
             f"{row.category} below before",
         )
         series += group

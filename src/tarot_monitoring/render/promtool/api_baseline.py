@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 
+from tarot_monitoring.prometheus_semantics.durations import whole_seconds
+from tarot_monitoring.prometheus_semantics.promql_math import PrometheusMajor
 from tarot_monitoring.render import promql as q
-from tarot_monitoring.render.promql_eval import VERSIONS, Semantics
 from tarot_monitoring.render.promtool.scenario import (
     BOUNDS,
+    MAJORS,
     MINUTE,
     Catalog,
     above,
@@ -18,7 +20,7 @@ from tarot_monitoring.render.promtool.scenario import (
     rate_of,
     require,
 )
-from tarot_monitoring.render.promtool.suite import Case, Check, PromtoolSuite, Series, parse_duration
+from tarot_monitoring.render.promtool.suite import Case, Check, PromtoolSuite, Series
 from tarot_monitoring.render.rules.choices import MIN_CALLS_FOR_BASELINE, RESPONSE_TIME_FLOOR_SHARE
 from tarot_monitoring.spec import ENDPOINT_BASELINES, RESPONSE_TIME_THRESHOLD, baseline_for
 
@@ -26,8 +28,8 @@ from tarot_monitoring.spec import ENDPOINT_BASELINES, RESPONSE_TIME_THRESHOLD, b
 def _response_time_case(catalog: Catalog) -> Case:
     threshold = RESPONSE_TIME_THRESHOLD
     step = 10 * MINUTE
-    week = parse_duration(threshold.baseline_offset) // step
-    window = parse_duration(threshold.window)
+    week = whole_seconds(threshold.baseline_offset) // step
+    window = whole_seconds(threshold.window)
     # Sampled every half evaluation interval, each change starting right after an evaluation: the
     # sample on the left edge of 2.x's closed window (not in 3.x's left-open one) then always
     # belongs to the same phase as the next one, so both versions see a window holding only the new
@@ -65,19 +67,19 @@ def _response_time_case(catalog: Catalog) -> Case:
     )
     buckets = [s for s in series if s.labels[q.CATEGORY] == "reading"]
 
-    def ratio(at_s: int, semantics: Semantics | None = None) -> float:
-        now = quantile_of(95, buckets, sample, at_s, window, semantics)
-        before = quantile_of(95, buckets, sample, at_s - week * step, window, semantics)
+    def ratio(at_s: int, major: PrometheusMajor | None = None) -> float:
+        now = quantile_of(95, buckets, sample, at_s, window, major)
+        before = quantile_of(95, buckets, sample, at_s - week * step, window, major)
         return now / before
 
     up_rule = catalog.rule("TarotResponseTimeUp50Percent", "reading")
     double_rule = catalog.rule("TarotResponseTimeDoubled", "reading")
-    for_steps = math.ceil(parse_duration(up_rule.for_) / step)
+    for_steps = math.ceil(whole_seconds(up_rule.for_) / step)
     up_pure = (up50_start + window // step - 1) * step
     double_pure = (doubled_start + window // step - 1) * step
     require(ratio(up_pure) == threshold.warning_factor, "reading p95 exactly +50%")
     require(
-        all(ratio(up_pure - step, v) < threshold.warning_factor for v in VERSIONS),
+        all(ratio(up_pure - step, v) < threshold.warning_factor for v in MAJORS),
         "reading p95 below +50% before",
     )
     require(ratio(double_pure) == threshold.critical_factor, "reading p95 exactly +100%")
@@ -104,15 +106,15 @@ def _response_time_coverage_case(catalog: Catalog) -> Case:
     """Every category's rule: a p95 going from its target to twice its target fires both alerts."""
     threshold = RESPONSE_TIME_THRESHOLD
     step = 10 * MINUTE
-    week = parse_duration(threshold.baseline_offset) // step
-    window = parse_duration(threshold.window)
+    week = whole_seconds(threshold.baseline_offset) // step
+    window = whole_seconds(threshold.window)
     per = 600
     start = week + 1
     steps = start + 12
     series: list[Series] = []
     checks_up, checks_double = [], []
     up_rule0 = catalog.rule("TarotResponseTimeUp50Percent", "reading")
-    for_steps = math.ceil(parse_duration(up_rule0.for_) / step)
+    for_steps = math.ceil(whole_seconds(up_rule0.for_) / step)
     fire = (start + window // step - 1 + for_steps) * step
     for row in ENDPOINT_BASELINES:
         target, twice = row.p95_seconds, round(row.p95_seconds * threshold.critical_factor, 6)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from tarot_monitoring.prometheus_semantics.durations import whole_seconds
 from tarot_monitoring.render import promql as q
 from tarot_monitoring.render.promtool.scenario import (
     COLLECTOR_INSTANCE,
@@ -16,7 +17,7 @@ from tarot_monitoring.render.promtool.scenario import (
     Catalog,
     gauge,
 )
-from tarot_monitoring.render.promtool.suite import Case, Check, PromtoolSuite, Series, parse_duration
+from tarot_monitoring.render.promtool.suite import Case, Check, PromtoolSuite, Series
 from tarot_monitoring.render.rules.choices import TELEMETRY_GAP, TELEMETRY_MEMORY
 from tarot_monitoring.spec import HEALTH_COMPONENT_DEFINITIONS
 
@@ -46,7 +47,7 @@ def _health_cases(catalog: Catalog) -> list[Case]:
             )
             expected.append(catalog.expect(rule, labels, 0.0))
     failing = catalog.rule("TarotHealthCheckFailing", "database")
-    fire = fail_at * step + max(step, parse_duration(failing.for_))
+    fire = fail_at * step + max(step, whole_seconds(failing.for_))
     down = Case(
         "health: every component failing alerts with its priority; the overall verdict does not alert twice",
         step,
@@ -54,7 +55,7 @@ def _health_cases(catalog: Catalog) -> list[Case]:
         [Check(fail_at * step, failing.alert, []), Check(fire, failing.alert, expected)],
     )
     degraded_rule = catalog.rule("TarotHealthCheckDegraded")
-    degraded_for = parse_duration(degraded_rule.for_)
+    degraded_for = whole_seconds(degraded_rule.for_)
     slow = {**_BOT, q.HEALTH_COMPONENT: "redis"}
     overall = {**_BOT, q.HEALTH_COMPONENT: "overall"}
     degraded = Case(
@@ -80,7 +81,7 @@ def _telemetry_case(catalog: Catalog) -> Case:
     # sample exactly one window old is still seen differs (2.x closed ranges, 3.x left-open), so
     # no evaluation lands on that edge; each alert is checked 30 s before and after it.
     step, last, steps = HALF_MINUTE, 61, 200
-    gap, memory = parse_duration(TELEMETRY_GAP), parse_duration(TELEMETRY_MEMORY)
+    gap, memory = whole_seconds(TELEMETRY_GAP), whole_seconds(TELEMETRY_MEMORY)
     bot = {
         q.ENV: ENV_VALUE,
         "job": JOB_VALUE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from tarot_monitoring.prometheus_semantics.durations import whole_seconds
 from tarot_monitoring.render import promql as q
 from tarot_monitoring.render.promtool.scenario import (
     COLLECTOR_INSTANCE,
@@ -21,7 +22,6 @@ from tarot_monitoring.render.promtool.suite import (
     Expected,
     PromtoolSuite,
     Series,
-    parse_duration,
 )
 from tarot_monitoring.render.rules.choices import QUEUE_FULL_RATIO, SIGNALS, TELEMETRY_GAP
 
@@ -42,7 +42,7 @@ def _pipeline_cases(catalog: Catalog) -> list[Case]:
     # Sampled every 30 s, the last sample (at 10m30s) half-way between two evaluations: no evaluation
     # lands on the window's edge, where 2.x (closed) and 3.x (left-open) ranges differ.
     last = 21
-    gone = last * HALF_MINUTE + parse_duration(TELEMETRY_GAP) + HALF_MINUTE
+    gone = last * HALF_MINUTE + whole_seconds(TELEMETRY_GAP) + HALF_MINUTE
     absent = Case(
         "collector: its own metrics stop for 2 minutes",
         HALF_MINUTE,
@@ -103,7 +103,7 @@ def _pipeline_cases(catalog: Catalog) -> list[Case]:
     full = round(QUEUE_FULL_RATIO * capacity)
     require(full / capacity == QUEUE_FULL_RATIO, "queue exactly at the ratio")
     queue = {**_COLLECTOR, "data_type": "traces", "exporter": "otlp_grpc/tempo"}
-    fire = 11 * step + parse_duration(queue_rule.for_)
+    fire = 11 * step + whole_seconds(queue_rule.for_)
     nearly = Case(
         f"collector: a sending queue exactly {QUEUE_FULL_RATIO:g} full for 2 minutes",
         step,

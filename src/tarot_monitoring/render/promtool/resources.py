@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Final
 
 from tarot_monitoring import semconv
+from tarot_monitoring.prometheus_semantics.durations import whole_seconds
 from tarot_monitoring.render import promql as q
 from tarot_monitoring.render.promtool.scenario import ENV_VALUE, INSTANCE, JOB_VALUE, MINUTE, Catalog, gauge
-from tarot_monitoring.render.promtool.suite import Case, Check, PromtoolSuite, Series, parse_duration
+from tarot_monitoring.render.promtool.suite import Case, Check, PromtoolSuite, Series
 from tarot_monitoring.spec import RESOURCE_THRESHOLDS
 
 _HOST: Final = {
@@ -23,7 +24,7 @@ def _resource_case(catalog: Catalog, resource: str) -> Case:
     row = next(r for r in RESOURCE_THRESHOLDS if r.resource == resource)
     title = {"cpu": "CPU", "memory": "Memory", "disk": "Disk"}[resource]
     warning, critical = catalog.rule(f"Tarot{title}Warning"), catalog.rule(f"Tarot{title}Critical")
-    warn_for, crit_for = parse_duration(warning.for_), parse_duration(critical.for_)
+    warn_for, crit_for = whole_seconds(warning.for_), whole_seconds(critical.for_)
     # CPU is averaged over 5 minutes: sampled every 30 s, with the level changing on the minute, the
     # sample on the window's left edge (seen by 2.x's closed range, not by 3.x's left-open one) is
     # always of the window's level, so the average reaches a level at the same evaluation in both.

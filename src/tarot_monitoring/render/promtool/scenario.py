@@ -1,7 +1,8 @@
 """What every area's promtool scenarios share: the alert catalog, series builders (counters,
 gauges, span-metrics histograms), the labels the real pipeline gives them, and the expected values
-computed with Prometheus' arithmetic (promql_eval) for each version the tests run on: without a
-``semantics`` argument, a helper returns the one value 2.42 and 3.x agree on, or raises.
+computed with Prometheus' arithmetic (prometheus_semantics.promql_math) for each major version the
+tests run on: without a ``major`` argument, a helper returns the one value 2.42 and 3.x agree on,
+or raises.
 """
 
 from __future__ import annotations
@@ -10,16 +11,16 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
+from tarot_monitoring.prometheus_semantics.promql_math import (
+    PrometheusMajor,
+    extrapolated_rate,
+    histogram_quantile_cumulative,
+    select_range,
+    sum_values,
+)
+from tarot_monitoring.prometheus_semantics.templates import expand
 from tarot_monitoring.render import promql as q
 from tarot_monitoring.render.model import AlertRule, RuleFile
-from tarot_monitoring.render.promql_eval import (
-    VERSIONS,
-    Semantics,
-    bucket_quantile,
-    expand,
-    extrapolated_rate,
-    sum_of,
-)
 from tarot_monitoring.render.promtool.suite import Expected, Series
 from tarot_monitoring.spec import LATENCY_BUCKETS_SECONDS
 
@@ -30,6 +31,9 @@ COLLECTOR_INSTANCE: Final = "collector-1"
 BOUNDS: Final = (*LATENCY_BUCKETS_SECONDS, math.inf)
 MINUTE: Final = 60
 HALF_MINUTE: Final = 30
+MAJORS: Final[tuple[PrometheusMajor, ...]] = (2, 3)
+"""The Prometheus versions the generated tests run on: Debian's promtool 2.42 and the 3.x of
+docker-compose (tests/unit/test_rules.py runs both)."""
 """The sample interval of scenarios whose events must fall between two (1-minute) evaluations."""
 
 
@@ -90,44 +94,50 @@ def gauge(steps: int, phases: Sequence[tuple[int, float | None]]) -> list[float 
     return values
 
 
-def agreed(what: str, compute: Callable[[Semantics], float]) -> float:
+def agreed(what: str, compute: Callable[[PrometheusMajor], float]) -> float:
     """`compute` under every Prometheus version the tests run on, which must all give the same float:
     a checked-in test states one value and runs on both promtool 2.42 and 3.x."""
-    values = {semantics.name: compute(semantics) for semantics in VERSIONS}
+    values = {f"{major}.x": compute(major) for major in MAJORS}
     first = next(iter(values.values()))
     if any(value != first and not (math.isnan(value) and math.isnan(first)) for value in values.values()):
         raise ValueError(f"promtool test scenario differs between Prometheus versions: {what}: {values}")
     return first
 
 
+def _extrapolated(
+    item: Series, step_s: int, at_s: int, window_s: int, *, is_rate: bool, major: PrometheusMajor
+) -> float | None:
+    """``rate``/``increase`` of one series at `at_s` over `window_s` (None: fewer than two samples)."""
+    end_ms, range_ms = at_s * 1000, window_s * 1000
+    window = select_range(item.samples(step_s), end_ms, range_ms, major)
+    return extrapolated_rate(window, end_ms, range_ms, is_rate=is_rate, prometheus_major=major)
+
+
 def rate_of(
-    series: Iterable[Series], step_s: int, at_s: int, window_s: int, semantics: Semantics | None = None
+    series: Iterable[Series], step_s: int, at_s: int, window_s: int, major: PrometheusMajor | None = None
 ) -> float:
     """``sum(rate(series[window]))`` at `at_s` (the series' group, summed in order); without
-    `semantics`, the one value every version agrees on."""
+    `major`, the one value every version agrees on."""
     items = list(series)
-    if semantics is None:
+    if major is None:
         return agreed(
             f"rate of {items[0].name if items else '-'} at {at_s}s over {window_s}s",
             lambda version: rate_of(items, step_s, at_s, window_s, version),
         )
-    rates = [
-        extrapolated_rate(item.samples(step_s), at_s, window_s, is_rate=True, semantics=semantics)
-        for item in items
-    ]
-    return sum_of((value for value in rates if value is not None), semantics)
+    rates = [_extrapolated(item, step_s, at_s, window_s, is_rate=True, major=major) for item in items]
+    return sum_values((value for value in rates if value is not None), major)
 
 
 def increase_of(
-    item: Series, step_s: int, at_s: int, window_s: int, semantics: Semantics | None = None
+    item: Series, step_s: int, at_s: int, window_s: int, major: PrometheusMajor | None = None
 ) -> float:
-    """``increase(item[window])`` at `at_s`; without `semantics`, the one value every version agrees on."""
-    if semantics is None:
+    """``increase(item[window])`` at `at_s`; without `major`, the one value every version agrees on."""
+    if major is None:
         return agreed(
             f"increase of {item.name} at {at_s}s over {window_s}s",
             lambda version: increase_of(item, step_s, at_s, window_s, version),
         )
-    value = extrapolated_rate(item.samples(step_s), at_s, window_s, is_rate=False, semantics=semantics)
+    value = _extrapolated(item, step_s, at_s, window_s, is_rate=False, major=major)
     if value is None:
         raise ValueError(f"{item.name}: fewer than two samples in the window at {at_s}s")
     return value
@@ -190,22 +200,25 @@ def quantile_of(
     step_s: int,
     at_s: int,
     window_s: int,
-    semantics: Semantics | None = None,
+    major: PrometheusMajor | None = None,
 ) -> float:
-    """``histogram_quantile`` of the bucket series' rates; without `semantics`, the one value every
+    """``histogram_quantile`` of the bucket series' rates; without `major`, the one value every
     version agrees on."""
-    if semantics is None:
+    if major is None:
         return agreed(
             f"p{percent} at {at_s}s over {window_s}s",
             lambda version: quantile_of(percent, buckets, step_s, at_s, window_s, version),
         )
-    rates = {}
-    for item in buckets:
-        if item.name != q.SPAN_BUCKETS:
-            continue
-        bound = math.inf if item.labels["le"] == "+Inf" else float(item.labels["le"])
-        rates[bound] = rate_of([item], step_s, at_s, window_s, semantics)
-    return bucket_quantile(percent / 100, rates, semantics)
+    rates = [
+        (_bound(item.labels["le"]), rate_of([item], step_s, at_s, window_s, major))
+        for item in buckets
+        if item.name == q.SPAN_BUCKETS
+    ]
+    return histogram_quantile_cumulative(percent / 100, rates, prometheus_major=major)
+
+
+def _bound(le: str) -> float:
+    return math.inf if le == "+Inf" else float(le)
 
 
 def above(bound: float) -> float:
@@ -229,13 +242,13 @@ def error_series(category: str, steps: int, phases: Sequence[tuple[int, float, f
 
 
 def error_ratio(
-    series: Sequence[Series], step: int, at: int, window: int, semantics: Semantics | None = None
+    series: Sequence[Series], step: int, at: int, window: int, major: PrometheusMajor | None = None
 ) -> float:
-    """Errors over all calls of `series`; without `semantics`, the one value every version agrees on."""
-    if semantics is None:
+    """Errors over all calls of `series`; without `major`, the one value every version agrees on."""
+    if major is None:
         return agreed(
             f"error ratio at {at}s over {window}s",
             lambda version: error_ratio(series, step, at, window, version),
         )
     errors = [s for s in series if s.labels["status_code"] == q.SPAN_ERROR_STATUS]
-    return rate_of(errors, step, at, window, semantics) / rate_of(series, step, at, window, semantics)
+    return rate_of(errors, step, at, window, major) / rate_of(series, step, at, window, major)

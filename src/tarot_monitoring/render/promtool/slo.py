@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from tarot_monitoring.prometheus_semantics.durations import whole_seconds
+from tarot_monitoring.prometheus_semantics.promql_math import PrometheusMajor
 from tarot_monitoring.render import promql as q
-from tarot_monitoring.render.promql_eval import VERSIONS, Semantics
 from tarot_monitoring.render.promtool.scenario import (
+    MAJORS,
     MINUTE,
     Catalog,
     category_labels,
@@ -25,7 +27,7 @@ from tarot_monitoring.render.promtool.scenario import (
     require,
     span_labels,
 )
-from tarot_monitoring.render.promtool.suite import Case, Check, PromtoolSuite, Series, parse_duration
+from tarot_monitoring.render.promtool.suite import Case, Check, PromtoolSuite, Series
 from tarot_monitoring.spec import SLOS, BurnRateWindow
 from tarot_monitoring.spec.slo import BURN_RATE_WINDOWS, ServiceLevelObjective
 
@@ -49,18 +51,18 @@ def _burning(
     at: int,
     slo: ServiceLevelObjective,
     windows: Sequence[BurnRateWindow],
-    semantics: Semantics,
+    major: PrometheusMajor,
 ) -> bool:
     """The alert condition of `windows` (one ``or`` branch each), as the rules state it."""
     errors = [s for s in group if s.labels["status_code"] == q.SPAN_ERROR_STATUS]
 
     def ratio(window_s: int) -> float:
-        calls = rate_of(group, SAMPLE, at, window_s, semantics)  # `calls > 0`: no ratio without calls
-        return rate_of(errors, SAMPLE, at, window_s, semantics) / calls if calls > 0 else -1.0
+        calls = rate_of(group, SAMPLE, at, window_s, major)  # `calls > 0`: no ratio without calls
+        return rate_of(errors, SAMPLE, at, window_s, major) / calls if calls > 0 else -1.0
 
     for window in windows:
         limit = window.burn_rate * slo.error_budget
-        count = rate_of(errors, SAMPLE, at, window.long_seconds, semantics) * window.long_seconds
+        count = rate_of(errors, SAMPLE, at, window.long_seconds, major) * window.long_seconds
         if (
             ratio(window.long_seconds) > limit
             and ratio(window.short_seconds) > limit
@@ -70,17 +72,17 @@ def _burning(
     return False
 
 
-def _onset(holds: Callable[[int, Semantics], bool], first: int, last: int, what: str) -> int:
+def _onset(holds: Callable[[int, PrometheusMajor], bool], first: int, last: int, what: str) -> int:
     """The first evaluation in [first, last] from which `holds` (monotone: false, then true), the
     same in every version; a ValueError if the versions differ or it never holds."""
     onsets = set()
-    for semantics in VERSIONS:
+    for major in MAJORS:
         low, high = first // EVALUATION, last // EVALUATION
-        if not holds(high * EVALUATION, semantics) or holds(low * EVALUATION, semantics):
-            raise ValueError(f"promtool test scenario no longer holds: {what} ({semantics.name})")
+        if not holds(high * EVALUATION, major) or holds(low * EVALUATION, major):
+            raise ValueError(f"promtool test scenario no longer holds: {what} (Prometheus {major}.x)")
         while high - low > 1:
             middle = (low + high) // 2
-            if holds(middle * EVALUATION, semantics):
+            if holds(middle * EVALUATION, major):
                 high = middle
             else:
                 low = middle
@@ -165,7 +167,7 @@ def _night_burn_case(catalog: Catalog) -> Case:
     }
     evaluations = range(0, steps * MINUTE + 1, EVALUATION)
     require(
-        not any(_burning(groups["reading"], at, reading, page, v) for at in evaluations for v in VERSIONS),
+        not any(_burning(groups["reading"], at, reading, page, v) for at in evaluations for v in MAJORS),
         "readings never page",
     )
     # true from the evaluation where the hour holds `min_errors` failures until the last failing 5 minutes
@@ -181,7 +183,7 @@ def _night_burn_case(catalog: Catalog) -> Case:
     fire_at = true_from + EVALUATION
     resolved = fail[-1] * MINUTE + max(w.short_seconds for w in page)
     require(
-        all(not _burning(groups["payment"], resolved, payment, page, v) for v in VERSIONS),
+        all(not _burning(groups["payment"], resolved, payment, page, v) for v in MAJORS),
         "resolved once no short window holds a failure",
     )
     rule = catalog.rule("TarotErrorBudgetFastBurn", "payment")
@@ -208,7 +210,7 @@ def _slow_burn_case(catalog: Catalog) -> Case:
     clean = 86400 // MINUTE  # one clean day, then 5x the budget
     steps = 2 * clean
     rule0 = catalog.rule("TarotErrorBudgetSlowBurn", SLOS[0].category)
-    for_s = parse_duration(rule0.for_)
+    for_s = whole_seconds(rule0.for_)
     series: list[Series] = []
     groups = []
     onsets = set()
@@ -238,8 +240,8 @@ def _slow_burn_case(catalog: Catalog) -> Case:
     fire_at = true_from + for_s
     expected = []
     for slo, group in groups:
-        require(all(not _burning(group, fire_at, slo, page, v) for v in VERSIONS), f"{slo.category}: no page")
-        active = [w for w in ticket if all(_burning(group, fire_at, slo, [w], v) for v in VERSIONS)]
+        require(all(not _burning(group, fire_at, slo, page, v) for v in MAJORS), f"{slo.category}: no page")
+        active = [w for w in ticket if all(_burning(group, fire_at, slo, [w], v) for v in MAJORS)]
         rule = catalog.rule("TarotErrorBudgetSlowBurn", slo.category)
         expected.append(
             catalog.expect(rule, category_labels(slo.category), _long_ratio(group, fire_at, active[0]))
@@ -282,16 +284,12 @@ def _edges_case(catalog: Catalog) -> Case:
     slow = [w for w in BURN_RATE_WINDOWS if w.tier == "ticket"]
     for slo in (reading, payment):
         require(
-            not any(_burning(groups[slo.category], at, slo, fast, v) for v in VERSIONS),
+            not any(_burning(groups[slo.category], at, slo, fast, v) for v in MAJORS),
             f"{slo.category}: no page",
         )
-    require(
-        not any(_burning(groups["reading"], at, reading, slow, v) for v in VERSIONS), "reading: no ticket"
-    )
+    require(not any(_burning(groups["reading"], at, reading, slow, v) for v in MAJORS), "reading: no ticket")
     one_day = next(w for w in slow if w.burn_rate == 3)
-    require(
-        all(_burning(groups["payment"], at, payment, [one_day], v) for v in VERSIONS), "payment: a ticket"
-    )
+    require(all(_burning(groups["payment"], at, payment, [one_day], v) for v in MAJORS), "payment: a ticket")
     rule = catalog.rule("TarotErrorBudgetSlowBurn", "payment")
     value = _long_ratio(groups["payment"], at, one_day)
     return Case(

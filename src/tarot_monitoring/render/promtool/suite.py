@@ -9,35 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from tarot_monitoring.prometheus_semantics.durations import format_duration
+from tarot_monitoring.prometheus_semantics.promql_math import Sample
 from tarot_monitoring.render.model import RuleFile
-from tarot_monitoring.render.promql_eval import Sample
-
-
-def duration(seconds: float) -> str:
-    """Seconds as a Prometheus duration: 5400 -> "1h30m", 0 -> "0s"."""
-    whole = int(seconds)
-    if whole != seconds or whole < 0:
-        raise ValueError(f"test times are whole non-negative seconds, got {seconds}")
-    if whole == 0:
-        return "0s"
-    text = ""
-    for unit, size in (("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if whole >= size:
-            text += f"{whole // size}{unit}"
-            whole %= size
-    return text
-
-
-def parse_duration(text: str) -> int:
-    total, number = 0, ""
-    sizes = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
-    for char in text:
-        if char.isdigit():
-            number += char
-        else:
-            total += int(number) * sizes[char]
-            number = ""
-    return total
 
 
 def _number(value: float) -> str:
@@ -86,7 +60,8 @@ class Series:
     values: list[float | None]
 
     def samples(self, step_s: int) -> list[Sample]:
-        return [(i * step_s, v) for i, v in enumerate(self.values) if v is not None]
+        """The present values as (milliseconds, value), sampled every `step_s` from 0."""
+        return [(i * step_s * 1000, v) for i, v in enumerate(self.values) if v is not None]
 
     def to_dict(self) -> dict[str, str]:
         inner = ", ".join(f'{key}="{value}"' for key, value in self.labels.items())
@@ -110,7 +85,7 @@ class Check:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "eval_time": duration(self.at_s),
+            "eval_time": format_duration(self.at_s),
             "alertname": self.alertname,
             "exp_alerts": [alert.to_dict() for alert in self.alerts],
         }
@@ -126,7 +101,7 @@ class Case:
     def to_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
-            "interval": duration(self.step_s),
+            "interval": format_duration(self.step_s),
             "input_series": [series.to_dict() for series in self.series],
             "alert_rule_test": [check.to_dict() for check in sorted(self.checks, key=lambda c: c.at_s)],
         }
