@@ -25,6 +25,7 @@ from opentelemetry.metrics import CallbackOptions, Observation, UpDownCounter
 
 from tarot_monitoring import _state, semconv
 from tarot_monitoring.dropped import record_dropped
+from tarot_monitoring.prometheus_semantics.durations import parse_duration
 from tarot_monitoring.telemetry import INSTRUMENTATION_NAME, Telemetry, current_telemetry, hash_user_id
 
 _log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ SUBSCRIPTION_EVENTS: Final = frozenset({"started", "renewed", "cancelled", "expi
 MAX_VALUES_PER_LABEL: Final = 64
 MAX_AMOUNT: Final = 1e9
 MAX_TRACKED_USERS: Final = 200_000
-ACTIVE_USER_WINDOWS: Final = (("5m", 300.0), ("1h", 3600.0), ("24h", 86400.0))
+ACTIVE_USER_WINDOWS: Final = tuple((window, parse_duration(window)) for window in ("5m", "1h", "24h"))
 
 _LABEL: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _CURRENCY: Final = re.compile(r"^[A-Z]{3}$")

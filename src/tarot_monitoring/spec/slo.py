@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from tarot_monitoring.prometheus_semantics.durations import whole_seconds
 from tarot_monitoring.spec.baselines import Category, baseline_for
 
 Tier = Literal["page", "ticket"]
@@ -30,15 +31,21 @@ class BurnRateWindow:
     short: str
     burn_rate: float
     tier: Tier
-    long_seconds: int
-    short_seconds: int
+
+    @property
+    def long_seconds(self) -> int:
+        return whole_seconds(self.long)
+
+    @property
+    def short_seconds(self) -> int:
+        return whole_seconds(self.short)
 
 
 BURN_RATE_WINDOWS: Final[tuple[BurnRateWindow, ...]] = (
-    BurnRateWindow("1h", "5m", 14.4, "page", 3600, 300),
-    BurnRateWindow("6h", "30m", 6.0, "page", 6 * 3600, 1800),
-    BurnRateWindow("1d", "2h", 3.0, "ticket", 86400, 7200),
-    BurnRateWindow("3d", "6h", 1.0, "ticket", 3 * 86400, 6 * 3600),
+    BurnRateWindow("1h", "5m", 14.4, "page"),
+    BurnRateWindow("6h", "30m", 6.0, "page"),
+    BurnRateWindow("1d", "2h", 3.0, "ticket"),
+    BurnRateWindow("3d", "6h", 1.0, "ticket"),
 )
 
 
