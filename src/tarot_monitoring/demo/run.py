@@ -39,7 +39,7 @@ def run_demo(
         fakes.openai.set_faults(latency_s=slow_readings_s)
         telemetry = tm.configure(
             service_name="tarot-bot-demo",
-            span_exporter=spans,
+            span_exporter_override=spans,
             metrics_exporter="none",
             logs_exporter="none",
             dependency_hosts={
