@@ -1,9 +1,13 @@
 # Entry points the README and CI use; the scripts hold the logic.
-.PHONY: test demo services services-stop services-status
+.PHONY: test test-deps demo services services-stop services-status
 
 ## test: install and start the real services, then ruff, mypy and pytest (ARGS="..." go to pytest)
 test:
 	scripts/test.sh $(ARGS)
+
+## test-deps: tests/unit against the lowest and the newest dependency sets (scripts/constraints/)
+test-deps:
+	scripts/test-deps.sh
 
 ## demo: run `tarot-monitor demo` (ARGS="..." go to the demo)
 demo:

@@ -95,10 +95,10 @@ def overhead(ops: int, rounds: int) -> None:
     baseline, stop_baseline = plain_sdk_operation()
     tm.configure(
         service_name="bench",
-        span_exporter=SinkExporter(),
+        span_exporter_override=SinkExporter(),
         metrics_exporter="none",
         logs_exporter="none",
-        instrument="none",
+        instrument=(),
         resource_metrics=False,
         set_global=False,
     )
@@ -174,7 +174,7 @@ def outage_case(port: int, ops: int, rounds: int) -> tuple[float, float, float]:
         otlp_endpoint=f"http://127.0.0.1:{port}",
         otlp_timeout_s=2.0,
         logs_exporter="none",
-        instrument="none",
+        instrument=(),
         resource_metrics=False,
         set_global=False,
         metric_export_interval_ms=1000,

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command (README: `make test`; CI: .ci/run). Sets up .venv, installs and starts
 # the real services, builds the collector, then runs ruff, mypy and pytest. Extra arguments go to
-# pytest: scripts/test.sh tests/unit -k fakes
+# pytest: scripts/test.sh tests/unit -k fakes. A full run (no arguments, as CI) then runs the unit
+# tests against the lowest and newest dependency sets too (scripts/test-deps.sh; TAROT_TEST_DEPS=0
+# skips it, =1 forces it).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -54,6 +56,11 @@ case "$rc" in
     124 | 137) failed+=("pytest (timed out after ${pytest_timeout_s}s, TAROT_PYTEST_TIMEOUT_S)") ;;
     *) failed+=("pytest (exit $rc)") ;;
 esac
+
+if [ "${TAROT_TEST_DEPS:-$([ "$#" -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
+    log "scripts/test-deps.sh (lowest and newest dependency sets)"
+    scripts/test-deps.sh || failed+=("test-deps")
+fi
 
 if [ "${#failed[@]}" -gt 0 ]; then
     die "failed: ${failed[*]}"

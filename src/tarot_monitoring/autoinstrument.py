@@ -35,4 +35,4 @@ class TarotConfigurator(_BaseConfigurator):
     """Runs `tarot_monitoring.configure()` from the environment, without instrumenting twice."""
 
     def _configure(self, **kwargs: Any) -> None:
-        configure(instrument="none")
+        configure(instrument=())

@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
         "config", help="list every setting with its environment variables and default"
     )
     config.add_argument("--markdown", action="store_true", help="print the table of docs/configuration.md")
+    config.add_argument(
+        "--arguments-module", action="store_true", help="print config_arguments.py (configure()'s kwargs)"
+    )
 
     # Listed for --help only: main() hands `stack ...` to the stack's own parser.
     commands.add_parser("stack", help="the native stack: collector, Prometheus, Alertmanager")
@@ -157,13 +160,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         return _demo(args)
     if args.command == "config":
-        from tarot_monitoring.config import describe_settings, settings_markdown
+        from tarot_monitoring.config import arguments_module, describe_settings, settings_markdown
 
-        if args.markdown:
-            print(settings_markdown(), end="")
+        if args.markdown or args.arguments_module:
+            print(settings_markdown() if args.markdown else arguments_module(), end="")
             return 0
         for row in describe_settings():
-            print(f"{row['name']}\n  env: {row['env']}\n  default: {row['default']}\n  {row['doc']}\n")
+            print(
+                f"{row['name']}: {row['type']}\n  env: {row['env']}\n  default: {row['default']}\n"
+                f"  {row['doc']}\n"
+            )
         return 0
     if args.command == "status" and (args.prometheus or args.watch):
         return _status_prometheus(args)

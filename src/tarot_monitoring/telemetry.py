@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from opentelemetry import _logs, metrics, trace
 from opentelemetry.sdk._logs import LoggerProvider
@@ -48,6 +48,7 @@ from opentelemetry.sdk.trace.sampling import (
 
 from tarot_monitoring import _state
 from tarot_monitoring.config import ConfigurationError, Integration, Settings, load_settings
+from tarot_monitoring.config_arguments import SettingArguments
 from tarot_monitoring.exporters import (
     CountingBatchSpanProcessor,
     DeliveryStats,
@@ -114,27 +115,32 @@ hash_user_id = _state.hash_user_id
 
 
 def configure(
-    service_name: str | None = None,
     *,
-    span_exporter: SpanExporter | None = None,
-    metric_exporter: MetricExporter | None = None,
-    log_exporter: LogRecordExporter | None = None,
+    span_exporter_override: SpanExporter | None = None,
+    metric_exporter_override: MetricExporter | None = None,
+    log_exporter_override: LogRecordExporter | None = None,
     metric_readers: tuple[MetricReader, ...] = (),
     set_global: bool = True,
-    **settings: Any,
+    **settings: Unpack[SettingArguments],
 ) -> Telemetry:
     """Set up traces, metrics and logs for the bot; returns the resulting :class:`Telemetry`.
 
-    Settings are keyword arguments named as in ``tarot_monitoring.config.SETTINGS`` (each also
-    read from its environment variable; an argument wins). `span_exporter`, `metric_exporter`
-    and `log_exporter` replace the exporter the settings would build (tests use in-memory ones);
-    they are scrubbed like any other. Calling it again with the same settings returns the same
-    telemetry; to change settings, call `shutdown()` first.
+    Args:
+        span_exporter_override: An exporter object used for spans instead of the one the
+            `traces_exporter` setting would build (tests pass in-memory ones); scrubbed like
+            any other.
+        metric_exporter_override: The same for metrics, instead of `metrics_exporter`'s.
+        log_exporter_override: The same for log records, instead of `logs_exporter`'s.
+        metric_readers: More metric readers, besides the periodic exporting one.
+        set_global: Make the providers the OpenTelemetry globals (once per process).
+        **settings: Any setting of the table (``tarot_monitoring.config.Settings``,
+            docs/configuration.md), typed by :class:`SettingArguments`. One left out is read
+            from its environment variables, else it takes its default.
 
-    Raises ConfigurationError (a ValueError) naming the setting when a value is invalid.
+    Calling it again with the same settings returns the same telemetry; to change settings,
+    call `shutdown()` first. Raises ConfigurationError (a ValueError) naming the setting, where
+    its value came from and the value, when a value is invalid or of the wrong type.
     """
-    if service_name is not None:
-        settings["service_name"] = service_name
     resolved = load_settings(settings)
     with _lock:
         existing = current_telemetry()
@@ -145,7 +151,9 @@ def configure(
                     "(call tarot_monitoring.shutdown() first to reconfigure)"
                 )
             return existing
-        telemetry = _build(resolved, span_exporter, metric_exporter, log_exporter, metric_readers)
+        telemetry = _build(
+            resolved, span_exporter_override, metric_exporter_override, log_exporter_override, metric_readers
+        )
         if set_global:
             _install_globals(telemetry)
         _state.set_current(telemetry)

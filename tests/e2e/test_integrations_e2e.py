@@ -29,8 +29,8 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     tm.configure(
         service_name="tarot-bot-e2e",
-        span_exporter=exporter,
-        log_exporter=InMemoryLogRecordExporter(),
+        span_exporter_override=exporter,
+        log_exporter_override=InMemoryLogRecordExporter(),
         metrics_exporter="none",
         set_global=False,
         resource_metrics=False,
@@ -100,12 +100,12 @@ async def test_redis_spans_are_cache_children_without_values(
 async def test_uninstrument_on_shutdown_stops_client_spans(postgres_dsn: str) -> None:
     exporter = InMemorySpanExporter()
     tm.configure(
-        span_exporter=exporter,
+        span_exporter_override=exporter,
         metrics_exporter="none",
         logs_exporter="none",
         set_global=False,
         resource_metrics=False,
-        instrument="asyncpg",
+        instrument=("asyncpg",),
     )
     tm.shutdown()
     connection = await asyncpg.connect(postgres_dsn)

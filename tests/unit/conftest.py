@@ -72,8 +72,8 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
     logs = InMemoryLogRecordExporter()
     telemetry = tm.configure(
         service_name="tarot-bot-test",
-        span_exporter=spans,
-        log_exporter=logs,
+        span_exporter_override=spans,
+        log_exporter_override=logs,
         metrics_exporter="none",
         set_global=False,
         user_hash_key="test-key",

@@ -133,7 +133,7 @@ def test_a_new_configure_starts_from_no_users(captured: Captured) -> None:
         traces_exporter="none",
         logs_exporter="none",
         set_global=False,
-        instrument="none",
+        instrument=(),
         resource_metrics=False,
     )
     try:
@@ -153,8 +153,8 @@ def test_a_new_configure_starts_from_no_users(captured: Captured) -> None:
     finally:
         tm.shutdown()
         captured.telemetry = tm.configure(
-            span_exporter=captured.spans_exporter,
-            log_exporter=captured.logs_exporter,
+            span_exporter_override=captured.spans_exporter,
+            log_exporter_override=captured.logs_exporter,
             metrics_exporter="none",
             set_global=False,
             resource_metrics=False,

@@ -1,8 +1,27 @@
+"""The settings table: resolution order, casting by type, clear errors, and no drift from configure()."""
+
 from __future__ import annotations
+
+import inspect
+import itertools
+from pathlib import Path
+from typing import Any, Unpack, get_args, get_origin, get_type_hints
 
 import pytest
 
-from tarot_monitoring.config import SETTINGS, ConfigurationError, describe_settings, load_settings
+import tarot_monitoring as tm
+from tarot_monitoring.config import (
+    SETTINGS,
+    ConfigurationError,
+    Settings,
+    arguments_module,
+    describe_settings,
+    load_settings,
+)
+from tarot_monitoring.config_arguments import SettingArguments
+from tarot_monitoring.config_types import cast, type_source
+
+ARGUMENTS_MODULE = Path(__file__).resolve().parents[2] / "src/tarot_monitoring/config_arguments.py"
 
 
 def test_defaults_deliver_metrics_within_the_spec_minute() -> None:
@@ -93,6 +112,17 @@ def test_invalid_environment_value_names_setting_variable_and_value(
         ("sdk_disabled", "yes please"),
         ("dependency_hosts", {"api.stripe.com": 1}),
         ("instrument", ["asyncpg", "oracle"]),
+        # The wrong type from code is a ConfigurationError too, never a TypeError.
+        ("instrument", [1, 2]),
+        ("instrument", "none"),
+        ("scrub_patterns", 123),
+        ("scrub_patterns", ["([unclosed"]),
+        ("metric_export_interval_ms", 1.5),
+        ("sdk_disabled", 1),
+        ("otlp_headers", "authorization=x"),
+        ("service_name", 7),
+        ("traces_sampler_arg", "half"),
+        ("otlp_endpoint", "collector:4317"),
     ],
 )
 def test_invalid_argument_names_setting_and_value(name: str, value: object) -> None:
@@ -125,3 +155,86 @@ def test_every_setting_is_documented_once() -> None:
     assert len(names) == len(set(names))
     rows = describe_settings()
     assert all(row["doc"] and row["env"] for row in rows)
+
+
+def test_arguments_from_code_keep_their_types() -> None:
+    settings = load_settings(
+        {
+            "instrument": ["redis", "httpx"],
+            "otlp_timeout_s": 2,
+            "scrub_patterns": [r"tok_[a-z]+"],
+            "otlp_endpoint": "http://collector:4317/",
+            "log_level": "debug",
+        },
+        environ={},
+    )
+    assert settings.instrument == ("redis", "httpx")
+    assert settings.otlp_timeout_s == 2.0
+    assert isinstance(settings.otlp_timeout_s, float)
+    assert settings.scrub_patterns == (r"tok_[a-z]+",)
+    assert settings.otlp_endpoint == "http://collector:4317"
+    assert settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("all", ("asyncpg", "redis", "httpx", "logging")), ("none", ())]
+)
+def test_instrument_variable_takes_all_and_none(text: str, expected: tuple[str, ...]) -> None:
+    assert load_settings({}, environ={"TAROT_INSTRUMENT": text}).instrument == expected
+
+
+def test_every_default_fits_its_own_type() -> None:
+    # Casting dispatches on the declared type; a default the type refuses is a table bug.
+    for setting in SETTINGS:
+        assert cast(setting.type, setting.default, text=False) == setting.default, setting.name
+
+
+def test_table_is_read_off_the_settings_fields() -> None:
+    assert [s.name for s in SETTINGS] == [name for name in Settings.__dataclass_fields__ if name != "sources"]
+    defaults = Settings()
+    assert all(getattr(defaults, s.name) == s.default for s in SETTINGS)
+
+
+def test_configure_parameters_match_the_settings_table() -> None:
+    """configure()'s typed keyword arguments are the table's settings: names, order, types, defaults."""
+    parameters = inspect.signature(tm.configure).parameters
+    assert all(p.kind in {p.KEYWORD_ONLY, p.VAR_KEYWORD} for p in parameters.values())
+    unpacked = get_type_hints(tm.configure)["settings"]
+    assert get_origin(unpacked) is Unpack
+    (arguments,) = get_args(unpacked)
+    assert arguments is SettingArguments
+    hints = get_type_hints(SettingArguments)
+    assert list(hints) == [s.name for s in SETTINGS]
+    assert SettingArguments.__optional_keys__ == frozenset(hints)  # a setting left out reads the env
+    for setting in SETTINGS:
+        assert type_source(hints[setting.name]) == type_source(setting.type), setting.name
+    # The defaults (and docs) appear in the generated module's docstrings.
+    assert ARGUMENTS_MODULE.read_text() == arguments_module(), (
+        "regenerate with: tarot-monitor config --arguments-module > src/tarot_monitoring/config_arguments.py"
+    )
+    explicit = [name for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY]
+    assert not set(explicit) & set(hints)
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def test_no_two_configure_parameters_differ_by_one_letter() -> None:
+    names = [name for name in inspect.signature(tm.configure).parameters if name != "settings"]
+    names += list(get_type_hints(SettingArguments))
+    close = [(a, b) for a, b in itertools.combinations(names, 2) if _one_edit_apart(a, b)]
+    assert close == []
+    assert _one_edit_apart("metric_exporter", "metrics_exporter")  # what the check is for
+
+
+def test_configure_refuses_a_wrong_type_before_building_anything() -> None:
+    wrong: dict[str, Any] = {"instrument": [1, 2]}
+    with pytest.raises(ConfigurationError, match=r"instrument=\[1, 2\] \(from argument\)"):
+        tm.configure(set_global=False, **wrong)
+    assert tm.current_telemetry() is None

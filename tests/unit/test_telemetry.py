@@ -69,7 +69,7 @@ def test_resource_carries_the_contract_attributes(clean_env: None, monkeypatch: 
         metrics_exporter="none",
         logs_exporter="none",
         set_global=False,
-        instrument="none",
+        instrument=(),
     )
     try:
         attributes = dict(telemetry.resource.attributes)
@@ -94,7 +94,7 @@ def test_otlp_protocol_selects_the_exporter(clean_env: None, protocol: str, modu
         otlp_protocol=protocol,
         otlp_endpoint="http://127.0.0.1:9",
         set_global=False,
-        instrument="none",
+        instrument=(),
         resource_metrics=False,
     )
     try:
@@ -109,7 +109,7 @@ def test_otlp_protocol_selects_the_exporter(clean_env: None, protocol: str, modu
 
 def test_sdk_disabled_records_nothing_and_api_still_works(clean_env: None) -> None:
     spans = InMemorySpanExporter()
-    tm.configure(sdk_disabled=True, span_exporter=spans, set_global=False, instrument="none")
+    tm.configure(sdk_disabled=True, span_exporter_override=spans, set_global=False, instrument=())
     try:
         with tm.operation("user.lookup", category="user"):
             pass
@@ -139,7 +139,7 @@ def test_explicitly_requested_missing_integration_names_the_fix(clean_env: None)
     sys.modules["opentelemetry.instrumentation.redis"] = None  # type: ignore[assignment]
     try:
         with pytest.raises(tm.ConfigurationError, match=r"pip install 'tarot-monitoring\[redis\]'"):
-            tm.configure(instrument="redis", set_global=False, traces_exporter="none")
+            tm.configure(instrument=("redis",), set_global=False, traces_exporter="none")
     finally:
         if saved is not None:
             sys.modules["opentelemetry.instrumentation.redis"] = saved
@@ -158,7 +158,7 @@ def test_unreachable_collector_costs_counted_telemetry_and_a_bounded_shutdown(
         bsp_max_export_batch_size=8,
         bsp_schedule_delay_ms=50,
         set_global=False,
-        instrument="none",
+        instrument=(),
         resource_metrics=False,
         shutdown_timeout_s=3.0,
     )
@@ -183,7 +183,7 @@ async def test_configure_in_a_running_loop_reports_resources_and_loop_lag(clean_
         metrics_exporter="none",
         logs_exporter="none",
         set_global=False,
-        instrument="none",
+        instrument=(),
         metric_export_interval_ms=60_000,
     )
     try:

@@ -89,7 +89,7 @@ def run_demo(
         if otlp is None:
             telemetry = tm.configure(
                 service_name=SERVICE_NAME,
-                span_exporter=spans,
+                span_exporter_override=spans,
                 metrics_exporter="none",
                 logs_exporter="none",
                 dependency_hosts=hosts,
