@@ -27,16 +27,16 @@ def test_demo_counts_agree_and_no_token_leaks() -> None:
 
 def test_failing_payments_show_as_errors_and_the_alerts_the_rules_raise() -> None:
     out = io.StringIO()
-    # A few waves, so the span-metric counters have samples to take a rate() of, as in Prometheus.
-    assert run_demo(users=10, rounds=1, fail_payments=1.0, duration_s=3, out=out) == 0
+    assert run_demo(users=10, rounds=1, fail_payments=1.0, out=out) == 0
     text = out.getvalue()
     payment = next(line.split() for line in text.splitlines() if line.startswith("payment "))
     failed = int(payment[2])
     assert failed == int(payment[1]) >= 10  # every payment failed, and the telemetry says so
+    # Counted from a counter born during the run (`for: 0s`): it fires in one wave already. The
+    # rate-based alerts need samples spread over time; tests/unit/test_embedded_prometheus.py
+    # drives those on a simulated clock.
     alerts = {rule.alert: rule for rule_file in rule_files() for rule in rule_file.alerts}
-    rate = alerts["TarotErrorRateCritical"]  # held for its `for` before it fires: pending in seconds
-    assert f"{rate.alert} {rate.priority} pending" in " ".join(payment), payment
-    count = alerts["TarotPaymentFailuresCritical"]  # `for: 0s`: fires at once
+    count = alerts["TarotPaymentFailuresCritical"]
     assert f"firing  [{count.priority}] {count.alert} -> " in text, text
     assert f"payments failed={failed}" in text, text
 

@@ -199,3 +199,25 @@ def test_samples_older_than_the_retention_are_forgotten(captured: Captured) -> N
     assert len(calls) == 1
     oldest_s = calls[0].times_ms[0] / 1000
     assert oldest_s == T0 + 9 * 15 - 60  # the last scrape minus the retention, nothing older
+
+
+def test_failing_payment_operations_raise_the_error_rate_alerts_pending(captured: Captured) -> None:
+    rule = _rule("TarotErrorRateCritical")
+    prometheus, _ = _embedded(captured)
+    tracer = captured.telemetry.tracer_provider.get_tracer("test")
+    t = T0
+    prometheus.scrape(t)
+    for _ in range(4):
+        for i in range(5):
+            begin = t + i
+            span = tracer.start_span(
+                "payment.charge", start_time=int(begin * 1e9), attributes={semconv.CATEGORY: "payment"}
+            )
+            span.set_status(trace.Status(trace.StatusCode.ERROR))
+            span.end(end_time=int((begin + 0.3) * 1e9))
+        t += 15
+        prometheus.scrape(t)
+    found = [a for a in prometheus.alerts() if a.alertname == rule.alert]
+    assert [(a.state, a.priority, a.labels["tarot_category"]) for a in found] == [
+        ("pending", rule.priority, "payment")
+    ]
