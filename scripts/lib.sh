@@ -32,6 +32,13 @@ ensure_venv() {
             "$python" -m venv "$VENV" || die "could not create $VENV with $python"
         fi
     fi
+    # pip 23.2 (bundled with Python 3.11.7) cannot resolve the OpenTelemetry beta ranges in
+    # pyproject.toml (ResolutionImpossible); a current pip resolves them.
+    if ! "$VENV/bin/python" -c 'import sys, pip; sys.exit(int(pip.__version__.split(".")[0]) < 26)' 2>/dev/null; then
+        log "upgrading pip in $VENV (the bundled one cannot resolve our dependency ranges)"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -U 'pip>=26' \
+            || die "could not upgrade pip in $VENV"
+    fi
     local stamp="$VENV/.tarot-install-$extras" want
     want="$(sha256sum "$REPO_ROOT/pyproject.toml" | cut -d' ' -f1)"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
