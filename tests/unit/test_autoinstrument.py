@@ -9,9 +9,26 @@ import sys
 import textwrap
 from pathlib import Path
 
+from opentelemetry.instrumentation import system_metrics as upstream_system_metrics
+
+from tarot_monitoring import semconv
 from tarot_monitoring.demo.fakes import FakeTelegram
 
 BOT_TOKEN = "7123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
+
+
+def run_instrumented(script: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`opentelemetry-instrument python script` with no OTEL_/TAROT_ variable but `env`'s."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TAROT_"))}
+    instrument = Path(sys.executable).with_name("opentelemetry-instrument")
+    return subprocess.run(
+        [str(instrument), sys.executable, str(script)],
+        env={**clean, "OTEL_SERVICE_NAME": "zero-code-bot", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_opentelemetry_instrument_uses_our_configurator(tmp_path: Path) -> None:
@@ -24,25 +41,15 @@ def test_opentelemetry_instrument_uses_our_configurator(tmp_path: Path) -> None:
             response.raise_for_status()
         """)
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TAROT_"))}
-        env.update(
+        result = run_instrumented(
+            script,
             {
-                "OTEL_SERVICE_NAME": "zero-code-bot",
                 "OTEL_TRACES_EXPORTER": "console",
                 "OTEL_METRICS_EXPORTER": "none",
                 "OTEL_LOGS_EXPORTER": "none",
                 "TAROT_DEPENDENCY_HOSTS": "127.0.0.1=telegram",
                 "TAROT_RESOURCE_METRICS": "false",
-            }
-        )
-        instrument = Path(sys.executable).with_name("opentelemetry-instrument")
-        result = subprocess.run(
-            [str(instrument), sys.executable, str(script)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+            },
         )
     assert result.returncode == 0, result.stderr
     assert BOT_TOKEN not in result.stdout + result.stderr
@@ -52,3 +59,34 @@ def test_opentelemetry_instrument_uses_our_configurator(tmp_path: Path) -> None:
     assert span["attributes"]["tarot.dependency"] == "telegram"
     assert span["attributes"]["url.full"].endswith("/bot[REDACTED]/sendMessage")
     assert span["resource"]["attributes"]["service.name"] == "zero-code-bot"
+
+
+def test_zero_code_setup_reports_each_system_metric_once(tmp_path: Path) -> None:
+    # `opentelemetry-instrument` loads every installed instrumentor, upstream system metrics too;
+    # configure() already registers it (wrapped), so a second copy must not appear.
+    script = tmp_path / "bot.py"
+    script.write_text(
+        "import json\n"
+        "from tarot_monitoring import _state\n"
+        "data = _state.current().collect_metrics_now()\n"
+        "found = {}\n"
+        "for rm in data.resource_metrics:\n"
+        "    for sm in rm.scope_metrics:\n"
+        "        for m in sm.metrics:\n"
+        "            found.setdefault(m.name, []).append(sm.scope.name)\n"
+        "print(json.dumps(found))\n"
+    )
+    result = run_instrumented(
+        script,
+        {
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+            "TAROT_RESOURCE_METRICS": "true",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["system.cpu.utilization"] == [semconv.RUNTIME_METRICS_SCOPE]
+    assert found["process.memory.usage"] == [upstream_system_metrics.__name__]
+    assert all(len(owners) == 1 for owners in found.values()), found
