@@ -1,9 +1,18 @@
-"""Business telemetry the spec's dashboards need: readings, credits, payments, users, subscriptions.
+"""Business telemetry the spec's dashboards and alerts need: readings, credits, payments (revenue
+and pending delays), users, subscriptions, backups and security events.
 
 Call the methods of the module-level `business` object from bot code::
 
     tm.business.reading_completed(spread="celtic_cross")
-    tm.business.payment("succeeded", provider="stripe", amount=4.99, currency="EUR")
+    tm.business.payment("pending", provider="stripe", amount=4.99, currency="EUR", payment_id=charge.id)
+    tm.business.payment("succeeded", provider="stripe", amount=4.99, currency="EUR", payment_id=charge.id)
+    tm.business.backup_completed("postgres", size_bytes=dump_size)
+    tm.business.use_redis(redis_url)  # once after configure(): active users counted across instances
+
+Revenue is a monotonic counter per currency (gross, and refunds apart), so a restart does not
+reset what a panel shows: read it with ``increase()``. Distinct active users are counted in this
+process unless `Business.use_redis` shares one HyperLogLog per window among all instances
+(`tarot_monitoring.active_users`).
 
 They never raise. A bad value (a negative amount, None, a huge or odd string, an unknown
 status) is dropped and counted in ``tarot.telemetry.dropped_values`` by API and reason, and
@@ -19,14 +28,24 @@ import re
 import threading
 import time
 from collections.abc import Iterable
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from opentelemetry.metrics import CallbackOptions, Observation, UpDownCounter
 
 from tarot_monitoring import _state, semconv
+from tarot_monitoring.active_users import (
+    FINGERPRINT_TEXT,
+    ProcessActiveUsers,
+    SharedActiveUsers,
+    check_hash_key,
+)
+from tarot_monitoring.config import ConfigurationError
 from tarot_monitoring.dropped import record_dropped
-from tarot_monitoring.prometheus_semantics.durations import parse_duration
+from tarot_monitoring.pending_payments import PendingPayments
 from tarot_monitoring.telemetry import INSTRUMENTATION_NAME, Telemetry, current_telemetry, hash_user_id
+
+if TYPE_CHECKING:
+    import redis
 
 _log = logging.getLogger(__name__)
 
@@ -36,11 +55,13 @@ SubscriptionEvent = Literal["started", "renewed", "cancelled", "expired"]
 
 CREDIT_KINDS: Final = frozenset({"purchase", "spend", "refund", "grant"})
 PAYMENT_STATUSES: Final = frozenset({"succeeded", "failed", "pending", "refunded", "cancelled"})
+SecurityEvent = Literal["webhook_signature_invalid", "admin_command_denied"]
+
 SUBSCRIPTION_EVENTS: Final = frozenset({"started", "renewed", "cancelled", "expired"})
+SECURITY_EVENTS: Final = frozenset({"webhook_signature_invalid", "admin_command_denied"})
 MAX_VALUES_PER_LABEL: Final = 64
 MAX_AMOUNT: Final = 1e9
-MAX_TRACKED_USERS: Final = 200_000
-ACTIVE_USER_WINDOWS: Final = tuple((window, parse_duration(window)) for window in ("5m", "1h", "24h"))
+MAX_BACKUP_BYTES: Final = float(2**60)
 
 _LABEL: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _CURRENCY: Final = re.compile(r"^[A-Z]{3}$")
@@ -60,7 +81,9 @@ class Business:
         self._bound = False
         self._seen_labels: dict[str, set[str]] = {}
         self._logged_drops: set[tuple[str, str]] = set()
-        self._last_seen: dict[str, float] = {}
+        self._users: ProcessActiveUsers | SharedActiveUsers = ProcessActiveUsers()
+        self._pending = PendingPayments()
+        self._backups: dict[str, tuple[float, float | None]] = {}  # kind -> (unix time, size)
 
     # --- readings -------------------------------------------------------------------------------
     def reading_completed(self, spread: str) -> None:
@@ -91,14 +114,29 @@ class Business:
         instruments.credit_amount.add(value, attributes)
 
     # --- payments -------------------------------------------------------------------------------
-    def payment(self, status: PaymentStatus, *, provider: str, amount: float, currency: str) -> None:
-        """A payment changed state; succeeded payments add to revenue, refunds take from it."""
+    def payment(
+        self,
+        status: PaymentStatus,
+        *,
+        provider: str,
+        amount: float,
+        currency: str,
+        payment_id: str | int | None = None,
+    ) -> None:
+        """A payment changed state; `amount` is in the currency's major unit (4.99 EUR).
+
+        Succeeded payments add to revenue, refunds to refunded revenue (both monotonic). Give
+        `payment_id` (the provider's id; only a keyed hash of it is kept) to have ``pending``
+        payments tracked until the same id reaches another status: their count and the age of
+        the oldest are exported per provider, and the time it took is recorded when it settles.
+        """
         api = "payment"
         try:
             status_value = _member(status, PAYMENT_STATUSES)
             value = _amount(amount)
             currency_value = _currency(currency)
             provider_value = self._label(semconv.PAYMENT_PROVIDER, provider)
+            pending_key = None if payment_id is None else _payment_key(payment_id)
         except _BadValue as bad:
             self._dropped(api, bad.reason)
             return
@@ -118,7 +156,21 @@ class Business:
             instruments.payment_amount.add(value, money)
             instruments.revenue.add(value, {semconv.CURRENCY: currency_value})
         elif status_value == "refunded":
-            instruments.revenue.add(-value, {semconv.CURRENCY: currency_value})
+            instruments.revenue_refunded.add(value, {semconv.CURRENCY: currency_value})
+        if pending_key is not None:
+            self._track_pending(instruments, pending_key, status_value, provider_value)
+
+    def _track_pending(self, instruments: _BusinessInstruments, key: str, status: str, provider: str) -> None:
+        if status == "pending":
+            if not self._pending.track(key, provider):
+                self._dropped("payment", "too_many_pending")
+            return
+        settled = self._pending.settle(key)
+        if settled is not None:
+            pending_provider, seconds = settled
+            instruments.settle_duration.record(
+                seconds, {semconv.PAYMENT_PROVIDER: pending_provider, semconv.PAYMENT_STATUS: status}
+            )
 
     # --- users and sessions ---------------------------------------------------------------------
     def user_seen(self, user_id: int | str) -> None:
@@ -131,13 +183,33 @@ class Business:
             return
         if self._instruments() is None:
             return
-        key = hash_user_id(user_id)
-        now = time.monotonic()
+        self._users.seen(hash_user_id(user_id))
+
+    def use_redis(self, client: redis.Redis | str, *, key_prefix: str = "tarot:business:") -> None:
+        """Count distinct active users once across every instance, in this Redis.
+
+        Call it once after `configure()`, on every instance, with a synchronous ``redis.Redis``
+        or a ``redis://`` URL (the bot's own Redis will do: a few small keys with TTLs). Raises
+        ConfigurationError when ``user_hash_key`` (TAROT_USER_HASH_KEY) is unset or differs from
+        the key the instances already sharing this Redis use; a Redis that cannot be reached
+        then raises its own error. Reverts to per-process counting at the next `configure()`.
+        """
+        telemetry = current_telemetry()
+        if telemetry is None:
+            raise ConfigurationError("business.use_redis(): call tarot_monitoring.configure() first")
+        if isinstance(client, str):
+            import redis as redis_module  # the 'redis' extra
+
+            client = redis_module.Redis.from_url(client, socket_timeout=2.0, socket_connect_timeout=2.0)
+        check_hash_key(
+            client,
+            key_prefix=key_prefix,
+            user_hash_key=telemetry.settings.user_hash_key,
+            fingerprint=telemetry.scrubber.hash_user_id(FINGERPRINT_TEXT),
+        )
+        self._instruments()  # bind to this configure() first: a new one resets what follows
         with self._lock:
-            self._last_seen.pop(key, None)
-            self._last_seen[key] = now  # re-inserted: the dict stays ordered oldest first
-            if len(self._last_seen) > MAX_TRACKED_USERS:
-                self._last_seen.pop(next(iter(self._last_seen)))
+            self._users = SharedActiveUsers(client, key_prefix=key_prefix)
 
     def user_registered(self) -> None:
         """A new user started the bot for the first time."""
@@ -172,6 +244,53 @@ class Business:
             instruments.subscriptions.add(
                 1, {semconv.SUBSCRIPTION_EVENT: event_value, semconv.SUBSCRIPTION_PLAN: plan_value}
             )
+
+    # --- backups --------------------------------------------------------------------------------
+    def backup_completed(self, kind: str, *, size_bytes: int | None = None) -> None:
+        """A backup of `kind` (``postgres``, ``redis``...) finished and was verified/stored.
+
+        Sets the last-success timestamp the backup-age alert reads, and the backup's size.
+        """
+        try:
+            kind_value = self._label(semconv.BACKUP_KIND, kind)
+            size = None if size_bytes is None else _amount(size_bytes, limit=MAX_BACKUP_BYTES)
+        except _BadValue as bad:
+            self._dropped("backup_completed", bad.reason)
+            return
+        instruments = self._instruments()
+        if instruments is None:
+            return
+        with self._lock:
+            self._backups[kind_value] = (time.time(), size)
+        instruments.backups.add(
+            1, {semconv.BACKUP_KIND: kind_value, semconv.OUTCOME: semconv.OUTCOME_SUCCESS}
+        )
+
+    def backup_failed(self, kind: str, *, reason: str = "error") -> None:
+        """A backup of `kind` failed; `reason` is a short code such as ``disk_full``."""
+        try:
+            attributes = {
+                semconv.BACKUP_KIND: self._label(semconv.BACKUP_KIND, kind),
+                semconv.ERROR_TYPE: self._label(semconv.ERROR_TYPE, reason),
+            }
+        except _BadValue as bad:
+            self._dropped("backup_failed", bad.reason)
+            return
+        instruments = self._instruments()
+        if instruments is not None:
+            instruments.backups.add(1, {**attributes, semconv.OUTCOME: semconv.OUTCOME_ERROR})
+
+    # --- security --------------------------------------------------------------------------------
+    def security_event(self, event: SecurityEvent) -> None:
+        """A webhook arrived with a bad signature, or a non-admin tried an admin command."""
+        try:
+            event_value = _member(event, SECURITY_EVENTS)
+        except _BadValue as bad:
+            self._dropped("security_event", bad.reason)
+            return
+        instruments = self._instruments()
+        if instruments is not None:
+            instruments.security_events.add(1, {semconv.SECURITY_EVENT: event_value})
 
     # --- plumbing -------------------------------------------------------------------------------
     def _reading(self, api: str, labels: dict[str, object], outcome: str) -> None:
@@ -216,25 +335,48 @@ class Business:
         if cached is None or cached.telemetry is not telemetry:
             # A new configure(): users seen and label values known belong to the old one.
             with self._lock:
-                self._last_seen.clear()
+                self._users = ProcessActiveUsers()
                 self._seen_labels.clear()
+                self._pending = PendingPayments()
+                self._backups.clear()
             cached = _BusinessInstruments(telemetry, self)
             _cache["instruments"] = cached
         return cached
 
     def _observe_active_users(self, options: CallbackOptions) -> Iterable[Observation]:
-        now = time.monotonic()
-        with self._lock:
-            horizon = now - ACTIVE_USER_WINDOWS[-1][1]
-            while self._last_seen:
-                oldest_key = next(iter(self._last_seen))
-                if self._last_seen[oldest_key] >= horizon:
-                    break
-                del self._last_seen[oldest_key]
-            stamps = list(self._last_seen.values())
+        users = self._users
+        counts = users.counts()
+        if counts is None:
+            return []
         return [
-            Observation(sum(1 for stamp in stamps if stamp >= now - seconds), {semconv.WINDOW: window})
-            for window, seconds in ACTIVE_USER_WINDOWS
+            Observation(count, {semconv.WINDOW: window, semconv.USERS_COUNTING: users.counting})
+            for window, count in counts.items()
+        ]
+
+    def _observe_pending_count(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [
+            Observation(count, {semconv.PAYMENT_PROVIDER: provider})
+            for provider, (count, _) in self._pending.by_provider().items()
+        ]
+
+    def _observe_pending_age(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [
+            Observation(age, {semconv.PAYMENT_PROVIDER: provider})
+            for provider, (_, age) in self._pending.by_provider().items()
+        ]
+
+    def _observe_backups(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            backups = dict(self._backups)
+        return [Observation(stamp, {semconv.BACKUP_KIND: kind}) for kind, (stamp, _) in backups.items()]
+
+    def _observe_backup_sizes(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            backups = dict(self._backups)
+        return [
+            Observation(size, {semconv.BACKUP_KIND: kind})
+            for kind, (_, size) in backups.items()
+            if size is not None
         ]
 
 
@@ -259,10 +401,49 @@ class _BusinessInstruments:
         self.payment_amount = meter.create_counter(
             semconv.PAYMENT_AMOUNT, unit="{currency_unit}", description="Money in succeeded payments."
         )
-        self.revenue: UpDownCounter = meter.create_up_down_counter(
+        self.revenue = meter.create_counter(
             semconv.REVENUE,
             unit="{currency_unit}",
-            description="Succeeded payments less refunds, by currency.",
+            description="Gross revenue: money in succeeded payments, by currency.",
+        )
+        self.revenue_refunded = meter.create_counter(
+            semconv.REVENUE_REFUNDED, unit="{currency_unit}", description="Money refunded, by currency."
+        )
+        self.settle_duration = meter.create_histogram(
+            semconv.PAYMENT_SETTLE_DURATION,
+            unit="s",
+            description="Time from pending to the final status of a payment, by provider and status.",
+            explicit_bucket_boundaries_advisory=SETTLE_BUCKETS,
+        )
+        meter.create_observable_gauge(
+            semconv.PAYMENTS_PENDING,
+            callbacks=[owner._observe_pending_count],
+            unit="{payment}",
+            description="Payments pending and not yet settled, by provider.",
+        )
+        meter.create_observable_gauge(
+            semconv.PAYMENTS_PENDING_OLDEST_AGE,
+            callbacks=[owner._observe_pending_age],
+            unit="s",
+            description="Age of the oldest pending payment, by provider.",
+        )
+        self.backups = meter.create_counter(
+            semconv.BACKUPS, unit="{backup}", description="Backups finished, by kind and outcome."
+        )
+        meter.create_observable_gauge(
+            semconv.BACKUP_LAST_SUCCESS,
+            callbacks=[owner._observe_backups],
+            unit="s",
+            description="Unix time of the last successful backup, by kind.",
+        )
+        meter.create_observable_gauge(
+            semconv.BACKUP_SIZE,
+            callbacks=[owner._observe_backup_sizes],
+            unit="By",
+            description="Size of the last successful backup, by kind.",
+        )
+        self.security_events = meter.create_counter(
+            semconv.SECURITY_EVENTS, unit="{event}", description="Security events the bot reported, by kind."
         )
         self.users_new = meter.create_counter(
             semconv.USERS_NEW, unit="{user}", description="Users registered."
@@ -282,6 +463,8 @@ class _BusinessInstruments:
 
 
 _cache: dict[str, _BusinessInstruments] = {}
+SETTLE_BUCKETS: Final = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 86400.0)
+"""Settlement takes seconds (cards) to hours (bank transfers): buckets across that range."""
 
 
 def _member(value: object, allowed: frozenset[str]) -> str:
@@ -292,16 +475,22 @@ def _member(value: object, allowed: frozenset[str]) -> str:
     return value
 
 
-def _amount(value: object) -> float:
+def _amount(value: object, *, limit: float = MAX_AMOUNT) -> float:
     if value is None:
         raise _BadValue("none")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _BadValue("not_a_number")
     if not math.isfinite(value) or value < 0:
         raise _BadValue("negative_or_not_finite")
-    if value > MAX_AMOUNT:
+    if value > limit:
         raise _BadValue("too_large")
     return float(value)
+
+
+def _payment_key(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int) or not 0 < len(str(value)) <= 256:
+        raise _BadValue("invalid_payment_id")
+    return hash_user_id(f"payment:{value}")  # keyed: a provider's charge id never sits in memory dumps
 
 
 def _currency(value: object) -> str:

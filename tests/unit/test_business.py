@@ -52,7 +52,9 @@ def test_readings_credits_payments_subscriptions_are_counted(captured: Captured)
         == 2
     )
     (revenue,) = captured.points("tarot.revenue")
-    assert revenue.value == pytest.approx(9.99)
+    assert revenue.value == pytest.approx(14.98)  # gross: refunds are counted apart
+    (refunded,) = captured.points("tarot.revenue.refunded")
+    assert refunded.value == pytest.approx(4.99)
     assert values(captured, "tarot.subscriptions") == {
         (("tarot.subscription.event", "started"), ("tarot.subscription.plan", "monthly")): 1
     }
@@ -67,6 +69,9 @@ def test_sessions_users_and_active_user_windows(captured: Captured) -> None:
     tm.business.session_ended()
     active = {dict(p.attributes)["tarot.window"]: p.value for p in captured.points("tarot.users.active")}
     assert active == {"5m": 3, "1h": 3, "24h": 3}
+    assert {dict(p.attributes)["tarot.users.counting"] for p in captured.points("tarot.users.active")} == {
+        "process"
+    }
     (sessions,) = captured.points("tarot.sessions.active")
     assert sessions.value == 1
     text = captured.everything_exported_as_text()

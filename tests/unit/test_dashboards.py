@@ -129,7 +129,8 @@ def test_every_query_names_a_recording_rule_or_a_documented_metric() -> None:
         "ALERTS",
         "tarot_readings_total",
         "tarot_credit_transactions_total",
-        "tarot_revenue",
+        "tarot_revenue_total",
+        "tarot_revenue_refunded_total",
         "tarot_subscriptions_total",
         "tarot_users_active",
     } <= used

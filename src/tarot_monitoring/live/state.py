@@ -126,8 +126,15 @@ def _business(client: PrometheusClient, job: str | None) -> BusinessView:
         readings_failed=readings.get(semconv.OUTCOME_ERROR),
         credits=total_by(semconv.CREDIT_TRANSACTIONS, semconv.CREDIT_KIND),
         payments=total_by(semconv.PAYMENTS, semconv.PAYMENT_STATUS),
-        revenue=total_by(semconv.REVENUE, semconv.CURRENCY, counter=False),
+        revenue=_net(
+            total_by(semconv.REVENUE, semconv.CURRENCY), total_by(semconv.REVENUE_REFUNDED, semconv.CURRENCY)
+        ),
     )
+
+
+def _net(gross: dict[str, float], refunded: dict[str, float]) -> dict[str, float]:
+    """Revenue less refunds per currency (two monotonic counters)."""
+    return {currency: gross.get(currency, 0.0) - refunded.get(currency, 0.0) for currency in gross | refunded}
 
 
 def read_dashboard(client: PrometheusClient, *, job: str | None = None) -> DashboardState:

@@ -407,7 +407,12 @@ def _business_metrics() -> list[_Panel]:
             "User engagement",
             "short",
             [
-                ("sum by (tarot_window) (tarot_users_active)", "active users ({{tarot_window}})"),
+                (
+                    # shared: every instance reports the one cluster-wide count; process: each its own
+                    'max by (tarot_window) (tarot_users_active{tarot_users_counting="shared"})'
+                    ' or sum by (tarot_window) (tarot_users_active{tarot_users_counting!="shared"})',
+                    "active users ({{tarot_window}})",
+                ),
                 ("sum(increase(tarot_users_new_total[1h]))", "new users per hour"),
             ],
         ).span(8),
@@ -415,7 +420,15 @@ def _business_metrics() -> list[_Panel]:
             "Revenue",
             "short",
             [
-                ("sum by (tarot_currency) (tarot_revenue)", "net revenue {{tarot_currency}}"),
+                # monotonic counters: a restart does not reset what the panel shows
+                (
+                    "sum by (tarot_currency) (increase(tarot_revenue_total[1d]))",
+                    "revenue per day {{tarot_currency}}",
+                ),
+                (
+                    "sum by (tarot_currency) (increase(tarot_revenue_refunded_total[1d]))",
+                    "refunds per day {{tarot_currency}}",
+                ),
                 (
                     "sum by (tarot_currency) (increase(tarot_payment_amount_total[1d]))",
                     "payments per day {{tarot_currency}}",

@@ -58,6 +58,8 @@ def payment_metrics(data: WindowedData) -> PaymentMetrics | None:
     """Payments by status, revenue and amounts by currency; None when the bot has recorded none."""
     statuses = data.sums_by(semconv.PAYMENTS, semconv.PAYMENT_STATUS)
     revenue = data.sums_by(semconv.REVENUE, semconv.CURRENCY)
+    for currency, refunded in data.sums_by(semconv.REVENUE_REFUNDED, semconv.CURRENCY).items():
+        revenue[currency] = revenue.get(currency, 0.0) - refunded  # net of refunds
     amount = data.sums_by(semconv.PAYMENT_AMOUNT, semconv.CURRENCY)
     if not statuses and not revenue:
         return None
