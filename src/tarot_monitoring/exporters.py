@@ -18,6 +18,7 @@ from typing import Any, Literal
 from opentelemetry._logs import LogRecord
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics import Exemplar
 from opentelemetry.sdk.metrics.export import (
     Gauge,
     Histogram,
@@ -287,9 +288,29 @@ class ScrubbingMetricExporter(MetricExporter):
 def _with_points(metric: Metric, scrub: Any) -> Metric:
     data = metric.data
     if isinstance(data, Sum | Gauge | Histogram) or hasattr(data, "data_points"):
-        points = [replace(point, attributes=scrub(point.attributes)) for point in data.data_points]
+        points = [
+            _without_exemplar_attributes(replace(point, attributes=scrub(point.attributes)))
+            for point in data.data_points
+        ]
         return replace(metric, data=replace(data, data_points=points))  # type: ignore[arg-type]
     return metric
+
+
+def _without_exemplar_attributes(point: Any) -> Any:
+    """`point` with its exemplars keeping value, time and trace/span ids, but no filtered attributes.
+
+    An exemplar's filtered attributes are, by definition, the measurement's attributes that a
+    View kept *off* the metric's labels: the ones someone decided must not be on a series, such
+    as ``enduser.id`` or ``customer.email``. Remote write would turn them into exemplar labels
+    in Prometheus, and scrubbing cannot make an arbitrary one safe (a raw Telegram id is just
+    digits). So none are kept; the trace and span ids still lead to the trace, where the same
+    values arrive scrubbed by the span gate. The collector's ``transform/scrub`` drops them
+    again for services that do not use this package.
+    """
+    exemplars: list[Exemplar] | None = getattr(point, "exemplars", None)
+    if not exemplars or not any(exemplar.filtered_attributes for exemplar in exemplars):
+        return point
+    return replace(point, exemplars=[replace(exemplar, filtered_attributes=None) for exemplar in exemplars])
 
 
 def _count_points(data: MetricsData) -> int:
