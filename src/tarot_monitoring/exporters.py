@@ -304,7 +304,7 @@ def _without_exemplar_attributes(point: Any) -> Any:
     as ``enduser.id`` or ``customer.email``. Remote write would turn them into exemplar labels
     in Prometheus, and scrubbing cannot make an arbitrary one safe (a raw Telegram id is just
     digits). So none are kept; the trace and span ids still lead to the trace, where the same
-    values arrive scrubbed by the span gate. The collector's ``transform/scrub`` drops them
+    values arrive scrubbed by the span gate. The collector's ``transform/exemplars`` drops them
     again for services that do not use this package.
     """
     exemplars: list[Exemplar] | None = getattr(point, "exemplars", None)
