@@ -136,7 +136,7 @@ class SharedActiveUsers:
         for user_hash, stamp in pending.items():
             for window, width in BUCKET_SECONDS.items():
                 by_key.setdefault((window, int(stamp // width)), []).append(user_hash)
-        with _suppressed(), self._client.pipeline(transaction=False) as pipe:
+        with suppressed(), self._client.pipeline(transaction=False) as pipe:
             for (window, bucket), hashes in by_key.items():
                 key = self.bucket_key(window, bucket)
                 pipe.pfadd(key, *hashes)
@@ -145,7 +145,7 @@ class SharedActiveUsers:
 
     def _read(self) -> dict[str, int]:
         now = self._clock()
-        with _suppressed(), self._client.pipeline(transaction=False) as pipe:
+        with suppressed(), self._client.pipeline(transaction=False) as pipe:
             for window, seconds in WINDOWS:
                 width = BUCKET_SECONDS[window]
                 current = int(now // width)
@@ -172,7 +172,7 @@ def check_hash_key(
             "TAROT_USER_HASH_KEY to the same secret on every instance."
         )
     name = f"{key_prefix}user_hash_key_fingerprint"
-    with _suppressed():
+    with suppressed():
         client.set(name, fingerprint, nx=True)
         stored = client.get(name)
     stored_text = stored.decode() if isinstance(stored, bytes) else stored
@@ -186,8 +186,8 @@ def check_hash_key(
         )
 
 
-def _suppressed() -> AbstractContextManager[None]:
-    """Our own Redis calls must not appear as the bot's cache spans and metrics."""
+def suppressed() -> AbstractContextManager[None]:
+    """Around the package's own Redis calls: they must not appear as the bot's cache spans."""
     from opentelemetry.instrumentation.utils import suppress_instrumentation
 
     return suppress_instrumentation()

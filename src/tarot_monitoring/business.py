@@ -10,9 +10,9 @@ Call the methods of the module-level `business` object from bot code::
     tm.business.use_redis(redis_url)  # once after configure(): active users counted across instances
 
 Revenue is a monotonic counter per currency (gross, and refunds apart), so a restart does not
-reset what a panel shows: read it with ``increase()``. Distinct active users are counted in this
-process unless `Business.use_redis` shares one HyperLogLog per window among all instances
-(`tarot_monitoring.active_users`).
+reset what a panel shows: read it with ``increase()``. Distinct active users and the last backup
+are kept in this process unless `Business.use_redis` shares them among all instances through
+Redis (`tarot_monitoring.active_users`, `tarot_monitoring.backup_records`).
 
 They never raise. A bad value (a negative amount, None, a huge or odd string, an unknown
 status) is dropped and counted in ``tarot.telemetry.dropped_values`` by API and reason, and
@@ -26,7 +26,6 @@ import logging
 import math
 import re
 import threading
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -39,6 +38,7 @@ from tarot_monitoring.active_users import (
     SharedActiveUsers,
     check_hash_key,
 )
+from tarot_monitoring.backup_records import BackupRecords
 from tarot_monitoring.config import ConfigurationError
 from tarot_monitoring.dropped import record_dropped
 from tarot_monitoring.pending_payments import PendingPayments
@@ -83,7 +83,8 @@ class Business:
         self._logged_drops: set[tuple[str, str]] = set()
         self._users: ProcessActiveUsers | SharedActiveUsers = ProcessActiveUsers()
         self._pending = PendingPayments()
-        self._backups: dict[str, tuple[float, float | None]] = {}  # kind -> (unix time, size)
+        self._backups = BackupRecords()
+        self._backup_sizes: dict[str, float] = {}
 
     # --- readings -------------------------------------------------------------------------------
     def reading_completed(self, spread: str) -> None:
@@ -186,10 +187,13 @@ class Business:
         self._users.seen(hash_user_id(user_id))
 
     def use_redis(self, client: redis.Redis | str, *, key_prefix: str = "tarot:business:") -> None:
-        """Count distinct active users once across every instance, in this Redis.
+        """Share business state among every instance (and backup jobs) through this Redis.
 
-        Call it once after `configure()`, on every instance, with a synchronous ``redis.Redis``
-        or a ``redis://`` URL (the bot's own Redis will do: a few small keys with TTLs). Raises
+        Distinct active users are then counted once across instances (HyperLogLog per window,
+        `tarot_monitoring.active_users`), and the last successful backup per kind outlives the
+        process that made it (`tarot_monitoring.backup_records`). Call it once after
+        `configure()`, on every instance, with a synchronous ``redis.Redis`` or a ``redis://``
+        URL (the bot's own Redis will do: a few small keys, the user ones with TTLs). Raises
         ConfigurationError when ``user_hash_key`` (TAROT_USER_HASH_KEY) is unset or differs from
         the key the instances already sharing this Redis use; a Redis that cannot be reached
         then raises its own error. Reverts to per-process counting at the next `configure()`.
@@ -210,6 +214,7 @@ class Business:
         self._instruments()  # bind to this configure() first: a new one resets what follows
         with self._lock:
             self._users = SharedActiveUsers(client, key_prefix=key_prefix)
+            self._backups = BackupRecords(client, key_prefix=key_prefix)
 
     def user_registered(self) -> None:
         """A new user started the bot for the first time."""
@@ -260,8 +265,7 @@ class Business:
         instruments = self._instruments()
         if instruments is None:
             return
-        with self._lock:
-            self._backups[kind_value] = (time.time(), size)
+        self._backups.record(kind_value, size)
         instruments.backups.add(
             1, {semconv.BACKUP_KIND: kind_value, semconv.OUTCOME: semconv.OUTCOME_SUCCESS}
         )
@@ -338,7 +342,7 @@ class Business:
                 self._users = ProcessActiveUsers()
                 self._seen_labels.clear()
                 self._pending = PendingPayments()
-                self._backups.clear()
+                self._backups = BackupRecords()
             cached = _BusinessInstruments(telemetry, self)
             _cache["instruments"] = cached
         return cached
@@ -366,18 +370,13 @@ class Business:
         ]
 
     def _observe_backups(self, options: CallbackOptions) -> Iterable[Observation]:
-        with self._lock:
-            backups = dict(self._backups)
+        backups = self._backups.snapshot()
+        self._backup_sizes = {kind: size for kind, (_, size) in backups.items() if size is not None}
         return [Observation(stamp, {semconv.BACKUP_KIND: kind}) for kind, (stamp, _) in backups.items()]
 
     def _observe_backup_sizes(self, options: CallbackOptions) -> Iterable[Observation]:
-        with self._lock:
-            backups = dict(self._backups)
-        return [
-            Observation(size, {semconv.BACKUP_KIND: kind})
-            for kind, (_, size) in backups.items()
-            if size is not None
-        ]
+        # Read in the same collection by _observe_backups (registered first): one Redis round trip.
+        return [Observation(size, {semconv.BACKUP_KIND: kind}) for kind, size in self._backup_sizes.items()]
 
 
 class _BusinessInstruments:

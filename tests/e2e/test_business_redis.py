@@ -1,8 +1,9 @@
-"""Distinct active users counted once across instances, in the real Redis.
+"""Business state shared through the real Redis by `tm.business.use_redis()`.
 
-Two bot instances are two real processes, each with its own `configure()` and meter provider,
-sharing one Redis through `tm.business.use_redis()`. A user served by both is counted once; an
-instance without TAROT_USER_HASH_KEY, or with another key, is refused at start-up.
+Bot instances are real processes, each with its own `configure()` and meter provider. A user
+served by two instances is counted once; an instance without TAROT_USER_HASH_KEY, or with
+another key, is refused at start-up. A backup recorded by a short-lived job is exported by the
+bot that runs on, with its time and size.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
+
+from tarot_monitoring.semconv import BACKUP_LAST_SUCCESS, BACKUP_SIZE
 
 _INSTANCE = textwrap.dedent(
     """
@@ -37,12 +42,13 @@ _INSTANCE = textwrap.dedent(
         raise SystemExit(0)
     for user in users:
         tm.business.user_seen(user)
+    if len(sys.argv) > 4:  # a backup job: record one backup of this kind and size, and exit
+        tm.business.backup_completed(sys.argv[4], size_bytes=int(sys.argv[5]))
     data = telemetry.collect_metrics_now()
-    points = [
-        (dict(p.attributes), p.value)
+    points = {
+        m.name: [(dict(p.attributes), p.value) for p in m.data.data_points]
         for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
-        if m.name == "tarot.users.active" for p in m.data.data_points
-    ]
+    }
     tm.force_flush()
     print(json.dumps({"points": points, "spans": [s.name for s in spans.get_finished_spans()]}))
     tm.shutdown()
@@ -62,12 +68,22 @@ def prefix(redis_url: str) -> Iterator[str]:
     client.close()
 
 
-def _instance(redis_url: str, prefix: str, users: list[int], *, key: str | None) -> dict[str, object]:
+def _instance(
+    redis_url: str, prefix: str, users: list[int], *, key: str | None, backup: tuple[str, int] | None = None
+) -> dict[str, Any]:
     env = {name: value for name, value in os.environ.items() if not name.startswith(("OTEL_", "TAROT_"))}
     if key is not None:
         env["TAROT_USER_HASH_KEY"] = key
     result = subprocess.run(
-        [sys.executable, "-c", _INSTANCE, redis_url, prefix, json.dumps(users)],
+        [
+            sys.executable,
+            "-c",
+            _INSTANCE,
+            redis_url,
+            prefix,
+            json.dumps(users),
+            *([backup[0], str(backup[1])] if backup else []),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -75,13 +91,12 @@ def _instance(redis_url: str, prefix: str, users: list[int], *, key: str | None)
         check=True,
     )
     last_line = result.stdout.strip().splitlines()[-1]
-    answer: dict[str, object] = json.loads(last_line)
+    answer: dict[str, Any] = json.loads(last_line)
     return answer
 
 
-def _counts(answer: dict[str, object]) -> dict[str, float]:
-    points = answer["points"]
-    assert isinstance(points, list)
+def _counts(answer: dict[str, Any]) -> dict[str, float]:
+    points = answer["points"]["tarot.users.active"]
     assert {attributes["tarot.users.counting"] for attributes, _ in points} == {"shared"}
     return {attributes["tarot.window"]: value for attributes, value in points}
 
@@ -146,6 +161,42 @@ def test_windows_slide_by_bucket_and_an_outage_loses_nothing_buffered(redis_url:
         assert unreachable.counts() is None  # no point at all rather than a wrong one; never raises
         unreachable._client = client  # Redis is back: what was buffered during the outage arrives
         assert unreachable.counts() == {"5m": 1, "1h": 1, "24h": 4}
+    finally:
+        client.close()
+        down.close()
+
+
+def test_a_backup_recorded_by_a_job_is_exported_by_the_bot_that_runs_on(redis_url: str, prefix: str) -> None:
+    before = time.time()
+    job = _instance(redis_url, prefix, [], key="k", backup=("postgres", 7_340_032))
+    after = time.time()
+    bot = _instance(redis_url, prefix, [], key="k")  # started later, made no backup itself
+    for answer in (job, bot):
+        stamps = {attrs["tarot.backup.kind"]: value for attrs, value in answer["points"][BACKUP_LAST_SUCCESS]}
+        assert list(stamps) == ["postgres"]
+        assert before <= stamps["postgres"] <= after
+        sizes = {attrs["tarot.backup.kind"]: value for attrs, value in answer["points"][BACKUP_SIZE]}
+        assert sizes == {"postgres": 7_340_032}
+
+    older = _instance(redis_url, prefix, [], key="k", backup=("postgres", 1))  # a later one wins
+    stamps = {attrs["tarot.backup.kind"]: value for attrs, value in older["points"][BACKUP_LAST_SUCCESS]}
+    assert stamps["postgres"] > after
+
+
+def test_backups_survive_a_redis_outage_locally_and_arrive_when_it_is_back(
+    redis_url: str, prefix: str
+) -> None:
+    from tarot_monitoring.backup_records import BackupRecords
+
+    client = redis.Redis.from_url(redis_url)
+    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    try:
+        records = BackupRecords(down, key_prefix=prefix)
+        records.record("redis", 10.0, at=1_000.0)
+        assert records.snapshot() == {"redis": (1_000.0, 10.0)}  # local values still exported
+        records._client = client  # Redis is back: the buffered record is written
+        assert records.snapshot() == {"redis": (1_000.0, 10.0)}
+        assert BackupRecords(client, key_prefix=prefix).snapshot() == {"redis": (1_000.0, 10.0)}
     finally:
         client.close()
         down.close()
