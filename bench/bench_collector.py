@@ -56,7 +56,7 @@ def bot_metrics() -> tuple[MeterProvider, InMemoryMetricReader]:
     durations = meter.create_histogram(semconv.OPERATION_DURATION, unit="s")
     readings = meter.create_counter(semconv.READINGS)
     payments = meter.create_counter(semconv.PAYMENTS)
-    revenue = meter.create_up_down_counter(semconv.REVENUE)
+    revenue = meter.create_counter(semconv.REVENUE)
     rng = random.Random(7)
     for category in CATEGORIES:
         p95 = baseline_for(category).p95_seconds
