@@ -10,9 +10,9 @@ Call the methods of the module-level `business` object from bot code::
     tm.business.use_redis(redis_url)  # once after configure(): active users counted across instances
 
 Revenue is a monotonic counter per currency (gross, and refunds apart), so a restart does not
-reset what a panel shows: read it with ``increase()``. Distinct active users and the last backup
-are kept in this process unless `Business.use_redis` shares them among all instances through
-Redis (`tarot_monitoring.active_users`, `tarot_monitoring.backup_records`).
+reset what a panel shows: read it with ``increase()``. Distinct active users, pending payments
+and the last backup are kept in this process unless `Business.use_redis` shares them among all
+instances through Redis (`active_users`, `pending_payments`, `backup_records`).
 
 They never raise. A bad value (a negative amount, None, a huge or odd string, an unknown
 status) is dropped and counted in ``tarot.telemetry.dropped_values`` by API and reason, and
@@ -41,7 +41,7 @@ from tarot_monitoring.active_users import (
 from tarot_monitoring.backup_records import BackupRecords
 from tarot_monitoring.config import ConfigurationError
 from tarot_monitoring.dropped import record_dropped
-from tarot_monitoring.pending_payments import PendingPayments
+from tarot_monitoring.pending_payments import ByProvider, PendingPayments, SharedPendingPayments
 from tarot_monitoring.telemetry import INSTRUMENTATION_NAME, Telemetry, current_telemetry, hash_user_id
 
 if TYPE_CHECKING:
@@ -82,7 +82,8 @@ class Business:
         self._seen_labels: dict[str, set[str]] = {}
         self._logged_drops: set[tuple[str, str]] = set()
         self._users: ProcessActiveUsers | SharedActiveUsers = ProcessActiveUsers()
-        self._pending = PendingPayments()
+        self._pending: PendingPayments | SharedPendingPayments = PendingPayments(self._settled)
+        self._pending_view: ByProvider = {}
         self._backups = BackupRecords()
         self._backup_sizes: dict[str, float] = {}
 
@@ -159,18 +160,19 @@ class Business:
         elif status_value == "refunded":
             instruments.revenue_refunded.add(value, {semconv.CURRENCY: currency_value})
         if pending_key is not None:
-            self._track_pending(instruments, pending_key, status_value, provider_value)
+            self._track_pending(pending_key, status_value, provider_value)
 
-    def _track_pending(self, instruments: _BusinessInstruments, key: str, status: str, provider: str) -> None:
-        if status == "pending":
-            if not self._pending.track(key, provider):
-                self._dropped("payment", "too_many_pending")
-            return
-        settled = self._pending.settle(key)
-        if settled is not None:
-            pending_provider, seconds = settled
+    def _track_pending(self, key: str, status: str, provider: str) -> None:
+        if status != "pending":
+            self._pending.settle(key, provider, status)
+        elif not self._pending.track(key, provider):
+            self._dropped("payment", "too_many_pending")
+
+    def _settled(self, provider: str, status: str, seconds: float) -> None:
+        instruments = self._instruments()
+        if instruments is not None:
             instruments.settle_duration.record(
-                seconds, {semconv.PAYMENT_PROVIDER: pending_provider, semconv.PAYMENT_STATUS: status}
+                seconds, {semconv.PAYMENT_PROVIDER: provider, semconv.PAYMENT_STATUS: status}
             )
 
     # --- users and sessions ---------------------------------------------------------------------
@@ -190,8 +192,9 @@ class Business:
         """Share business state among every instance (and backup jobs) through this Redis.
 
         Distinct active users are then counted once across instances (HyperLogLog per window,
-        `tarot_monitoring.active_users`), and the last successful backup per kind outlives the
-        process that made it (`tarot_monitoring.backup_records`). Call it once after
+        `tarot_monitoring.active_users`), a payment may go pending in one instance and settle in
+        another (`tarot_monitoring.pending_payments`), and the last successful backup per kind
+        outlives the process that made it (`tarot_monitoring.backup_records`). Call it once after
         `configure()`, on every instance, with a synchronous ``redis.Redis`` or a ``redis://``
         URL (the bot's own Redis will do: a few small keys, the user ones with TTLs). Raises
         ConfigurationError when ``user_hash_key`` (TAROT_USER_HASH_KEY) is unset or differs from
@@ -215,6 +218,7 @@ class Business:
         with self._lock:
             self._users = SharedActiveUsers(client, key_prefix=key_prefix)
             self._backups = BackupRecords(client, key_prefix=key_prefix)
+            self._pending = SharedPendingPayments(client, key_prefix=key_prefix, on_settled=self._settled)
 
     def user_registered(self) -> None:
         """A new user started the bot for the first time."""
@@ -341,7 +345,7 @@ class Business:
             with self._lock:
                 self._users = ProcessActiveUsers()
                 self._seen_labels.clear()
-                self._pending = PendingPayments()
+                self._pending = PendingPayments(self._settled)
                 self._backups = BackupRecords()
             cached = _BusinessInstruments(telemetry, self)
             _cache["instruments"] = cached
@@ -358,16 +362,15 @@ class Business:
         ]
 
     def _observe_pending_count(self, options: CallbackOptions) -> Iterable[Observation]:
+        view = self._pending.by_provider()
+        self._pending_view = {} if view is None else view  # unreachable Redis: no point at all
         return [
-            Observation(count, {semconv.PAYMENT_PROVIDER: provider})
-            for provider, (count, _) in self._pending.by_provider().items()
+            Observation(count, {semconv.PAYMENT_PROVIDER: p}) for p, (count, _) in self._pending_view.items()
         ]
 
     def _observe_pending_age(self, options: CallbackOptions) -> Iterable[Observation]:
-        return [
-            Observation(age, {semconv.PAYMENT_PROVIDER: provider})
-            for provider, (_, age) in self._pending.by_provider().items()
-        ]
+        # Read in the same collection by _observe_pending_count (registered first).
+        return [Observation(age, {semconv.PAYMENT_PROVIDER: p}) for p, (_, age) in self._pending_view.items()]
 
     def _observe_backups(self, options: CallbackOptions) -> Iterable[Observation]:
         backups = self._backups.snapshot()

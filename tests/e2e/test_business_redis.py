@@ -20,8 +20,16 @@ from typing import Any
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from tarot_monitoring.semconv import BACKUP_LAST_SUCCESS, BACKUP_SIZE
+from tarot_monitoring.semconv import (
+    BACKUP_LAST_SUCCESS,
+    BACKUP_SIZE,
+    PAYMENT_SETTLE_DURATION,
+    PAYMENTS_PENDING,
+    PAYMENTS_PENDING_OLDEST_AGE,
+)
 
 _INSTANCE = textwrap.dedent(
     """
@@ -42,11 +50,16 @@ _INSTANCE = textwrap.dedent(
         raise SystemExit(0)
     for user in users:
         tm.business.user_seen(user)
-    if len(sys.argv) > 4:  # a backup job: record one backup of this kind and size, and exit
+    if sys.argv[4] != "none":  # a backup job: record one backup of this kind and size, and exit
         tm.business.backup_completed(sys.argv[4], size_bytes=int(sys.argv[5]))
+    for status, payment_id in json.loads(sys.argv[6]) if len(sys.argv) > 6 else []:
+        tm.business.payment(status, provider="stripe", amount=1, currency="EUR", payment_id=payment_id)
     data = telemetry.collect_metrics_now()
     points = {
-        m.name: [(dict(p.attributes), p.value) for p in m.data.data_points]
+        m.name: [
+            (dict(p.attributes), p.value if hasattr(p, "value") else {"count": p.count, "sum": p.sum})
+            for p in m.data.data_points
+        ]
         for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
     }
     tm.force_flush()
@@ -69,7 +82,13 @@ def prefix(redis_url: str) -> Iterator[str]:
 
 
 def _instance(
-    redis_url: str, prefix: str, users: list[int], *, key: str | None, backup: tuple[str, int] | None = None
+    redis_url: str,
+    prefix: str,
+    users: list[int],
+    *,
+    key: str | None,
+    backup: tuple[str, int] | None = None,
+    payments: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     env = {name: value for name, value in os.environ.items() if not name.startswith(("OTEL_", "TAROT_"))}
     if key is not None:
@@ -82,7 +101,8 @@ def _instance(
             redis_url,
             prefix,
             json.dumps(users),
-            *([backup[0], str(backup[1])] if backup else []),
+            *([backup[0], str(backup[1])] if backup else ["none", "0"]),
+            json.dumps(payments or []),
         ],
         env=env,
         capture_output=True,
@@ -144,7 +164,7 @@ def test_windows_slide_by_bucket_and_an_outage_loses_nothing_buffered(redis_url:
 
     now = [1_000_000_000.0]
     client = redis.Redis.from_url(redis_url)
-    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
     try:
         shared = SharedActiveUsers(client, key_prefix=prefix, clock=lambda: now[0])
         shared.seen("h:a")
@@ -189,7 +209,7 @@ def test_backups_survive_a_redis_outage_locally_and_arrive_when_it_is_back(
     from tarot_monitoring.backup_records import BackupRecords
 
     client = redis.Redis.from_url(redis_url)
-    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
     try:
         records = BackupRecords(down, key_prefix=prefix)
         records.record("redis", 10.0, at=1_000.0)
@@ -200,3 +220,31 @@ def test_backups_survive_a_redis_outage_locally_and_arrive_when_it_is_back(
     finally:
         client.close()
         down.close()
+
+
+def _by_provider(answer: dict[str, Any], metric: str) -> dict[str, float]:
+    return {attrs["tarot.payment.provider"]: value for attrs, value in answer["points"].get(metric, [])}
+
+
+def test_a_payment_pending_in_one_instance_and_settled_in_another_is_no_longer_pending(
+    redis_url: str, prefix: str
+) -> None:
+    first = _instance(redis_url, prefix, [], key="k", payments=[("pending", "pi_1"), ("pending", "pi_2")])
+    assert _by_provider(first, PAYMENTS_PENDING) == {"stripe": 2}
+    time.sleep(1.0)
+    # The provider's webhook lands on another instance: it finds when pi_1 went pending.
+    second = _instance(redis_url, prefix, [], key="k", payments=[("succeeded", "pi_1")])
+    assert _by_provider(second, PAYMENTS_PENDING) == {"stripe": 1}
+    assert _by_provider(second, PAYMENTS_PENDING_OLDEST_AGE)["stripe"] >= 1.0
+    (settle,) = second["points"][PAYMENT_SETTLE_DURATION]
+    assert settle[0] == {"tarot.payment.provider": "stripe", "tarot.payment.status": "succeeded"}
+    assert settle[1]["count"] == 1
+    assert settle[1]["sum"] >= 1.0
+    third = _instance(redis_url, prefix, [], key="k", payments=[("failed", "pi_2")])
+    assert _by_provider(third, PAYMENTS_PENDING) == {}
+    client = redis.Redis.from_url(redis_url)
+    try:
+        raw = b"".join(client.dump(key) or b"" for key in client.scan_iter(f"{prefix}payments:*"))
+        assert b"pi_1" not in raw  # keyed hashes of the ids, never the ids
+    finally:
+        client.close()

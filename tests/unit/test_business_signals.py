@@ -88,15 +88,19 @@ def test_pending_payments_table_is_bounded(captured: Captured, monkeypatch: pyte
     assert dropped == {("payment", "too_many_pending"): 1}
 
 
-def test_pending_payments_age_with_their_clock() -> None:
+def test_pending_payments_age_with_their_clock_and_are_forgotten_past_the_horizon() -> None:
     now = [100.0]
-    table = PendingPayments(clock=lambda: now[0])
+    settled: list[tuple[str, str, float]] = []
+    table = PendingPayments(lambda *done: settled.append(done), clock=lambda: now[0])
     assert table.track("a", "stripe")
     assert table.track("b", "stripe")
     now[0] = 160.0
     assert table.by_provider() == {"stripe": (2, 60.0)}
-    assert table.settle("a") == ("stripe", 60.0)
-    assert table.settle("a") is None
+    table.settle("a", "stripe", "succeeded")
+    table.settle("a", "stripe", "succeeded")  # settled once only
+    assert settled == [("stripe", "succeeded", 60.0)]
+    now[0] += pending_payments.MAX_PENDING_AGE_S
+    assert table.by_provider() == {}
 
 
 def test_backups_set_last_success_time_and_size_and_count_failures(captured: Captured) -> None:
