@@ -204,10 +204,16 @@ class Business:
         telemetry = current_telemetry()
         if telemetry is None:
             raise ConfigurationError("business.use_redis(): call tarot_monitoring.configure() first")
-        if isinstance(client, str):
-            import redis as redis_module  # the 'redis' extra
+        import redis as redis_module  # the 'redis' extra
 
+        if isinstance(client, str):
             client = redis_module.Redis.from_url(client, socket_timeout=2.0, socket_connect_timeout=2.0)
+        elif not isinstance(client, redis_module.Redis):
+            raise ConfigurationError(
+                f"business.use_redis(): expected a redis:// URL or a synchronous redis.Redis, got "
+                f"{type(client).__module__}.{type(client).__name__} (it is used from the metric "
+                f"reader's thread, not the event loop: pass the URL of the bot's Redis)"
+            )
         check_hash_key(
             client,
             key_prefix=key_prefix,

@@ -3,6 +3,7 @@ security events; bad values to them dropped and counted."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -166,3 +167,15 @@ def test_bad_values_to_the_new_calls_are_dropped_and_counted(
     assert dropped == {(("tarot.api", api), ("tarot.reason", reason)): 1}
     for name in ("tarot.backups", "tarot.security.events", "tarot.payments", "tarot.payments.pending"):
         assert captured.points(name) == []
+
+
+def test_use_redis_refuses_an_asyncio_client_and_needs_configure(captured: Captured) -> None:
+    import redis.asyncio
+
+    with pytest.raises(
+        tm.ConfigurationError, match=re.escape("synchronous redis.Redis, got redis.asyncio.client.Redis")
+    ):
+        tm.business.use_redis(redis.asyncio.Redis())  # type: ignore[arg-type]
+    tm.shutdown()
+    with pytest.raises(tm.ConfigurationError, match="configure"):
+        tm.business.use_redis("redis://127.0.0.1:1/0")
