@@ -7,7 +7,7 @@ Call the methods of the module-level `business` object from bot code::
     tm.business.payment("pending", provider="stripe", amount=4.99, currency="EUR", payment_id=charge.id)
     tm.business.payment("succeeded", provider="stripe", amount=4.99, currency="EUR", payment_id=charge.id)
     tm.business.backup_completed("postgres", size_bytes=dump_size)
-    tm.business.use_redis(redis_url)  # once after configure(): active users counted across instances
+    tm.business.use_redis(redis_url)  # once after configure(): state shared by all instances
 
 Revenue is a monotonic counter per currency (gross, and refunds apart), so a restart does not
 reset what a panel shows: read it with ``increase()``. Distinct active users, pending payments
@@ -52,11 +52,10 @@ _log = logging.getLogger(__name__)
 CreditKind = Literal["purchase", "spend", "refund", "grant"]
 PaymentStatus = Literal["succeeded", "failed", "pending", "refunded", "cancelled"]
 SubscriptionEvent = Literal["started", "renewed", "cancelled", "expired"]
+SecurityEvent = Literal["webhook_signature_invalid", "admin_command_denied"]
 
 CREDIT_KINDS: Final = frozenset({"purchase", "spend", "refund", "grant"})
 PAYMENT_STATUSES: Final = frozenset({"succeeded", "failed", "pending", "refunded", "cancelled"})
-SecurityEvent = Literal["webhook_signature_invalid", "admin_command_denied"]
-
 SUBSCRIPTION_EVENTS: Final = frozenset({"started", "renewed", "cancelled", "expired"})
 SECURITY_EVENTS: Final = frozenset({"webhook_signature_invalid", "admin_command_denied"})
 MAX_VALUES_PER_LABEL: Final = 64
