@@ -29,9 +29,9 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final, Literal
 
-from opentelemetry.metrics import CallbackOptions, Observation, UpDownCounter
+from opentelemetry.metrics import CallbackOptions, Observation
 
-from tarot_monitoring import _state, semconv
+from tarot_monitoring import semconv
 from tarot_monitoring.active_users import (
     FINGERPRINT_TEXT,
     ProcessActiveUsers,
@@ -39,10 +39,11 @@ from tarot_monitoring.active_users import (
     check_hash_key,
 )
 from tarot_monitoring.backup_records import BackupRecords
+from tarot_monitoring.business_instruments import BusinessInstruments
 from tarot_monitoring.config import ConfigurationError
 from tarot_monitoring.dropped import record_dropped
 from tarot_monitoring.pending_payments import ByProvider, PendingPayments, SharedPendingPayments
-from tarot_monitoring.telemetry import INSTRUMENTATION_NAME, Telemetry, current_telemetry, hash_user_id
+from tarot_monitoring.telemetry import Telemetry, current_telemetry, hash_user_id
 
 if TYPE_CHECKING:
     import redis
@@ -342,7 +343,7 @@ class Business:
         except Exception:  # pragma: no cover - never raise into bot code
             pass
 
-    def _instruments(self) -> _BusinessInstruments | None:
+    def _instruments(self) -> BusinessInstruments | None:
         telemetry = current_telemetry()
         cached = _cache.get("instruments")
         if cached is None or cached.telemetry is not telemetry:
@@ -352,7 +353,7 @@ class Business:
                 self._seen_labels.clear()
                 self._pending = PendingPayments(self._settled)
                 self._backups = BackupRecords()
-            cached = _BusinessInstruments(telemetry, self)
+            cached = BusinessInstruments(telemetry, self)
             _cache["instruments"] = cached
         return cached
 
@@ -387,91 +388,7 @@ class Business:
         return [Observation(size, {semconv.BACKUP_KIND: kind}) for kind, size in self._backup_sizes.items()]
 
 
-class _BusinessInstruments:
-    def __init__(self, telemetry: Telemetry | None, owner: Business) -> None:
-        self.telemetry = telemetry
-        meter = _state.meter_provider().get_meter(INSTRUMENTATION_NAME)
-        self.readings = meter.create_counter(
-            semconv.READINGS, unit="{reading}", description="Readings by spread and outcome."
-        )
-        self.credit_transactions = meter.create_counter(
-            semconv.CREDIT_TRANSACTIONS,
-            unit="{transaction}",
-            description="Credit ledger transactions by kind.",
-        )
-        self.credit_amount = meter.create_counter(
-            semconv.CREDIT_AMOUNT, unit="{credit}", description="Credits moved, by kind."
-        )
-        self.payments = meter.create_counter(
-            semconv.PAYMENTS, unit="{payment}", description="Payments by status, provider, currency."
-        )
-        self.payment_amount = meter.create_counter(
-            semconv.PAYMENT_AMOUNT, unit="{currency_unit}", description="Money in succeeded payments."
-        )
-        self.revenue = meter.create_counter(
-            semconv.REVENUE,
-            unit="{currency_unit}",
-            description="Gross revenue: money in succeeded payments, by currency.",
-        )
-        self.revenue_refunded = meter.create_counter(
-            semconv.REVENUE_REFUNDED, unit="{currency_unit}", description="Money refunded, by currency."
-        )
-        self.settle_duration = meter.create_histogram(
-            semconv.PAYMENT_SETTLE_DURATION,
-            unit="s",
-            description="Time from pending to the final status of a payment, by provider and status.",
-            explicit_bucket_boundaries_advisory=SETTLE_BUCKETS,
-        )
-        meter.create_observable_gauge(
-            semconv.PAYMENTS_PENDING,
-            callbacks=[owner._observe_pending_count],
-            unit="{payment}",
-            description="Payments pending and not yet settled, by provider.",
-        )
-        meter.create_observable_gauge(
-            semconv.PAYMENTS_PENDING_OLDEST_AGE,
-            callbacks=[owner._observe_pending_age],
-            unit="s",
-            description="Age of the oldest pending payment, by provider.",
-        )
-        self.backups = meter.create_counter(
-            semconv.BACKUPS, unit="{backup}", description="Backups finished, by kind and outcome."
-        )
-        meter.create_observable_gauge(
-            semconv.BACKUP_LAST_SUCCESS,
-            callbacks=[owner._observe_backups],
-            unit="s",
-            description="Unix time of the last successful backup, by kind.",
-        )
-        meter.create_observable_gauge(
-            semconv.BACKUP_SIZE,
-            callbacks=[owner._observe_backup_sizes],
-            unit="By",
-            description="Size of the last successful backup, by kind.",
-        )
-        self.security_events = meter.create_counter(
-            semconv.SECURITY_EVENTS, unit="{event}", description="Security events the bot reported, by kind."
-        )
-        self.users_new = meter.create_counter(
-            semconv.USERS_NEW, unit="{user}", description="Users registered."
-        )
-        self.sessions: UpDownCounter = meter.create_up_down_counter(
-            semconv.SESSIONS_ACTIVE, unit="{session}", description="Open user sessions."
-        )
-        self.subscriptions = meter.create_counter(
-            semconv.SUBSCRIPTIONS, unit="{event}", description="Subscription events by plan."
-        )
-        meter.create_observable_gauge(
-            semconv.USERS_ACTIVE,
-            callbacks=[owner._observe_active_users],
-            unit="{user}",
-            description="Distinct users seen in the window.",
-        )
-
-
-_cache: dict[str, _BusinessInstruments] = {}
-SETTLE_BUCKETS: Final = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 86400.0)
-"""Settlement takes seconds (cards) to hours (bank transfers): buckets across that range."""
+_cache: dict[str, BusinessInstruments] = {}
 
 
 def _member(value: object, allowed: frozenset[str]) -> str:

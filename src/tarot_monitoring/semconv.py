@@ -79,7 +79,7 @@ PAYMENTS_PENDING_OLDEST_AGE: Final = "tarot.payments.pending.oldest_age"
 (``tarot_payments_pending_oldest_age_seconds``): the spec's P2 "payment delays"."""
 PAYMENT_SETTLE_DURATION: Final = "tarot.payment.settle.duration"
 """Histogram, seconds, from pending to its final status, by provider and status
-(``tarot_payment_settle_duration_seconds_bucket``)."""
+(``tarot_payment_settle_duration_seconds_bucket``; the latency buckets, to 60 s)."""
 BACKUPS: Final = "tarot.backups"
 """Counter of backups by kind and outcome (success / error) (``tarot_backups_total``)."""
 BACKUP_LAST_SUCCESS: Final = "tarot.backup.last_success_timestamp"
