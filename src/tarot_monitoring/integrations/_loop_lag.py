@@ -4,7 +4,8 @@ The lag monitor is a timer task on the bot's loop, so it can only start once tha
 bot instruments its dispatcher or application either inside the loop (aiogram's usual
 ``async def main()``) or before it exists (python-telegram-bot's ``run_polling()`` makes the
 loop): the integrations call :meth:`LagMonitorStarter.ensure_started` when instrumenting, at the
-framework's start-up, and on each update, and it starts the monitor once per loop. Never raises.
+framework's start-up, and on each update, and it starts the monitor once per loop. A
+``configure()`` with ``resource_metrics`` off (or the SDK disabled) keeps it off. Never raises.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 from typing import Final
 
 from tarot_monitoring.runtime_metrics import EventLoopLagMonitor, start_event_loop_lag_monitor
+from tarot_monitoring.telemetry import current_telemetry
 
 __all__ = ["LagMonitorStarter"]
 
@@ -38,6 +40,11 @@ class LagMonitorStarter:
             return
         monitor = self._monitor
         if monitor is not None and monitor.running and self._loop is loop:
+            return
+        telemetry = current_telemetry()
+        if telemetry is not None and (
+            not telemetry.settings.resource_metrics or telemetry.settings.sdk_disabled
+        ):
             return
         try:
             # Idempotent: a monitor the bot (or configure()) already started keeps running.
