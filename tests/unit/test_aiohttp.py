@@ -10,14 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
+import httpx
 import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message, Update
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
@@ -158,3 +162,143 @@ async def test_long_poll_get_updates_makes_no_span_and_no_duration_point(
     assert traces[root.context.trace_id] == ["/sendMessage", "telegram.update message"]
     assert not any("getUpdates" in json.dumps(attributes_json(span)) for span in spans)
     assert sum(point.count for point in captured.points("http.client.request.duration")) == 2
+
+
+# --- servers: payment webhooks and Telegram webhook mode -------------------------------------------
+
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+PARENT_SPAN_ID = "b7ad6b7169203331"
+TRACEPARENT = f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Any]:
+    """Serves an aiohttp web app on 127.0.0.1 and returns its base URL; cleaned up afterwards."""
+    runners: list[web.AppRunner] = []
+
+    async def start(app: web.Application) -> str:
+        runner = web.AppRunner(app)
+        await runner.setup()
+        runners.append(runner)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+def server_spans(spans: list[ReadableSpan]) -> list[ReadableSpan]:
+    return [span for span in spans if span.kind is SpanKind.SERVER]
+
+
+async def test_a_payment_webhook_on_aiohttp_continues_the_callers_w3c_trace(
+    captured: Captured, serve: Any
+) -> None:
+    assert "aiohttp_server" in captured.telemetry.instrumented
+
+    async def payment_webhook(request: web.Request) -> web.Response:
+        await request.json()
+        return web.json_response({"received": True})
+
+    app = web.Application()  # created after configure(), as the module docstring asks
+    app.router.add_post("/webhooks/payments", payment_webhook)
+    base = await serve(app)
+    async with aiohttp.ClientSession() as session:
+        # A caller from another service: its own traceparent, not one our client would inject.
+        AioHttpClientInstrumentor.uninstrument_session(session)
+        async with session.post(
+            f"{base}/webhooks/payments",
+            json={"type": "payment.succeeded"},
+            headers={"traceparent": TRACEPARENT},
+        ) as response:
+            assert response.status == 200
+
+    (server,) = server_spans(captured.spans())
+    assert server.name == "POST /webhooks/payments"
+    assert format(server.context.trace_id, "032x") == TRACE_ID
+    assert server.parent is not None
+    assert format(server.parent.span_id, "016x") == PARENT_SPAN_ID
+    assert server.parent.is_remote
+    assert attributes_json(server)["http.response.status_code"] == 200
+
+
+async def test_telegram_webhook_mode_each_update_is_its_own_trace_linked_to_the_request(
+    captured: Captured, serve: Any, bot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    dispatcher = Dispatcher()
+    replied = asyncio.Event()
+
+    @dispatcher.message()
+    async def answer(message: Message) -> None:
+        await message.answer("The Sun: a yes")
+        replied.set()
+
+    tm.instrument_aiogram(dispatcher)
+    app = web.Application()
+    secret = "webhook-secret-4f1c9a"
+    SimpleRequestHandler(dispatcher, bot, secret_token=secret).register(app, path="/telegram/webhook")
+    base = await serve(app)
+    async with aiohttp.ClientSession() as session:
+        AioHttpClientInstrumentor.uninstrument_session(session)  # Telegram's servers, not our client
+        async with session.post(
+            f"{base}/telegram/webhook",
+            json=message_update(70, "will it work out?"),
+            headers={"X-Telegram-Bot-Api-Secret-Token": secret},
+        ) as response:
+            assert response.status == 200
+    async with asyncio.timeout(10):
+        await replied.wait()  # aiogram answers Telegram at once and handles the update in a task
+    await asyncio.sleep(0.1)  # the update span ends when the handler returns
+
+    spans = captured.spans()
+    (request,) = server_spans(spans)
+    assert request.name == "POST /telegram/webhook"
+    root = captured.span("telegram.update message")
+    assert root.parent is None
+    assert root.context.trace_id != request.context.trace_id
+    assert [link.context for link in root.links] == [request.context]
+    (send,) = http_client_spans(spans)
+    assert parent_id(send) == root.context.span_id
+    assert attributes_json(send)[semconv.DEPENDENCY] == "telegram"
+    assert secret not in "\n".join(span.to_json() for span in spans)
+
+
+async def asgi_payment_webhook(scope: Any, receive: Any, send: Any) -> None:
+    """A bare ASGI app standing in for a FastAPI/Starlette payment webhook endpoint."""
+    assert scope["type"] == "http"
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+    )
+    await send({"type": "http.response.body", "body": b'{"received": true}'})
+
+
+async def test_an_asgi_payment_webhook_continues_the_callers_trace_as_a_payment_span(
+    captured: Captured,
+) -> None:
+    app = tm.instrument_asgi(asgi_payment_webhook, category="payment")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bot.internal") as client:
+        response = await client.post(
+            "/webhooks/payments", json={"type": "payment.succeeded"}, headers={"traceparent": TRACEPARENT}
+        )
+    assert response.json() == {"received": True}
+
+    (server,) = captured.spans()  # one span: no per-message receive/send spans
+    assert server.kind is SpanKind.SERVER
+    assert format(server.context.trace_id, "032x") == TRACE_ID
+    assert server.parent is not None
+    assert format(server.parent.span_id, "016x") == PARENT_SPAN_ID
+    attributes = attributes_json(server)
+    assert attributes[semconv.CATEGORY] == "payment"
+    assert attributes["http.response.status_code"] == 200
+
+
+def test_instrument_asgi_refuses_an_unknown_category() -> None:
+    with pytest.raises(ValueError, match="unknown category 'webhooks'"):
+        tm.instrument_asgi(asgi_payment_webhook, category="webhooks")  # type: ignore[arg-type]
