@@ -120,9 +120,10 @@ class SettingArguments(TypedDict, total=False):
     'INFO'."""
 
     dependency_hosts: dict[str, str]
-    """host=dependency pairs naming what an httpx call talks to (openai, telegram, payment); merged over
-    the defaults for api.openai.com and api.telegram.org. Environment: TAROT_DEPENDENCY_HOSTS. Default:
-    {'api.openai.com': 'openai', 'api.telegram.org': 'telegram'}."""
+    """host=dependency pairs naming what an httpx or aiohttp call talks to (openai, telegram, payment);
+    merged over the defaults for api.openai.com and api.telegram.org. A Bot API path
+    (/bot<TOKEN>/<method>) is telegram on any host without an entry. Environment:
+    TAROT_DEPENDENCY_HOSTS. Default: {'api.openai.com': 'openai', 'api.telegram.org': 'telegram'}."""
 
     user_hash_key: str | None
     """Secret key for hashing user ids (HMAC-SHA256). Set it in production so one user hashes the same
