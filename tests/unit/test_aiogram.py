@@ -451,14 +451,14 @@ async def test_users_and_sessions_seen_are_recorded_and_idle_sessions_end_on_the
     async def ignore(message: Message) -> None:
         pass
 
-    instrument_aiogram(dispatcher, session_idle_s=0.3)
+    instrument_aiogram(dispatcher, session_idle_s=1.0)
     await feed(dispatcher, bot, message_update(1, "hi"))
     await feed(dispatcher, bot, message_update(2, "again"))  # the same user, the same session
     await feed(dispatcher, bot, from_user(message_update(3, "hello"), 42))
 
     assert point_values(captured, semconv.USERS_ACTIVE, semconv.WINDOW)[("5m",)] == 2
     assert point_values(captured, semconv.SESSIONS_ACTIVE) == {(): 2}
-    await asyncio.sleep(0.6)  # no update comes: the sessions still end, by the tracker's timer
+    await asyncio.sleep(1.5)  # no update comes: the sessions still end, by the tracker's timer
     assert point_values(captured, semconv.SESSIONS_ACTIVE) == {(): 0}
     await feed(dispatcher, bot, message_update(4, "back"))  # a new session after the idle time
     assert point_values(captured, semconv.SESSIONS_ACTIVE) == {(): 1}
