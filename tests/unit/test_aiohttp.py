@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import textwrap
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -32,6 +34,7 @@ from tarot_monitoring.integrations._bot_api import is_bot_api_url, is_long_poll_
 
 from .conftest import Captured, attributes_json
 from .telegram_updates import message_update, parent_id
+from .test_autoinstrument import run_instrumented
 
 TOKEN = "123456789:AAFakeTelegramTokenForTests_0123456789"
 
@@ -302,3 +305,44 @@ async def test_an_asgi_payment_webhook_continues_the_callers_trace_as_a_payment_
 def test_instrument_asgi_refuses_an_unknown_category() -> None:
     with pytest.raises(ValueError, match="unknown category 'webhooks'"):
         tm.instrument_asgi(asgi_payment_webhook, category="webhooks")  # type: ignore[arg-type]
+
+
+def test_zero_code_aiohttp_gets_the_same_token_removal_tagging_and_quiet_polls(tmp_path: Path) -> None:
+    script = tmp_path / "bot.py"
+    with FakeTelegram() as telegram:
+        script.write_text(
+            textwrap.dedent(f"""
+            import asyncio, aiohttp
+
+            async def main():
+                async with aiohttp.ClientSession() as session:
+                    for _ in range(3):
+                        async with session.post("{telegram.api_url}/getUpdates", json={{"timeout": 0}}) as r:
+                            r.raise_for_status()
+                    async with session.post(
+                        "{telegram.api_url}/sendMessage", json={{"chat_id": 1, "text": "hi"}}
+                    ) as r:
+                        r.raise_for_status()
+
+            asyncio.run(main())
+        """)
+        )
+        result = run_instrumented(
+            script,
+            {
+                "OTEL_TRACES_EXPORTER": "console",
+                "OTEL_METRICS_EXPORTER": "none",
+                "OTEL_LOGS_EXPORTER": "none",
+                "TAROT_RESOURCE_METRICS": "false",
+            },
+        )
+        polls = telegram.request_counts().get("POST /bot{token}/getUpdates")
+        base_url = telegram.base_url
+    assert result.returncode == 0, result.stderr
+    assert polls == 3
+    assert telegram.token not in result.stdout + result.stderr
+    start = result.stdout.index("{")
+    span = json.loads(result.stdout[start : result.stdout.rindex("}") + 1])  # one span only
+    assert span["name"] == "POST"
+    assert span["attributes"][semconv.DEPENDENCY] == "telegram"  # no dependency_hosts needed
+    assert span["attributes"]["url.full"] == f"{base_url}/bot[REDACTED]/sendMessage"
