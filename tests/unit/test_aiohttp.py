@@ -346,3 +346,26 @@ def test_zero_code_aiohttp_gets_the_same_token_removal_tagging_and_quiet_polls(t
     assert span["name"] == "POST"
     assert span["attributes"][semconv.DEPENDENCY] == "telegram"  # no dependency_hosts needed
     assert span["attributes"]["url.full"] == f"{base_url}/bot[REDACTED]/sendMessage"
+
+
+async def test_an_app_built_with_a_tuple_of_middlewares_still_works_and_is_traced(
+    captured: Captured, serve: Any
+) -> None:
+    seen: list[str] = []
+
+    @web.middleware
+    async def remember(request: web.Request, handler: Any) -> web.StreamResponse:
+        seen.append(request.path)
+        return await handler(request)
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application(middlewares=(remember,))  # any iterable, as aiohttp allows
+    app.router.add_get("/health", health)
+    base = await serve(app)
+    async with aiohttp.ClientSession() as session, session.get(f"{base}/health") as response:
+        assert response.status == 200
+
+    assert seen == ["/health"]
+    assert [span.name for span in server_spans(captured.spans())] == ["GET /health"]

@@ -10,13 +10,16 @@ still starts its own trace, linked to the request's span (see
 The upstream instrumentor replaces ``aiohttp.web.Application`` with a subclass that puts its
 middleware first (a subclass aiohttp discourages with a DeprecationWarning, silenced here for
 that one class), so only applications created after instrumenting are traced: call
-``configure()`` before building the web app. The webhook path often holds a secret (some bots
+``configure()`` before building the web app. That subclass inserts into ``middlewares``, which
+aiohttp takes as any iterable: a bot passing a tuple got an AttributeError, so the keyword is
+made a list first. The webhook path often holds a secret (some bots
 put the token in it): the exporter gate scrubs span names and URL attributes like any other.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 from opentelemetry.trace import TracerProvider
 
@@ -49,6 +52,25 @@ def instrument_aiohttp_server(*, tracer_provider: TracerProvider | None = None) 
             "ignore", message="Inheritance class _InstrumentedApplication", category=DeprecationWarning
         )
         ensure_instrumented(instrumentor, tracer_provider=tracer_provider)
+    import aiohttp.web
+
+    _middlewares_as_list(aiohttp.web.Application)
+
+
+def _middlewares_as_list(application_class: type[Any]) -> None:
+    if application_class.__name__ != "_InstrumentedApplication":
+        return  # aiohttp's own class (someone else's instrumenting): left alone
+    init = vars(application_class).get("__init__")
+    if init is None or getattr(init, "_tarot_middlewares_as_list", False):
+        return
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if "middlewares" in kwargs:
+            kwargs["middlewares"] = list(kwargs["middlewares"])
+        init(self, *args, **kwargs)
+
+    __init__._tarot_middlewares_as_list = True  # type: ignore[attr-defined]
+    application_class.__init__ = __init__
 
 
 def uninstrument_aiohttp_server() -> None:
