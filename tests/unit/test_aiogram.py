@@ -1,7 +1,9 @@
 """instrument_aiogram: real Updates through a real Dispatcher.feed_update, with real handlers.
 
 The bot talks to the local fake Bot API (tarot_monitoring.demo.fakes.FakeTelegram); spans go to an
-in-memory exporter on a private TracerProvider.
+in-memory exporter on a private TracerProvider, or, in the last section, through `configure()`
+(users, sessions, payments and the loop lag monitor the middleware records). Over 500 lines on
+purpose: one file per framework keeps that framework's bot and fixtures in one place.
 """
 
 from __future__ import annotations

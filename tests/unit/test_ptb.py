@@ -1,7 +1,10 @@
 """instrument_ptb: real Updates through a real Application.process_update, with real handlers.
 
 The Application talks to the local fake Bot API (tarot_monitoring.demo.fakes.FakeTelegram) for
-getMe and the handlers' replies; spans go to an in-memory exporter on a private TracerProvider.
+getMe and the handlers' replies; spans go to an in-memory exporter on a private TracerProvider,
+or, in the last section, through `configure()` (the Bot API calls, the polls, and the business
+telemetry only the middleware records). Over 500 lines on purpose: one file per framework keeps
+that framework's bot and fixtures in one place.
 """
 
 from __future__ import annotations
