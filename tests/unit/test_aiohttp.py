@@ -205,8 +205,13 @@ async def test_a_payment_webhook_on_aiohttp_continues_the_callers_w3c_trace(
         await request.json()
         return web.json_response({"received": True})
 
+    async def health_check(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    tm.instrument_aiohttp_server(categories={"/webhooks/payments": "payment"})  # adds the category
     app = web.Application()  # created after configure(), as the module docstring asks
     app.router.add_post("/webhooks/payments", payment_webhook)
+    app.router.add_get("/health", health_check)
     base = await serve(app)
     async with aiohttp.ClientSession() as session:
         # A caller from another service: its own traceparent, not one our client would inject.
@@ -218,8 +223,14 @@ async def test_a_payment_webhook_on_aiohttp_continues_the_callers_w3c_trace(
         ) as response:
             assert response.status == 200
 
-    (server,) = server_spans(captured.spans())
+        async with session.get(f"{base}/health") as response:
+            assert response.status == 200
+
+    server, health = sorted(server_spans(captured.spans()), key=lambda span: span.name, reverse=True)
     assert server.name == "POST /webhooks/payments"
+    assert attributes_json(server)[semconv.CATEGORY] == "payment"
+    assert health.name == "GET /health"
+    assert semconv.CATEGORY not in attributes_json(health)
     assert format(server.context.trace_id, "032x") == TRACE_ID
     assert server.parent is not None
     assert format(server.parent.span_id, "016x") == PARENT_SPAN_ID
@@ -302,9 +313,11 @@ async def test_an_asgi_payment_webhook_continues_the_callers_trace_as_a_payment_
     assert attributes["http.response.status_code"] == 200
 
 
-def test_instrument_asgi_refuses_an_unknown_category() -> None:
+def test_unknown_categories_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown category 'webhooks'"):
         tm.instrument_asgi(asgi_payment_webhook, category="webhooks")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="route '/pay' has unknown category 'webhooks'"):
+        tm.instrument_aiohttp_server(categories={"/pay": "webhooks"})  # type: ignore[dict-item]
 
 
 def test_zero_code_aiohttp_gets_the_same_token_removal_tagging_and_quiet_polls(tmp_path: Path) -> None:
