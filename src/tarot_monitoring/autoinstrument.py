@@ -4,12 +4,16 @@
 
 The configurator runs `configure()` with our scrubbing gate and category tagging but leaves
 instrumenting to `opentelemetry-instrument`, which loads every installed instrumentor itself
-(against the global providers `configure()` installs).
+(against the global providers `configure()` installs). For httpx, aiohttp client and aiohttp
+server the distro loads our wrappers of the same instrumentors instead, so zero-code bots also
+get the bot token removed at source and no trace per ``getUpdates`` long poll.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from importlib.metadata import EntryPoint
 from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
@@ -19,8 +23,42 @@ from tarot_monitoring.runtime_metrics.system import UPSTREAM_ENTRY_POINT
 from tarot_monitoring.telemetry import configure
 
 
+def _instrument_httpx() -> None:
+    from tarot_monitoring.integrations.httpx import instrument_httpx
+
+    instrument_httpx()
+
+
+def _instrument_aiohttp_client() -> None:
+    from tarot_monitoring.integrations.aiohttp_client import instrument_aiohttp_client
+
+    instrument_aiohttp_client()
+
+
+def _instrument_aiohttp_server() -> None:
+    from tarot_monitoring.integrations.aiohttp_server import instrument_aiohttp_server
+
+    instrument_aiohttp_server()
+
+
+# Upstream entry-point names whose instrumentor we load through our wrapper (global providers).
+_WRAPPED: dict[str, Callable[[], None]] = {
+    "httpx": _instrument_httpx,
+    "aiohttp-client": _instrument_aiohttp_client,
+    "aiohttp-server": _instrument_aiohttp_server,
+}
+
+
 class TarotDistro(BaseDistro):  # type: ignore[misc]  # untyped upstream base
     """Sets the defaults our histograms and scrubbing expect before instrumentors load."""
+
+    def load_instrumentor(self, entry_point: EntryPoint, **kwargs: Any) -> None:
+        """Our wrapper for httpx and aiohttp (see the module docstring), upstream's way otherwise."""
+        wrapper = _WRAPPED.get(entry_point.name)
+        if wrapper is None:
+            super().load_instrumentor(entry_point, **kwargs)
+        else:
+            wrapper()
 
     def _configure(self, **kwargs: Any) -> None:
         os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")

@@ -34,7 +34,7 @@ from tarot_monitoring.config_types import (
 
 ExporterKind = Literal["otlp", "console", "none"]
 OtlpProtocol = Literal["grpc", "http/protobuf"]
-Integration = Literal["asyncpg", "redis", "httpx", "logging"]
+Integration = Literal["asyncpg", "redis", "httpx", "aiohttp", "aiohttp_server", "logging"]
 Sampler = Literal[
     "always_on",
     "always_off",
@@ -237,8 +237,9 @@ class Settings:
         default_factory=lambda: dict(DEFAULT_DEPENDENCY_HOSTS),
         metadata=_about(
             "TAROT_DEPENDENCY_HOSTS",
-            doc="host=dependency pairs naming what an httpx call talks to (openai, telegram, "
-            "payment); merged over the defaults for api.openai.com and api.telegram.org.",
+            doc="host=dependency pairs naming what an httpx or aiohttp call talks to (openai, "
+            "telegram, payment); merged over the defaults for api.openai.com and api.telegram.org. "
+            "A Bot API path (/bot<TOKEN>/<method>) is telegram on any host without an entry.",
         ),
     )
     user_hash_key: NonEmptyText | None = field(

@@ -110,19 +110,20 @@ class SettingArguments(TypedDict, total=False):
     """True turns every signal off: the API keeps working and records nothing. Environment:
     OTEL_SDK_DISABLED. Default: False."""
 
-    instrument: tuple[Literal["asyncpg", "redis", "httpx", "logging"], ...]
+    instrument: tuple[Literal["asyncpg", "redis", "httpx", "aiohttp", "aiohttp_server", "logging"], ...]
     """Libraries to instrument (the variable: a comma list, or all, or none). A library that is not
     installed is skipped unless named explicitly. Environment: TAROT_INSTRUMENT. Default: ('asyncpg',
-    'redis', 'httpx', 'logging')."""
+    'redis', 'httpx', 'aiohttp', 'aiohttp_server', 'logging')."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
     """Lowest level of stdlib log records exported over OTLP. Environment: TAROT_LOG_LEVEL. Default:
     'INFO'."""
 
     dependency_hosts: dict[str, str]
-    """host=dependency pairs naming what an httpx call talks to (openai, telegram, payment); merged over
-    the defaults for api.openai.com and api.telegram.org. Environment: TAROT_DEPENDENCY_HOSTS. Default:
-    {'api.openai.com': 'openai', 'api.telegram.org': 'telegram'}."""
+    """host=dependency pairs naming what an httpx or aiohttp call talks to (openai, telegram, payment);
+    merged over the defaults for api.openai.com and api.telegram.org. A Bot API path
+    (/bot<TOKEN>/<method>) is telegram on any host without an entry. Environment:
+    TAROT_DEPENDENCY_HOSTS. Default: {'api.openai.com': 'openai', 'api.telegram.org': 'telegram'}."""
 
     user_hash_key: str | None
     """Secret key for hashing user ids (HMAC-SHA256). Set it in production so one user hashes the same

@@ -1,8 +1,13 @@
 """Tags auto-instrumented spans with the telemetry contract's category and dependency.
 
-The upstream instrumentors (asyncpg, redis, httpx) know nothing of the spec's endpoint
+The upstream instrumentors (asyncpg, redis, httpx, aiohttp) know nothing of the spec's endpoint
 categories. A span processor, rather than per-library hooks, adds them at span start: it works
 the same whether `configure()` or `opentelemetry-instrument` installed the instrumentors.
+
+An HTTP client span (httpx or aiohttp) is ``telegram`` when its URL is a Bot API call, whatever
+server answers it (api.telegram.org, a local Bot API server, a proxy): the path
+``/bot<TOKEN>/<method>`` says so (:mod:`tarot_monitoring.integrations._bot_api`). Otherwise the
+host (or host:port) names the dependency from the ``dependency_hosts`` setting.
 """
 
 from __future__ import annotations
@@ -15,17 +20,20 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Span, SpanProcessor
 
 from tarot_monitoring import semconv
+from tarot_monitoring.integrations._bot_api import is_bot_api_url
 
 _CATEGORY_BY_SCOPE: Final[Mapping[str, str]] = {
     "opentelemetry.instrumentation.asyncpg": "database",
     "opentelemetry.instrumentation.redis": "cache",
 }
-_HTTPX_SCOPE: Final = "opentelemetry.instrumentation.httpx"
+_HTTP_CLIENT_SCOPES: Final = frozenset(
+    {"opentelemetry.instrumentation.httpx", "opentelemetry.instrumentation.aiohttp_client"}
+)
 _URL_KEYS: Final = ("url.full", "http.url")
 
 
 class CategoryTagger(SpanProcessor):
-    """Sets `tarot.category` on database/cache client spans and `tarot.dependency` on httpx spans."""
+    """Sets `tarot.category` on database/cache spans and `tarot.dependency` on HTTP client spans."""
 
     def __init__(self, dependency_hosts: Mapping[str, str]) -> None:
         self._hosts = {host.lower(): name for host, name in dependency_hosts.items()}
@@ -37,15 +45,17 @@ class CategoryTagger(SpanProcessor):
         category = _CATEGORY_BY_SCOPE.get(scope.name)
         if category is not None:
             span.set_attribute(semconv.CATEGORY, category)
-        elif scope.name == _HTTPX_SCOPE:
+        elif scope.name in _HTTP_CLIENT_SCOPES:
             span.set_attribute(semconv.DEPENDENCY, self.dependency_of(span))
 
     def dependency_of(self, span: Span) -> str:
-        """The configured dependency name of the span's host, or "other"."""
+        """``telegram`` for a Bot API URL, else the configured name of the span's host, or "other"."""
         attributes = span.attributes or {}
+        url = next((attributes[key] for key in _URL_KEYS if key in attributes), None)
+        if isinstance(url, str) and is_bot_api_url(url):
+            return "telegram"
         host = attributes.get("server.address") or attributes.get("net.peer.name")
         if not isinstance(host, str):
-            url = next((attributes[key] for key in _URL_KEYS if key in attributes), None)
             host = urlsplit(url).hostname if isinstance(url, str) else None
         if not host:
             return "other"

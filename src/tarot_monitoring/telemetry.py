@@ -385,6 +385,24 @@ def _instrument_one(name: Integration, telemetry: Telemetry) -> Callable[[], Non
 
         instrument_httpx(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
         return uninstrument_httpx
+    if name == "aiohttp":
+        from tarot_monitoring.integrations.aiohttp_client import (
+            instrument_aiohttp_client,
+            uninstrument_aiohttp_client,
+        )
+
+        instrument_aiohttp_client(
+            tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+        )
+        return uninstrument_aiohttp_client
+    if name == "aiohttp_server":
+        from tarot_monitoring.integrations.aiohttp_server import (
+            instrument_aiohttp_server,
+            uninstrument_aiohttp_server,
+        )
+
+        instrument_aiohttp_server(tracer_provider=telemetry.tracer_provider)
+        return uninstrument_aiohttp_server
     from tarot_monitoring.integrations.logging import instrument_logging, uninstrument_logging
 
     instrument_logging(logger_provider=telemetry.logger_provider, level=telemetry.settings.log_level)

@@ -126,3 +126,37 @@ def only(spans: list[ReadableSpan], name: str) -> ReadableSpan:
 
 def parent_id(span: ReadableSpan) -> int | None:
     return span.parent.span_id if span.parent is not None else None
+
+
+def pre_checkout_update(update_id: int, currency: str, total_amount: int) -> dict[str, Any]:
+    """The user pressed Pay: Telegram asks the bot to confirm (amount in the smallest units)."""
+    query = {
+        "id": f"pcq-{update_id}",
+        "from": USER,
+        "currency": currency,
+        "total_amount": total_amount,
+        "invoice_payload": "credits:50",
+    }
+    return {"update_id": update_id, "pre_checkout_query": query}
+
+
+def payment_message_update(
+    update_id: int, currency: str, total_amount: int, *, refunded: bool = False
+) -> dict[str, Any]:
+    """A service message: ``successful_payment`` (or ``refunded_payment``), as Telegram sends it."""
+    payment: dict[str, Any] = {
+        "currency": currency,
+        "total_amount": total_amount,
+        "invoice_payload": "credits:50",
+        "telegram_payment_charge_id": f"stxCharge{update_id}",
+    }
+    if not refunded:
+        payment["provider_payment_charge_id"] = "" if currency == "XTR" else f"ch_{update_id}"
+    message = {
+        "message_id": 600 + update_id % 1000,
+        "from": USER,
+        "chat": PRIVATE_CHAT,
+        "date": 1732713800,
+        "refunded_payment" if refunded else "successful_payment": payment,
+    }
+    return {"update_id": update_id, "message": message}

@@ -1,7 +1,9 @@
 """instrument_aiogram: real Updates through a real Dispatcher.feed_update, with real handlers.
 
 The bot talks to the local fake Bot API (tarot_monitoring.demo.fakes.FakeTelegram); spans go to an
-in-memory exporter on a private TracerProvider.
+in-memory exporter on a private TracerProvider, or, in the last section, through `configure()`
+(users, sessions, payments and the loop lag monitor the middleware records). Over 500 lines on
+purpose: one file per framework keeps that framework's bot and fixtures in one place.
 """
 
 from __future__ import annotations
@@ -19,18 +21,20 @@ from aiogram import Bot, Dispatcher, F
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.filters import Command, CommandStart
-from aiogram.types import CallbackQuery, ErrorEvent, Message, Update
+from aiogram.types import CallbackQuery, ErrorEvent, Message, PreCheckoutQuery, Update
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+import tarot_monitoring as tm
 from tarot_monitoring import semconv, telemetry
 from tarot_monitoring.demo.fakes import FakeTelegram
 from tarot_monitoring.integrations.aiogram import instrument_aiogram, uninstrument_aiogram
 from tarot_monitoring.scrubbing import Scrubber
 
+from .conftest import Captured
 from .telegram_updates import (
     CALLBACK_UPDATE,
     CONTACT_UPDATE,
@@ -43,6 +47,8 @@ from .telegram_updates import (
     message_update,
     only,
     parent_id,
+    payment_message_update,
+    pre_checkout_update,
     update_spans,
 )
 
@@ -420,3 +426,147 @@ def test_missing_aiogram_names_the_extra_to_install(monkeypatch: pytest.MonkeyPa
 
     with pytest.raises(ImportError, match=r"pip install 'tarot-monitoring\[aiogram\]'"):
         importlib.import_module("tarot_monitoring.integrations.aiogram")
+
+
+# --- what only the middleware can record: users, sessions, payments, the loop lag monitor ----------
+
+
+def from_user(raw: dict[str, Any], user_id: int) -> dict[str, Any]:
+    message = {**raw["message"], "from": {**raw["message"]["from"], "id": user_id}}
+    return {**raw, "message": message}
+
+
+def point_values(captured: Captured, name: str, *keys: str) -> dict[tuple[Any, ...], Any]:
+    """Each point of metric `name` by the values of `keys`: the sum, or the gauge's value."""
+    return {
+        tuple((point.attributes or {}).get(key) for key in keys): getattr(point, "value", None)
+        for point in captured.points(name)
+    }
+
+
+async def test_users_and_sessions_seen_are_recorded_and_idle_sessions_end_on_their_own(
+    captured: Captured, bot: Bot
+) -> None:
+    dispatcher = Dispatcher()
+
+    @dispatcher.message()
+    async def ignore(message: Message) -> None:
+        pass
+
+    instrument_aiogram(dispatcher, session_idle_s=1.0)
+    await feed(dispatcher, bot, message_update(1, "hi"))
+    await feed(dispatcher, bot, message_update(2, "again"))  # the same user, the same session
+    await feed(dispatcher, bot, from_user(message_update(3, "hello"), 42))
+
+    assert point_values(captured, semconv.USERS_ACTIVE, semconv.WINDOW)[("5m",)] == 2
+    assert point_values(captured, semconv.SESSIONS_ACTIVE) == {(): 2}
+    await asyncio.sleep(1.5)  # no update comes: the sessions still end, by the tracker's timer
+    assert point_values(captured, semconv.SESSIONS_ACTIVE) == {(): 0}
+    await feed(dispatcher, bot, message_update(4, "back"))  # a new session after the idle time
+    assert point_values(captured, semconv.SESSIONS_ACTIVE) == {(): 1}
+    assert str(USER_ID) not in captured.everything_exported_as_text()
+
+
+async def test_telegram_payments_become_business_telemetry_without_bot_code(
+    captured: Captured, bot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    dispatcher = Dispatcher()
+
+    @dispatcher.pre_checkout_query()
+    async def confirm(query: PreCheckoutQuery) -> None:
+        await query.answer(ok=True)
+
+    @dispatcher.message(F.successful_payment)
+    async def thank(message: Message) -> None:
+        await message.answer("Thank you: 50 credits added")
+
+    instrument_aiogram(dispatcher)
+    for raw in (
+        pre_checkout_update(1, "XTR", 50),
+        payment_message_update(2, "XTR", 50),  # Telegram Stars: whole Stars
+        payment_message_update(3, "USD", 1450),  # US$ 14.50 in cents
+        payment_message_update(4, "JPY", 500),  # yen have no minor unit
+        payment_message_update(5, "KWD", 1250),  # Kuwaiti dinar: three decimals
+        payment_message_update(6, "XTR", 50, refunded=True),
+        payment_message_update(7, "ZZZ", 100),  # no such currency: not guessed
+    ):
+        await feed(dispatcher, bot, raw)
+
+    status_currency = (semconv.PAYMENT_STATUS, semconv.CURRENCY)
+    assert point_values(captured, semconv.PAYMENTS, semconv.PAYMENT_PROVIDER, *status_currency) == {
+        ("telegram", "pending", "XTR"): 1,
+        ("telegram", "succeeded", "XTR"): 1,
+        ("telegram", "succeeded", "USD"): 1,
+        ("telegram", "succeeded", "JPY"): 1,
+        ("telegram", "succeeded", "KWD"): 1,
+        ("telegram", "refunded", "XTR"): 1,
+    }
+    assert point_values(captured, semconv.PAYMENT_AMOUNT, semconv.CURRENCY) == {
+        ("XTR",): 50,
+        ("USD",): 14.5,
+        ("JPY",): 500,
+        ("KWD",): 1.25,
+    }
+    revenue = point_values(captured, semconv.REVENUE, semconv.CURRENCY)
+    assert revenue[("USD",)] == 14.5
+    assert revenue[("JPY",)] == 500
+    dropped = point_values(captured, semconv.DROPPED_VALUES, semconv.DROPPED_API, semconv.DROPPED_REASON)
+    assert dropped == {("telegram_payment", "unknown_currency"): 1}
+    # The bot's own calls went out and were traced in their update's trace, tagged telegram.
+    assert fake_telegram.pre_checkout_answers == [{"id": "pcq-1", "ok": True}]
+    spans = captured.spans()
+    root = only(spans, "telegram.update pre_checkout_query")
+    (answer,) = [span for span in spans if span.name == "POST" and parent_id(span) == root.context.span_id]
+    assert dict(answer.attributes or {})["url.full"].endswith("/bot[REDACTED]/answerPreCheckoutQuery")
+    assert dict(answer.attributes or {})[semconv.DEPENDENCY] == "telegram"
+
+
+async def test_the_lag_monitor_runs_once_instrumented_inside_the_loop(bot: Bot) -> None:
+    from tarot_monitoring.runtime_metrics import register_runtime_metrics
+
+    telemetry_ = tm_configure_for_lag()
+    try:
+        dispatcher = Dispatcher()
+        instrument_aiogram(dispatcher)
+        assert register_runtime_metrics(meter_provider=telemetry_.meter_provider).lag_monitor.running
+    finally:
+        assert tm.shutdown(timeout_s=5)
+
+
+def test_the_lag_monitor_starts_with_the_dispatcher_when_instrumented_before_the_loop(
+    fake_telegram: FakeTelegram,
+) -> None:
+    from tarot_monitoring.runtime_metrics import register_runtime_metrics
+
+    telemetry_ = tm_configure_for_lag()
+    try:
+        dispatcher = Dispatcher()
+        instrument_aiogram(dispatcher)  # no loop yet, as in a bot that sets up before asyncio.run()
+        monitor = register_runtime_metrics(meter_provider=telemetry_.meter_provider).lag_monitor
+        assert not monitor.running
+
+        async def main() -> bool:
+            api = TelegramAPIServer.from_base(fake_telegram.base_url)
+            bot = Bot(fake_telegram.token, session=AiohttpSession(api=api))
+            try:
+                await dispatcher.emit_startup(bot=bot)  # what start_polling and the webhook app do
+                return monitor.running
+            finally:
+                await monitor.stop()
+                await bot.session.close()
+
+        assert asyncio.run(main())
+    finally:
+        assert tm.shutdown(timeout_s=5)
+
+
+def tm_configure_for_lag() -> telemetry.Telemetry:
+    return tm.configure(
+        service_name="tarot-bot-test",
+        span_exporter_override=InMemorySpanExporter(),
+        metrics_exporter="none",
+        logs_exporter="none",
+        set_global=False,
+        instrument=(),
+        metric_export_interval_ms=60_000,
+    )

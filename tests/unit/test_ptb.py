@@ -1,7 +1,10 @@
 """instrument_ptb: real Updates through a real Application.process_update, with real handlers.
 
 The Application talks to the local fake Bot API (tarot_monitoring.demo.fakes.FakeTelegram) for
-getMe and the handlers' replies; spans go to an in-memory exporter on a private TracerProvider.
+getMe and the handlers' replies; spans go to an in-memory exporter on a private TracerProvider,
+or, in the last section, through `configure()` (the Bot API calls, the polls, and the business
+telemetry only the middleware records). Over 500 lines on purpose: one file per framework keeps
+that framework's bot and fixtures in one place.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from telegram.ext import (
     filters,
 )
 
+import tarot_monitoring as tm
 from tarot_monitoring import semconv, telemetry
 from tarot_monitoring.demo.fakes import FakeTelegram
 from tarot_monitoring.integrations.ptb import instrument_ptb, uninstrument_ptb
@@ -52,6 +56,8 @@ from .telegram_updates import (
     message_update,
     only,
     parent_id,
+    payment_message_update,
+    pre_checkout_update,
     update_spans,
 )
 
@@ -525,3 +531,138 @@ async def test_with_configured_telemetry_the_hash_uses_the_configured_key(
     text = captured.everything_exported_as_text()
     for value in [*PERSONAL, READING_TEXT]:
         assert value not in text, f"{value!r} was exported"
+
+
+# --- through configure(): the Bot API calls, the polls, and what only the middleware records ------
+
+
+async def test_the_handlers_send_message_is_a_telegram_span_in_the_updates_trace(
+    application: App, captured: Captured, fake_telegram: FakeTelegram
+) -> None:
+    async def answer(update: Update, context: Context) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text("The Moon: trust your dreams")
+
+    application.add_handler(MessageHandler(filters.TEXT, answer))
+    instrument_ptb(application)
+
+    await feed(application, message_update(90, "hello"))
+
+    root = captured.span("telegram.update message")
+    send = captured.span("POST")
+    assert parent_id(send) == root.context.span_id
+    attributes = dict(send.attributes or {})
+    assert attributes[semconv.DEPENDENCY] == "telegram"  # a Bot API path on 127.0.0.1, no host setting
+    assert attributes["url.full"] == f"{fake_telegram.base_url}/bot[REDACTED]/sendMessage"
+    assert fake_telegram.token.split(":")[1] not in captured.everything_exported_as_text()
+
+
+async def test_polling_makes_no_trace_per_get_updates(
+    captured: Captured, fake_telegram: FakeTelegram
+) -> None:
+    application = (
+        ApplicationBuilder().token(fake_telegram.token).base_url(f"{fake_telegram.base_url}/bot").build()
+    )
+    handled = asyncio.Event()
+
+    async def answer(update: Update, context: Context) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text("Ten of Cups")
+        handled.set()
+
+    application.add_handler(MessageHandler(filters.TEXT, answer))
+    instrument_ptb(application)
+    fake_telegram.push_message("hello")
+    updater = application.updater
+    assert updater is not None
+    async with application:  # initialize (getMe) and shutdown, as run_polling does
+        await updater.start_polling(poll_interval=0, timeout=1)
+        await application.start()
+        try:
+            async with asyncio.timeout(10):
+                await handled.wait()
+            await asyncio.sleep(1.5)  # more long polls with nothing new
+        finally:
+            await updater.stop()
+            await application.stop()
+
+    polls = fake_telegram.request_counts().get("POST /bot{token}/getUpdates", 0)
+    assert polls >= 2, fake_telegram.request_counts()
+    spans = captured.spans()
+    api = f"{fake_telegram.base_url}/bot[REDACTED]"
+    traces: dict[int, list[str]] = {}
+    for span in spans:
+        url = str(dict(span.attributes or {}).get("url.full", span.name))
+        traces.setdefault(span.context.trace_id, []).append(url.removeprefix(api))
+    root = captured.span("telegram.update message")
+    assert traces[root.context.trace_id] == ["/sendMessage", "telegram.update message"]
+    assert not any("getUpdates" in "".join(urls) for urls in traces.values()), traces
+    # Besides the update's trace, only the start-up calls (getMe, deleteWebhook), once each.
+    assert sorted(urls[0] for trace_id, urls in traces.items() if trace_id != root.context.trace_id) == [
+        "/deleteWebhook",
+        "/getMe",
+    ]
+
+
+async def test_a_successful_stars_payment_is_revenue_without_bot_code(
+    application: App, captured: Captured
+) -> None:
+    async def thank(update: Update, context: Context) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text("Thank you: 50 credits added")
+
+    application.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT, thank))
+    instrument_ptb(application)
+
+    await feed(application, pre_checkout_update(91, "XTR", 50))
+    await feed(application, payment_message_update(92, "XTR", 50))
+    await feed(application, payment_message_update(93, "EUR", 499))
+
+    payments = {
+        (
+            str((p.attributes or {})[semconv.PAYMENT_STATUS]),
+            str((p.attributes or {})[semconv.CURRENCY]),
+        ): p.value
+        for p in captured.points(semconv.PAYMENTS)
+    }
+    assert payments == {("pending", "XTR"): 1, ("succeeded", "XTR"): 1, ("succeeded", "EUR"): 1}
+    amounts = {
+        str((p.attributes or {})[semconv.CURRENCY]): p.value for p in captured.points(semconv.PAYMENT_AMOUNT)
+    }
+    assert amounts == {"XTR": 50, "EUR": 4.99}
+    active = {
+        str((p.attributes or {})[semconv.WINDOW]): p.value for p in captured.points(semconv.USERS_ACTIVE)
+    }
+    assert active["5m"] == 1
+    assert [p.value for p in captured.points(semconv.SESSIONS_ACTIVE)] == [1]
+
+
+def test_the_lag_monitor_starts_with_the_application(fake_telegram: FakeTelegram) -> None:
+    from tarot_monitoring.runtime_metrics import register_runtime_metrics
+
+    configured = tm.configure(
+        service_name="tarot-bot-test",
+        span_exporter_override=InMemorySpanExporter(),
+        metrics_exporter="none",
+        logs_exporter="none",
+        set_global=False,
+        instrument=(),
+        metric_export_interval_ms=60_000,
+    )
+    try:
+        application = build(fake_telegram)
+        instrument_ptb(application)  # before the loop exists, as with run_polling()
+        monitor = register_runtime_metrics(meter_provider=configured.meter_provider).lag_monitor
+        assert not monitor.running
+
+        async def main() -> bool:
+            async with application:
+                await application.start()
+                running = monitor.running
+                await application.stop()
+            await monitor.stop()
+            return running
+
+        assert asyncio.run(main())
+    finally:
+        assert tm.shutdown(timeout_s=5)

@@ -12,6 +12,11 @@ update starts its own trace whether it came by polling or webhook.
 Only bounded, non-identifying values become attributes: the update type, the chat type, the
 command when it is one the bot knows (anything else is ``other``), and a keyed hash of the user id.
 Message text, captions, names, usernames and phone numbers are never read into telemetry.
+
+With the span current, the middleware also records what only it sees (:mod:`._activity`: the
+user and session, a Telegram payment) and makes sure the event-loop lag monitor runs
+(:mod:`._loop_lag`). :meth:`UpdateTracer.run` is the one place where a framework's update, read
+into :class:`UpdateInfo`, is known together with its span.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.util.types import AttributeValue
 
 from tarot_monitoring import _state, semconv
+from tarot_monitoring.integrations._activity import UpdateActivity
+from tarot_monitoring.integrations._loop_lag import LagMonitorStarter
+from tarot_monitoring.integrations._payments import TelegramPayment
 
 T = TypeVar("T")
 HashUserId = Callable[[int], str]
@@ -114,6 +122,8 @@ class UpdateInfo:
     user_id: int | None = None
     text: str | None = None
     """The text of a message-like update: read only for a leading ``/command``, never exported."""
+    payment: TelegramPayment | None = None
+    """A pre-checkout query, successful payment or refund the update carries."""
 
 
 def span_update_type(info: UpdateInfo) -> str:
@@ -202,6 +212,14 @@ def record_error(update: object, error: BaseException) -> None:
         scope.record_error(error)
 
 
+def _read(describe: Callable[[], UpdateInfo]) -> UpdateInfo:
+    try:
+        return describe()
+    except Exception:
+        _LOG.debug("could not read the update; tracing it with fewer attributes", exc_info=True)
+        return UpdateInfo(update_type=UNKNOWN_UPDATE)
+
+
 def _package_version() -> str | None:
     try:
         return metadata.version("tarot-monitoring")
@@ -219,11 +237,15 @@ class UpdateTracer:
         tracer_provider: TracerProvider | None,
         known_commands: Callable[[], Collection[str]],
         hash_user_id: HashUserId | None,
+        activity: UpdateActivity | None = None,
+        lag_monitor: LagMonitorStarter | None = None,
     ) -> None:
         provider = _state.tracer_provider(tracer_provider)
         self._tracer: Tracer = provider.get_tracer(instrumentation, _package_version())
         self._known_commands = known_commands
         self._hash_user_id: HashUserId = hash_user_id if hash_user_id is not None else default_hash_user_id
+        self.activity = activity if activity is not None else UpdateActivity()
+        self.lag_monitor = lag_monitor if lag_monitor is not None else LagMonitorStarter()
 
     async def run(
         self,
@@ -238,12 +260,18 @@ class UpdateTracer:
         `not_errors` are the framework's control-flow exceptions (skip/cancel), passed through
         without marking the span as failed.
         """
-        scope = self._open(update, describe)
+        self.lag_monitor.ensure_started()
+        info = _read(describe)
+        # The update's user, chat and text are known here, in `info`, for the whole processing
+        # of the update: per-update hooks that need them belong next to `_observe` below.
+        scope = self._open(update, info)
         if scope is None:
+            self._observe(info)
             return await process()
         token = _current_scope.set(scope)
         try:
             with trace.use_span(scope.span, record_exception=False, set_status_on_exception=False):
+                self._observe(info)
                 return await process()
         except not_errors:
             raise
@@ -254,14 +282,15 @@ class UpdateTracer:
             _current_scope.reset(token)
             scope.finish()
 
-    def _open(self, update: object, describe: Callable[[], UpdateInfo]) -> UpdateScope | None:
+    def _observe(self, info: UpdateInfo) -> None:
+        try:
+            self.activity.record(info.user_id, info.payment)
+        except Exception:
+            _LOG.debug("could not record the update's activity", exc_info=True)
+
+    def _open(self, update: object, info: UpdateInfo) -> UpdateScope | None:
         # Telemetry never breaks the bot: any failure here means this update goes untraced.
         try:
-            try:
-                info = describe()
-            except Exception:
-                _LOG.debug("could not read the update; tracing it with fewer attributes", exc_info=True)
-                info = UpdateInfo(update_type=UNKNOWN_UPDATE)
             attributes = update_attributes(
                 info, known_commands=self._known_commands, hash_user_id=self._hash_user_id
             )

@@ -12,6 +12,11 @@ re-raised unchanged.
 Concurrency needs nothing extra: aiogram runs each polled update in its own task
 (``handle_as_tasks``), the span is current only in that task's context, and concurrent updates
 never see each other's span.
+
+Besides the span, each update's user, session and Telegram payment are recorded as business
+telemetry (:mod:`._activity`), and the event-loop lag monitor is started on the dispatcher's
+``startup`` (polling and webhook alike), or at once when instrumenting inside the running loop.
+The Bot API calls themselves are traced by the aiohttp integration (``configure()`` turns it on).
 """
 
 from __future__ import annotations
@@ -21,7 +26,11 @@ from typing import Any, Final
 
 from opentelemetry.trace import TracerProvider
 
+from tarot_monitoring.integrations._activity import UpdateActivity
+from tarot_monitoring.integrations._loop_lag import LagMonitorStarter
 from tarot_monitoring.integrations._missing import MissingDependencyError
+from tarot_monitoring.integrations._payments import TelegramPayment
+from tarot_monitoring.integrations._sessions import DEFAULT_SESSION_IDLE_S
 from tarot_monitoring.integrations._updates import (
     UNKNOWN_UPDATE,
     HashUserId,
@@ -39,7 +48,7 @@ try:
     from aiogram.dispatcher.middlewares.base import BaseMiddleware
     from aiogram.dispatcher.middlewares.manager import MiddlewareManager
     from aiogram.dispatcher.middlewares.user_context import UserContextMiddleware
-    from aiogram.types import ErrorEvent, InlineQuery, Message, TelegramObject, Update
+    from aiogram.types import ErrorEvent, InlineQuery, Message, PreCheckoutQuery, TelegramObject, Update
     from aiogram.types.update import UpdateTypeLookupError
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides aiogram
     raise MissingDependencyError("tarot_monitoring.integrations.aiogram", "aiogram", exc) from exc
@@ -109,7 +118,21 @@ def _describe(update: Update) -> UpdateInfo:
         chat_type=chat_type,
         user_id=context.user.id if context.user is not None else None,
         text=text,
+        payment=_payment(event),
     )
+
+
+def _payment(event: object) -> TelegramPayment | None:
+    if isinstance(event, PreCheckoutQuery):
+        return TelegramPayment("pre_checkout", event.currency, event.total_amount)
+    if isinstance(event, Message):
+        if event.successful_payment is not None:
+            paid = event.successful_payment
+            return TelegramPayment("successful", paid.currency, paid.total_amount)
+        if event.refunded_payment is not None:
+            refunded = event.refunded_payment
+            return TelegramPayment("refunded", refunded.currency, refunded.total_amount)
+    return None
 
 
 class _UpdateSpanMiddleware(BaseMiddleware):
@@ -117,6 +140,10 @@ class _UpdateSpanMiddleware(BaseMiddleware):
 
     def __init__(self, tracer: UpdateTracer) -> None:
         self._tracer = tracer
+
+    async def on_startup(self) -> None:
+        """``dispatcher.startup`` handler: the loop that runs the bot exists now."""
+        self._tracer.lag_monitor.ensure_started()
 
     async def __call__(self, handler: _Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if not isinstance(event, Update):
@@ -158,6 +185,9 @@ def instrument_aiogram(
     tracer_provider: TracerProvider | None = None,
     commands: Iterable[str] | None = None,
     hash_user_id: HashUserId | None = None,
+    record_activity: bool = True,
+    session_idle_s: float = DEFAULT_SESSION_IDLE_S,
+    lag_monitor: bool = True,
 ) -> None:
     """Trace every update `dispatcher` processes as a ``telegram.update <type>`` span; idempotent.
 
@@ -165,6 +195,9 @@ def instrument_aiogram(
     by default, the commands of the dispatcher's ``Command`` filters. `hash_user_id` turns the
     user id into the exported ``enduser.id``; by default
     :func:`tarot_monitoring.telemetry.hash_user_id`, keyed with the configured ``user_hash_key``.
+    `record_activity` records each update's user, session (ended after `session_idle_s` without
+    an update) and Telegram payment through ``tm.business``; `lag_monitor` starts the
+    event-loop lag monitor.
     """
     if not isinstance(dispatcher, Dispatcher):
         raise TypeError(f"instrument_aiogram needs an aiogram Dispatcher, got {type(dispatcher).__name__}")
@@ -176,9 +209,14 @@ def instrument_aiogram(
         tracer_provider=tracer_provider,
         known_commands=fixed_commands(names) if names is not None else _RegisteredCommands(dispatcher),
         hash_user_id=hash_user_id,
+        activity=UpdateActivity(enabled=record_activity, session_idle_s=session_idle_s),
+        lag_monitor=LagMonitorStarter(enabled=lag_monitor),
     )
-    _prepend(dispatcher.update.outer_middleware, _UpdateSpanMiddleware(tracer))
+    middleware = _UpdateSpanMiddleware(tracer)
+    _prepend(dispatcher.update.outer_middleware, middleware)
     _prepend(dispatcher.errors.outer_middleware, _ErrorRecorder())
+    dispatcher.startup.register(middleware.on_startup)
+    tracer.lag_monitor.ensure_started()  # at once when instrumenting inside the running loop
 
 
 def uninstrument_aiogram(dispatcher: Dispatcher) -> None:
@@ -186,3 +224,9 @@ def uninstrument_aiogram(dispatcher: Dispatcher) -> None:
     for manager in (dispatcher.update.outer_middleware, dispatcher.errors.outer_middleware):
         for middleware in _ours(manager):
             manager.unregister(middleware)
+            if isinstance(middleware, _UpdateSpanMiddleware):
+                dispatcher.startup.handlers[:] = [
+                    handler
+                    for handler in dispatcher.startup.handlers
+                    if handler.callback != middleware.on_startup
+                ]

@@ -15,6 +15,11 @@ it) and passes them on unchanged. Handlers with ``block=False`` (and any ``creat
 update=update)`` made while the update is processed) run as tasks after ``process_update``
 returns: the span stays open until those tasks are done, so it measures the whole processing.
 
+Besides the span, each update's user, session and Telegram payment are recorded as business
+telemetry (:mod:`._activity`), and the event-loop lag monitor is started by ``Application.start``
+(which ``run_polling``/``run_webhook`` call inside the loop they create). The Bot API calls
+themselves are traced by the httpx integration, which keeps ``getUpdates`` polls out of traces.
+
 The wrappers live in a subclass made per instrumented application, set as its ``__class__``
 (and set back by `uninstrument_ptb`): ``Application`` has ``__slots__``, so on Python 3.13+ its
 methods cannot be replaced on the instance, and patching the class itself would touch every
@@ -29,7 +34,11 @@ from typing import Any, Final
 
 from opentelemetry.trace import TracerProvider
 
+from tarot_monitoring.integrations._activity import UpdateActivity
+from tarot_monitoring.integrations._loop_lag import LagMonitorStarter
 from tarot_monitoring.integrations._missing import MissingDependencyError
+from tarot_monitoring.integrations._payments import TelegramPayment
+from tarot_monitoring.integrations._sessions import DEFAULT_SESSION_IDLE_S
 from tarot_monitoring.integrations._updates import (
     UNKNOWN_UPDATE,
     HashUserId,
@@ -117,7 +126,24 @@ def _describe(update: Update) -> UpdateInfo:
         chat_type=chat_type,
         user_id=user.id if user is not None else None,
         text=text,
+        payment=_payment(update),
     )
+
+
+def _payment(update: Update) -> TelegramPayment | None:
+    query = update.pre_checkout_query
+    if query is not None:
+        return TelegramPayment("pre_checkout", query.currency, query.total_amount)
+    message = update.message
+    if message is None:
+        return None
+    paid = message.successful_payment
+    if paid is not None:
+        return TelegramPayment("successful", paid.currency, paid.total_amount)
+    refunded = getattr(message, "refunded_payment", None)  # Bot API 7.10 and later
+    if refunded is not None:
+        return TelegramPayment("refunded", refunded.currency, refunded.total_amount)
+    return None
 
 
 def _instrumented_class(original: type[_App], tracer: UpdateTracer) -> type[_App]:
@@ -152,6 +178,10 @@ def _instrumented_class(original: type[_App], tracer: UpdateTracer) -> type[_App
             scope.hold(task)
         return task
 
+    async def start(self: _App) -> None:
+        tracer.lag_monitor.ensure_started()
+        await original.start(self)
+
     namespace = {
         "__slots__": (),
         "__module__": original.__module__,
@@ -161,6 +191,7 @@ def _instrumented_class(original: type[_App], tracer: UpdateTracer) -> type[_App
         "process_update": process_update,
         "process_error": process_error,
         "create_task": create_task,
+        "start": start,
     }
     return type(original.__name__, (original,), namespace)
 
@@ -171,6 +202,9 @@ def instrument_ptb(
     tracer_provider: TracerProvider | None = None,
     commands: Iterable[str] | None = None,
     hash_user_id: HashUserId | None = None,
+    record_activity: bool = True,
+    session_idle_s: float = DEFAULT_SESSION_IDLE_S,
+    lag_monitor: bool = True,
 ) -> None:
     """Trace every update `application` processes as a ``telegram.update <type>`` span; idempotent.
 
@@ -178,6 +212,9 @@ def instrument_ptb(
     by default, the commands of the application's CommandHandlers. `hash_user_id` turns the
     user id into the exported ``enduser.id``; by default
     :func:`tarot_monitoring.telemetry.hash_user_id`, keyed with the configured ``user_hash_key``.
+    `record_activity` records each update's user, session (ended after `session_idle_s` without
+    an update) and Telegram payment through ``tm.business``; `lag_monitor` starts the
+    event-loop lag monitor.
     """
     if not isinstance(application, Application):
         raise TypeError(f"instrument_ptb needs a telegram.ext.Application, got {type(application).__name__}")
@@ -189,8 +226,11 @@ def instrument_ptb(
         tracer_provider=tracer_provider,
         known_commands=fixed_commands(names) if names is not None else _RegisteredCommands(application),
         hash_user_id=hash_user_id,
+        activity=UpdateActivity(enabled=record_activity, session_idle_s=session_idle_s),
+        lag_monitor=LagMonitorStarter(enabled=lag_monitor),
     )
     application.__class__ = _instrumented_class(type(application), tracer)
+    tracer.lag_monitor.ensure_started()  # at once when instrumenting inside the running loop
 
 
 def uninstrument_ptb(application: _App) -> None:

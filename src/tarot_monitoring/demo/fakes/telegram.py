@@ -1,7 +1,7 @@
 """A fake of the Telegram Bot API: ``/bot<TOKEN>/<method>`` with the Bot API's answers and errors.
 
-getMe, sendMessage, answerCallbackQuery, getUpdates (with long polling), setWebhook,
-deleteWebhook and getWebhookInfo; method names are case-insensitive as Telegram's are. Only the
+getMe, sendMessage, answerCallbackQuery, answerPreCheckoutQuery, getUpdates (with long polling),
+setWebhook, deleteWebhook and getWebhookInfo; method names are case-insensitive as Telegram's are. Only the
 configured token is accepted, and requests are counted as ``/bot{token}/<method>``.
 """
 
@@ -25,6 +25,7 @@ _TELEGRAM_METHODS = (
     "getMe",
     "sendMessage",
     "answerCallbackQuery",
+    "answerPreCheckoutQuery",
     "getUpdates",
     "setWebhook",
     "deleteWebhook",
@@ -64,6 +65,7 @@ class FakeTelegram(FakeServer):
         self.token, self.bot_username = token, bot_username
         self.bot_id = int(matched["bot_id"])
         self._sent: list[JSON] = []
+        self._pre_checkout_answers: list[JSON] = []
         self._updates: list[JSON] = []
         self._update_ids = itertools.count(1)
         self._updates_changed = threading.Condition()
@@ -72,6 +74,7 @@ class FakeTelegram(FakeServer):
             "getme": self._get_me,
             "sendmessage": self._send_message,
             "answercallbackquery": self._answer_callback_query,
+            "answerprecheckoutquery": self._answer_pre_checkout_query,
             "getupdates": self._get_updates,
             "setwebhook": self._set_webhook,
             "deletewebhook": self._delete_webhook,
@@ -89,6 +92,12 @@ class FakeTelegram(FakeServer):
         """The Message objects returned for every successful sendMessage, oldest first."""
         with self._lock:
             return list(self._sent)
+
+    @property
+    def pre_checkout_answers(self) -> list[JSON]:
+        """Every accepted answerPreCheckoutQuery as ``{"id": ..., "ok": bool}``, oldest first."""
+        with self._lock:
+            return list(self._pre_checkout_answers)
 
     @property
     def webhook_url(self) -> str:
@@ -216,6 +225,18 @@ class FakeTelegram(FakeServer):
     def _answer_callback_query(self, params: JSON) -> object:
         if not params.get("callback_query_id"):
             raise TelegramError(400, 'Bad Request: parameter "callback_query_id" is required')
+        return True
+
+    def _answer_pre_checkout_query(self, params: JSON) -> object:
+        if not params.get("pre_checkout_query_id"):
+            raise TelegramError(400, 'Bad Request: parameter "pre_checkout_query_id" is required')
+        ok = str(params.get("ok", "")).lower()
+        if ok not in ("true", "false"):
+            raise TelegramError(400, 'Bad Request: parameter "ok" is required')
+        if ok == "false" and not params.get("error_message"):
+            raise TelegramError(400, "Bad Request: PRECHECKOUT_ERROR_MESSAGE_EMPTY")
+        with self._lock:
+            self._pre_checkout_answers.append({"id": params["pre_checkout_query_id"], "ok": ok == "true"})
         return True
 
     @staticmethod
