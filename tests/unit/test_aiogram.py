@@ -493,14 +493,16 @@ async def test_telegram_payments_become_business_telemetry_without_bot_code(
         await feed(dispatcher, bot, raw)
 
     status_currency = (semconv.PAYMENT_STATUS, semconv.CURRENCY)
-    assert point_values(captured, semconv.PAYMENTS, semconv.PAYMENT_PROVIDER, *status_currency) == {
+    expected_payments = {
         ("telegram", "pending", "XTR"): 1,
         ("telegram", "succeeded", "XTR"): 1,
         ("telegram", "succeeded", "USD"): 1,
         ("telegram", "succeeded", "JPY"): 1,
         ("telegram", "succeeded", "KWD"): 1,
-        ("telegram", "refunded", "XTR"): 1,
     }
+    if "refunded_payment" in Message.model_fields:  # Bot API 7.10; the oldest aiogram (3.5) drops it
+        expected_payments[("telegram", "refunded", "XTR")] = 1
+    assert point_values(captured, semconv.PAYMENTS, semconv.PAYMENT_PROVIDER, *status_currency) == expected_payments
     assert point_values(captured, semconv.PAYMENT_AMOUNT, semconv.CURRENCY) == {
         ("XTR",): 50,
         ("USD",): 14.5,

@@ -126,11 +126,12 @@ def _payment(event: object) -> TelegramPayment | None:
     if isinstance(event, PreCheckoutQuery):
         return TelegramPayment("pre_checkout", event.currency, event.total_amount)
     if isinstance(event, Message):
-        if event.successful_payment is not None:
-            paid = event.successful_payment
+        # getattr: ``refunded_payment`` is newer than the oldest aiogram we support (3.5).
+        paid = getattr(event, "successful_payment", None)
+        if paid is not None:
             return TelegramPayment("successful", paid.currency, paid.total_amount)
-        if event.refunded_payment is not None:
-            refunded = event.refunded_payment
+        refunded = getattr(event, "refunded_payment", None)
+        if refunded is not None:
             return TelegramPayment("refunded", refunded.currency, refunded.total_amount)
     return None
 
