@@ -31,6 +31,7 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.util.types import AttributeValue
 
 from tarot_monitoring import _state, semconv
+from tarot_monitoring.update_secrets import protect_update
 
 T = TypeVar("T")
 HashUserId = Callable[[int], str]
@@ -273,6 +274,7 @@ class UpdateTracer:
                 attributes=attributes,
                 links=[Link(ambient)] if ambient.is_valid else None,
             )
+            protect_update(update, span)  # its ids, names and words: redacted from its telemetry
             return UpdateScope(span, update)
         except Exception:
             _LOG.debug("could not start the update span; processing the update untraced", exc_info=True)
