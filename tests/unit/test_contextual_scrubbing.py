@@ -99,6 +99,7 @@ async def aiogram_bot(
 ) -> AsyncIterator[tuple[Dispatcher, Bot]]:
     dispatcher = Dispatcher()
     log = logging.getLogger("tarot.bot")
+    tracer = captured.telemetry.tracer_provider.get_tracer("tarot.bot")
 
     @dispatcher.message()
     async def reading(message: Message) -> None:
@@ -107,7 +108,11 @@ async def aiogram_bot(
         log.warning(
             "@%s (%s) asked: %s", message.from_user.username, message.from_user.full_name, message.text
         )
-        raise ValueError(FAILURE.format(text=message.text, user=message.from_user.id, chat=message.chat.id))
+        # The bot's own span: its attribute, exception event and status text all hold the words.
+        with tracer.start_as_current_span("reading.draw", attributes={"tarot.question": message.text}):
+            raise ValueError(
+                FAILURE.format(text=message.text, user=message.from_user.id, chat=message.chat.id)
+            )
 
     instrument_aiogram(dispatcher)  # the configured telemetry's tracer provider
     bot = Bot(
@@ -128,7 +133,10 @@ async def test_aiogram_error_paths_export_no_word_or_id_of_the_user(
         await dispatcher.feed_raw_update(bot, update(2))
 
     exported = assert_nothing_of_the_user(captured)
-    assert exception_messages(captured) == [f"{EXPECTED_FAILURE}"] * 2
+    assert exception_messages(captured) == [EXPECTED_FAILURE] * 4  # the bot's span and the update's
+    draws = [span for span in captured.spans() if span.name == "reading.draw"]
+    assert [dict(span.attributes or {}) for span in draws] == [{"tarot.question": REDACTED}] * 2
+    assert {span.status.description for span in draws} == {f"ValueError: {EXPECTED_FAILURE}"}
     bodies = [str(item.log_record.body) for item in captured.logs()]
     assert bodies.count(f"@{REDACTED} ({REDACTED} {REDACTED}) asked: {REDACTED}") == 2
     (aiogram_log,) = [
@@ -150,8 +158,9 @@ async def test_short_names_and_words_do_not_redact_unrelated_text(
     with pytest.raises(ValueError, match="cannot draw"):
         await dispatcher.feed_raw_update(bot, update(3, text="hi", first_name="A"))
 
-    (message,) = exception_messages(captured)
-    assert message == FAILURE.format(text="hi", user=REDACTED, chat=f"-{REDACTED}")
+    assert set(exception_messages(captured)) == {
+        FAILURE.format(text="hi", user=REDACTED, chat=f"-{REDACTED}")
+    }
     bodies = [str(item.log_record.body) for item in captured.logs()]
     assert f"@{REDACTED} (A {REDACTED}) asked: hi" in bodies
     assert "Cause exception while process update" in "\n".join(bodies)
