@@ -60,6 +60,7 @@ __all__ = [
     "SecretRegistry",
     "UpdateSecrets",
     "protect_update",
+    "redact_trace_attributes",
     "registry",
     "secrets_of_update",
 ]
@@ -501,6 +502,15 @@ def protect_update(update: object, span: Span | None = None) -> None:
         registry.protect(secrets, span=span if span is not None else trace.get_current_span())
     except Exception:
         _log.debug("could not read the update's secrets; pattern scrubbing only", exc_info=True)
+
+
+def redact_trace_attributes(
+    trace_id: int | None, attributes: Mapping[str, AttributeValue] | None
+) -> Mapping[str, AttributeValue] | None:
+    """`attributes` of something recorded in trace `trace_id` (an exemplar, say), its update's
+    secrets redacted; returned as given when the trace is no registered update's."""
+    redactor = registry.for_trace(trace_id or 0)
+    return attributes if redactor is None or not attributes else redactor.attributes(attributes)
 
 
 # --- applied by the exporter gate ------------------------------------------------------------------

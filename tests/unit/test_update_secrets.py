@@ -19,6 +19,8 @@ from tarot_monitoring.update_secrets import (
     Redactor,
     SecretRegistry,
     UpdateSecrets,
+    redact_trace_attributes,
+    registry,
     secrets_of_update,
 )
 
@@ -154,3 +156,21 @@ def test_records_outside_any_update_trace_get_the_secrets_of_updates_running_the
     assert redact(ended + 500_000_000) == REDACTED  # just after: aiogram's own error log
     assert redact(ended + 2_000_000_000) == "Anastasia"  # past the grace: an unrelated record
     assert redact(now - 2_000_000_000) == "Anastasia"  # before the update started
+
+
+def test_attributes_recorded_in_an_update_trace_elsewhere_can_be_redacted_by_its_trace_id() -> None:
+    # What an exemplar carries: the trace id it was recorded in and the attributes a View dropped.
+    registry.clear()
+    span = TracerProvider().get_tracer("test").start_span("update")
+    registry.protect(UpdateSecrets.of(ids=[USER_ID], words=[FIRST_NAME]), span=span)
+    trace_id = span.get_span_context().trace_id
+    dropped = {"enduser.name": FIRST_NAME, "telegram.user.raw_id": USER_ID, "tarot.spread": "celtic"}
+    try:
+        assert redact_trace_attributes(trace_id, dropped) == {
+            "enduser.name": REDACTED,
+            "telegram.user.raw_id": REDACTED,
+            "tarot.spread": "celtic",
+        }
+        assert redact_trace_attributes(trace_id + 1, dropped) is dropped
+    finally:
+        registry.clear()
