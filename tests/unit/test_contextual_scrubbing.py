@@ -27,7 +27,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 from tarot_monitoring.demo.fakes import FakeTelegram
 from tarot_monitoring.integrations.aiogram import instrument_aiogram, uninstrument_aiogram
 from tarot_monitoring.integrations.ptb import instrument_ptb, uninstrument_ptb
-from tarot_monitoring.scrubbing import REDACTED
+from tarot_monitoring.scrubbing import REDACTED, Scrubber
 from tarot_monitoring.update_secrets import registry
 
 from .conftest import Captured
@@ -109,7 +109,8 @@ async def aiogram_bot(
             "@%s (%s) asked: %s", message.from_user.username, message.from_user.full_name, message.text
         )
         # The bot's own span: its attribute, exception event and status text all hold the words.
-        with tracer.start_as_current_span("reading.draw", attributes={"tarot.question": message.text}):
+        attributes = {"tarot.question": message.text, "telegram.user.id": message.from_user.id}
+        with tracer.start_as_current_span("reading.draw", attributes=attributes):
             raise ValueError(
                 FAILURE.format(text=message.text, user=message.from_user.id, chat=message.chat.id)
             )
@@ -135,7 +136,11 @@ async def test_aiogram_error_paths_export_no_word_or_id_of_the_user(
     exported = assert_nothing_of_the_user(captured)
     assert exception_messages(captured) == [EXPECTED_FAILURE] * 4  # the bot's span and the update's
     draws = [span for span in captured.spans() if span.name == "reading.draw"]
-    assert [dict(span.attributes or {}) for span in draws] == [{"tarot.question": REDACTED}] * 2
+    # A user-id key is still hashed (with the configured key), not turned into "[REDACTED]" first.
+    user_hash = Scrubber(user_hash_key="test-key").hash_user_id(USER_ID)
+    assert [dict(span.attributes or {}) for span in draws] == [
+        {"tarot.question": REDACTED, "telegram.user.id": user_hash}
+    ] * 2
     assert {span.status.description for span in draws} == {f"ValueError: {EXPECTED_FAILURE}"}
     bodies = [str(item.log_record.body) for item in captured.logs()]
     assert bodies.count(f"@{REDACTED} ({REDACTED} {REDACTED}) asked: {REDACTED}") == 2

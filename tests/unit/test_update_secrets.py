@@ -112,6 +112,7 @@ def test_attribute_values_ints_and_sequences_are_redacted_but_bounded_keys_are_k
             "tarot.note": "reading for Anastasia Volkova",
             "tarot.ids": (1, 731954268),
             "tarot.count": 3,
+            "telegram.user.id": 731954268,  # hashed by the pattern scrubber next: left to it
         }
     )
     assert attributes == {
@@ -120,6 +121,7 @@ def test_attribute_values_ints_and_sequences_are_redacted_but_bounded_keys_are_k
         "tarot.note": f"{REDACTED} for {REDACTED}",
         "tarot.ids": ("1", REDACTED),
         "tarot.count": 3,
+        "telegram.user.id": 731954268,
     }
 
 

@@ -15,7 +15,7 @@ from opentelemetry.semconv.attributes import exception_attributes
 from opentelemetry.util.types import AttributeValue
 
 from tarot_monitoring import semconv
-from tarot_monitoring.scrubbing import REDACTED
+from tarot_monitoring.scrubbing import REDACTED, USER_ID_KEYS
 
 __all__ = [
     "BOUNDED_KEYS",
@@ -54,6 +54,9 @@ BOUNDED_KEYS: Final = frozenset(
     }
 )
 """Attribute keys whose values come from fixed vocabularies: never contextually redacted."""
+_LEFT_TO_THE_SCRUBBER: Final = BOUNDED_KEYS | USER_ID_KEYS
+# User-id keys (`tarot_monitoring.scrubbing.USER_ID_KEYS`) are hashed by the pattern scrubber
+# afterwards: redacting the raw id first would give every user the hash of "[REDACTED]".
 
 
 def _id_forms(value: int) -> Iterator[str]:
@@ -133,8 +136,8 @@ class Redactor:
         return text
 
     def value(self, key: str, value: AttributeValue) -> AttributeValue:
-        """One attribute value; values of `BOUNDED_KEYS` are kept as they are."""
-        if key in BOUNDED_KEYS:
+        """One attribute value; values of `BOUNDED_KEYS` and user-id keys are kept as they are."""
+        if key in _LEFT_TO_THE_SCRUBBER:
             return value
         if isinstance(value, str):
             return self.text(value)
