@@ -265,3 +265,29 @@ def test_shutdown_restores_stdlib_logging(pristine_logging: None, monkeypatch: p
     assert logging_integration.exporting_handler() is None
     logging.getLogger(BOT_LOGGER).warning("after shutdown")
     assert captured.logs_exporter.get_finished_logs() == ()
+
+
+def test_a_later_wrapper_of_call_handlers_is_kept_and_records_are_exported_once(
+    pristine_logging: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _reset_root()
+    first = in_memory_configure(monkeypatch)
+    ours = logging.Logger.callHandlers
+    seen: list[str] = []
+
+    def someone_elses(self: logging.Logger, record: logging.LogRecord) -> None:
+        seen.append(record.getMessage())
+        ours(self, record)
+
+    monkeypatch.setattr(logging.Logger, "callHandlers", someone_elses)
+    assert tm.shutdown(timeout_s=5)
+    assert logging.Logger.callHandlers is someone_elses  # not taken away from under them
+    logging.getLogger(BOT_LOGGER).warning("between")
+    second = in_memory_configure(monkeypatch)
+    try:
+        logging.getLogger(BOT_LOGGER).warning("again")
+        assert seen == ["between", "again"]
+        assert first.logs_exporter.get_finished_logs() == ()
+        assert [str(item.log_record.body) for item in second.logs()] == ["again"]
+    finally:
+        assert tm.shutdown(timeout_s=5)
