@@ -147,11 +147,12 @@ def test_records_outside_any_update_trace_get_the_secrets_of_updates_running_the
     registry.protect(UpdateSecrets.of(words=["Anastasia"]), span=span)
     now = time.time_ns()
 
-    def redact(at_ns: int) -> str:
-        redactor = registry.redactor_for(0, at_ns, at_ns, registry.window(at_ns, at_ns))
+    def redact(at_ns: int, trace_id: int = 0) -> str:
+        redactor = registry.redactor_for(trace_id, at_ns, at_ns, registry.window(at_ns, at_ns))
         return "Anastasia" if redactor is None else redactor.text("Anastasia")
 
     assert redact(now) == REDACTED  # while the update runs
+    assert redact(now, trace_id=0x5EB400C) == REDACTED  # in a trace of no update: a webhook request
     span.end()
     ended = span.end_time
     assert ended is not None
