@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.trace import Status
 
 from tarot_monitoring.scrubbing import Scrubber
+from tarot_monitoring.update_secrets import ContextualRedaction
 
 _log = logging.getLogger(__name__)
 
@@ -104,16 +105,26 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
 
 
 class ScrubbingSpanExporter(SpanExporter):
-    """Scrubs span names, attributes, events and status text, then exports through `inner`."""
+    """Scrubs span names, attributes, events and status text, then exports through `inner`.
 
-    def __init__(self, inner: SpanExporter, scrubber: Scrubber, stats: DeliveryStats) -> None:
+    Each update's own secrets (`tarot_monitoring.update_secrets`) go first, then the patterns.
+    """
+
+    def __init__(
+        self,
+        inner: SpanExporter,
+        scrubber: Scrubber,
+        stats: DeliveryStats,
+        contextual: ContextualRedaction | None = None,
+    ) -> None:
         self._inner = inner
         self._scrubber = scrubber
         self._stats = stats
+        self._contextual = contextual or ContextualRedaction()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
-            clean = [self.scrub_span(span) for span in spans]
+            clean = [self.scrub_span(span) for span in self._contextual.spans(spans)]
             result = self._inner.export(clean)
         except Exception:  # an exporter must never take the worker thread down
             _log.exception("span export failed")
@@ -163,17 +174,28 @@ class ScrubbingSpanExporter(SpanExporter):
 
 
 class ScrubbingLogExporter(LogRecordExporter):
-    """Scrubs log bodies and attributes (exception messages and stack traces included)."""
+    """Scrubs log bodies and attributes (exception messages and stack traces included).
 
-    def __init__(self, inner: LogRecordExporter, scrubber: Scrubber, stats: DeliveryStats) -> None:
+    Each update's own secrets (`tarot_monitoring.update_secrets`) go first, then the patterns.
+    """
+
+    def __init__(
+        self,
+        inner: LogRecordExporter,
+        scrubber: Scrubber,
+        stats: DeliveryStats,
+        contextual: ContextualRedaction | None = None,
+    ) -> None:
         self._inner = inner
         self._scrubber = scrubber
         self._stats = stats
+        self._contextual = contextual or ContextualRedaction()
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         self._stats.add("logs", ended=len(batch))
         try:
-            result = self._inner.export([self.scrub_record(record) for record in batch])
+            contextual = self._contextual.log_records(batch)
+            result = self._inner.export([self.scrub_record(record) for record in contextual])
         except Exception:
             _log.exception("log export failed")
             result = LogRecordExportResult.FAILURE

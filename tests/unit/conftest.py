@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tarot_monitoring as tm
+from tarot_monitoring import update_secrets
 from tarot_monitoring.telemetry import Telemetry
 
 
@@ -68,6 +69,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
     for name in list(__import__("os").environ):
         if name.startswith(("OTEL_", "TAROT_")):
             monkeypatch.delenv(name)
+    update_secrets.registry.clear()  # no earlier test's updates redact this one's records
     spans = InMemorySpanExporter()
     logs = InMemoryLogRecordExporter()
     telemetry = tm.configure(

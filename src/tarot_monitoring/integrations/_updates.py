@@ -39,6 +39,7 @@ from tarot_monitoring import _state, semconv
 from tarot_monitoring.integrations._activity import UpdateActivity
 from tarot_monitoring.integrations._loop_lag import LagMonitorStarter
 from tarot_monitoring.integrations._payments import TelegramPayment
+from tarot_monitoring.update_secrets import protect_update
 
 T = TypeVar("T")
 HashUserId = Callable[[int], str]
@@ -302,6 +303,7 @@ class UpdateTracer:
                 attributes=attributes,
                 links=[Link(ambient)] if ambient.is_valid else None,
             )
+            protect_update(update, span)  # its ids, names and words: redacted from its telemetry
             return UpdateScope(span, update)
         except Exception:
             _LOG.debug("could not start the update span; processing the update untraced", exc_info=True)
