@@ -6,7 +6,8 @@ The configurator runs `configure()` with our scrubbing gate and category tagging
 instrumenting to `opentelemetry-instrument`, which loads every installed instrumentor itself
 (against the global providers `configure()` installs). For httpx, aiohttp client and aiohttp
 server the distro loads our wrappers of the same instrumentors instead, so zero-code bots also
-get the bot token removed at source and no trace per ``getUpdates`` long poll.
+get the bot token removed at source and no trace per ``getUpdates`` long poll; logging is
+instrumented by the configurator with our integration, so the bot's ``basicConfig`` still works.
 """
 
 from __future__ import annotations
@@ -41,11 +42,17 @@ def _instrument_aiohttp_server() -> None:
     instrument_aiohttp_server()
 
 
+def _logging_already_instrumented() -> None:
+    """Upstream's logging instrumentor puts a handler on the root logger, which makes a later
+    ``logging.basicConfig()`` of the bot do nothing; the configurator installs ours instead."""
+
+
 # Upstream entry-point names whose instrumentor we load through our wrapper (global providers).
 _WRAPPED: dict[str, Callable[[], None]] = {
     "httpx": _instrument_httpx,
     "aiohttp-client": _instrument_aiohttp_client,
     "aiohttp-server": _instrument_aiohttp_server,
+    "logging": _logging_already_instrumented,
 }
 
 
@@ -73,4 +80,6 @@ class TarotConfigurator(_BaseConfigurator):
     """Runs `tarot_monitoring.configure()` from the environment, without instrumenting twice."""
 
     def _configure(self, **kwargs: Any) -> None:
-        configure(instrument=())
+        # Logging is ours (the bot's own handlers untouched, see integrations.logging); every
+        # other instrumentor is loaded by opentelemetry-instrument through the distro.
+        configure(instrument=("logging",))

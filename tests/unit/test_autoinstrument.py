@@ -90,3 +90,27 @@ def test_zero_code_setup_reports_each_system_metric_once(tmp_path: Path) -> None
     assert found["system.cpu.utilization"] == [semconv.RUNTIME_METRICS_SCOPE]
     assert found["process.memory.usage"] == [upstream_system_metrics.__name__]
     assert all(len(owners) == 1 for owners in found.values()), found
+
+
+def test_zero_code_keeps_the_bots_basic_config_and_exports_its_records(tmp_path: Path) -> None:
+    # Upstream's logging instrumentor adds a root handler, so the bot's own basicConfig (run after
+    # opentelemetry-instrument set up) would do nothing and its log file would stay empty.
+    log_file = tmp_path / "bot.log"
+    script = tmp_path / "bot.py"
+    script.write_text(
+        "import logging\n"
+        f"logging.basicConfig(filename={str(log_file)!r}, level=logging.INFO, format='%(message)s')\n"
+        "logging.getLogger('bot').info('the moon card was drawn')\n"
+    )
+    result = run_instrumented(
+        script,
+        {
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "console",
+            "TAROT_RESOURCE_METRICS": "false",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert log_file.read_text() == "the moon card was drawn\n"
+    assert result.stdout.count("the moon card was drawn") == 1, result.stdout
