@@ -92,14 +92,17 @@ def test_zero_code_setup_reports_each_system_metric_once(tmp_path: Path) -> None
     assert all(len(owners) == 1 for owners in found.values()), found
 
 
-def test_zero_code_keeps_the_bots_basic_config_and_exports_its_records(tmp_path: Path) -> None:
-    # Upstream's logging instrumentor adds a root handler, so the bot's own basicConfig (run after
-    # opentelemetry-instrument set up) would do nothing and its log file would stay empty.
+def test_zero_code_leaves_the_bots_logging_as_python_has_it_and_exports_its_records(tmp_path: Path) -> None:
+    # Upstream's logging instrumentor adds a root handler: a bot with no logging setup loses
+    # Python's last-resort stderr output of its warnings, and one that replaces the root
+    # handlers loses the export. Ours adds no handler to any logger.
     log_file = tmp_path / "bot.log"
     script = tmp_path / "bot.py"
     script.write_text(
         "import logging\n"
-        f"logging.basicConfig(filename={str(log_file)!r}, level=logging.INFO, format='%(message)s')\n"
+        "logging.getLogger('bot').warning('the tower card was drawn')\n"
+        f"logging.root.handlers = [logging.FileHandler({str(log_file)!r})]\n"
+        "logging.root.setLevel(logging.INFO)\n"
         "logging.getLogger('bot').info('the moon card was drawn')\n"
     )
     result = run_instrumented(
@@ -112,5 +115,7 @@ def test_zero_code_keeps_the_bots_basic_config_and_exports_its_records(tmp_path:
         },
     )
     assert result.returncode == 0, result.stderr
+    assert "the tower card was drawn" in result.stderr  # Python's last resort, as without the package
     assert log_file.read_text() == "the moon card was drawn\n"
+    assert result.stdout.count("the tower card was drawn") == 1, result.stdout
     assert result.stdout.count("the moon card was drawn") == 1, result.stdout
