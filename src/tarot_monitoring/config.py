@@ -34,7 +34,7 @@ from tarot_monitoring.config_types import (
 
 ExporterKind = Literal["otlp", "console", "none"]
 OtlpProtocol = Literal["grpc", "http/protobuf"]
-Integration = Literal["asyncpg", "redis", "httpx", "logging"]
+Integration = Literal["asyncpg", "sqlalchemy", "redis", "httpx", "logging"]
 Sampler = Literal[
     "always_on",
     "always_off",

@@ -110,10 +110,10 @@ class SettingArguments(TypedDict, total=False):
     """True turns every signal off: the API keeps working and records nothing. Environment:
     OTEL_SDK_DISABLED. Default: False."""
 
-    instrument: tuple[Literal["asyncpg", "redis", "httpx", "logging"], ...]
+    instrument: tuple[Literal["asyncpg", "sqlalchemy", "redis", "httpx", "logging"], ...]
     """Libraries to instrument (the variable: a comma list, or all, or none). A library that is not
     installed is skipped unless named explicitly. Environment: TAROT_INSTRUMENT. Default: ('asyncpg',
-    'redis', 'httpx', 'logging')."""
+    'sqlalchemy', 'redis', 'httpx', 'logging')."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
     """Lowest level of stdlib log records exported over OTLP. Environment: TAROT_LOG_LEVEL. Default:

@@ -1,6 +1,6 @@
 """Tags auto-instrumented spans with the telemetry contract's category and dependency.
 
-The upstream instrumentors (asyncpg, redis, httpx) know nothing of the spec's endpoint
+The upstream instrumentors (asyncpg, sqlalchemy, redis, httpx) know nothing of the spec's endpoint
 categories. A span processor, rather than per-library hooks, adds them at span start: it works
 the same whether `configure()` or `opentelemetry-instrument` installed the instrumentors.
 """
@@ -19,6 +19,7 @@ from tarot_monitoring import semconv
 _CATEGORY_BY_SCOPE: Final[Mapping[str, str]] = {
     "opentelemetry.instrumentation.asyncpg": "database",
     "opentelemetry.instrumentation.redis": "cache",
+    "opentelemetry.instrumentation.sqlalchemy": "database",
 }
 _HTTPX_SCOPE: Final = "opentelemetry.instrumentation.httpx"
 _URL_KEYS: Final = ("url.full", "http.url")

@@ -385,6 +385,13 @@ def _instrument_one(name: Integration, telemetry: Telemetry) -> Callable[[], Non
 
         instrument_httpx(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
         return uninstrument_httpx
+    if name == "sqlalchemy":
+        from tarot_monitoring.integrations.sqlalchemy import instrument_sqlalchemy, uninstrument_sqlalchemy
+
+        instrument_sqlalchemy(
+            tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+        )
+        return uninstrument_sqlalchemy
     from tarot_monitoring.integrations.logging import instrument_logging, uninstrument_logging
 
     instrument_logging(logger_provider=telemetry.logger_provider, level=telemetry.settings.log_level)
