@@ -40,6 +40,9 @@ class CategoryTagger(SpanProcessor):
             span.set_attribute(semconv.CATEGORY, category)
         elif scope.name == _HTTPX_SCOPE:
             span.set_attribute(semconv.DEPENDENCY, self.dependency_of(span))
+        elif (span.attributes or {}).get(semconv.GEN_AI_PROVIDER_NAME) == "openai":
+            # A GenAI span of the OpenAI SDK: with openai>=3 (on httpx2) the only span of the call.
+            span.set_attribute(semconv.DEPENDENCY, "openai")
 
     def dependency_of(self, span: Span) -> str:
         """The configured dependency name of the span's host, or "other"."""
@@ -48,11 +51,15 @@ class CategoryTagger(SpanProcessor):
         if not isinstance(host, str):
             url = next((attributes[key] for key in _URL_KEYS if key in attributes), None)
             host = urlsplit(url).hostname if isinstance(url, str) else None
-        if not host:
-            return "other"
-        host = host.lower()
-        if host in self._hosts:
-            return self._hosts[host]
-        # host:port entries let a local fake or a proxy be named too.
         port = attributes.get("server.port", attributes.get("net.peer.port"))
-        return self._hosts.get(f"{host}:{port}", "other")
+        return dependency_for(self._hosts, host, port)
+
+
+def dependency_for(hosts: Mapping[str, str], host: str | None, port: object) -> str:
+    """The dependency `hosts` names for `host` (or `host:port`: a local fake, a proxy), else "other"."""
+    if not host:
+        return "other"
+    host = host.lower()
+    if host in hosts:
+        return hosts[host]
+    return hosts.get(f"{host}:{port}", "other")

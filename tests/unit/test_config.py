@@ -30,7 +30,7 @@ def test_defaults_deliver_metrics_within_the_spec_minute() -> None:
     assert settings.metric_export_interval_ms == 5000  # not the SDK's 60 s
     assert settings.otlp_protocol == "grpc"
     assert settings.otlp_endpoint_for("traces") == "http://localhost:4317"
-    assert settings.instrument == ("asyncpg", "sqlalchemy", "redis", "httpx", "logging")
+    assert settings.instrument == ("asyncpg", "sqlalchemy", "redis", "httpx", "openai", "logging")
     assert all(source == "default" for source in settings.sources.values())
 
 
@@ -177,7 +177,7 @@ def test_arguments_from_code_keep_their_types() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"), [("all", ("asyncpg", "sqlalchemy", "redis", "httpx", "logging")), ("none", ())]
+    ("text", "expected"), [("all", ("asyncpg", "sqlalchemy", "redis", "httpx", "openai", "logging")), ("none", ())]
 )
 def test_instrument_variable_takes_all_and_none(text: str, expected: tuple[str, ...]) -> None:
     assert load_settings({}, environ={"TAROT_INSTRUMENT": text}).instrument == expected
