@@ -177,7 +177,8 @@ def test_arguments_from_code_keep_their_types() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"), [("all", ("asyncpg", "sqlalchemy", "redis", "httpx", "openai", "logging")), ("none", ())]
+    ("text", "expected"),
+    [("all", ("asyncpg", "sqlalchemy", "redis", "httpx", "openai", "logging")), ("none", ())],
 )
 def test_instrument_variable_takes_all_and_none(text: str, expected: tuple[str, ...]) -> None:
     assert load_settings({}, environ={"TAROT_INSTRUMENT": text}).instrument == expected
