@@ -71,6 +71,10 @@ def test_pool_metrics_count_checked_out_overflow_and_waiting_threads(
 
     uninstrument_sqlalchemy()
     assert _pool_points(captured, semconv.POOL_CONNECTIONS) == {}
+    before = len(captured.spans())
+    with engine.connect() as connection:  # undone: no span, and the engine is not found again
+        connection.execute(sa.text("SELECT 1"))
+    assert len(captured.spans()) == before
     engine.dispose()
 
 
@@ -96,3 +100,27 @@ def test_engines_made_before_configure_are_found_at_their_first_connection(
 def test_pools_without_connections_to_count_report_nothing(tmp_path: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.db'}", poolclass=NullPool)
     assert sqlalchemy_pool_stats(engine.pool) is None
+
+
+def test_an_engine_upstream_already_traces_gets_no_second_tracer(captured: Captured, tmp_path: Path) -> None:
+    """Zero-code setups: upstream's instrumentor wraps create_engine itself; one span per statement."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    instrumentor = SQLAlchemyInstrumentor()
+    # Its declared range stops below SQLAlchemy 2.1, so it refuses to instrument unless told.
+    instrumentor.instrument(tracer_provider=captured.telemetry.tracer_provider, skip_dep_check=True)  # type: ignore[no-untyped-call]
+    assert instrumentor.is_instrumented_by_opentelemetry
+    try:
+        engine = _engine(tmp_path)
+        tm.instrument_sqlalchemy(engine)
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 2"))
+        statements = [
+            s
+            for s in captured.spans()
+            if s.instrumentation_scope and s.instrumentation_scope.name == SCOPE and s.name != "connect"
+        ]
+        assert [s.name.split()[0] for s in statements] == ["SELECT"]
+        engine.dispose()
+    finally:
+        instrumentor.uninstrument()  # type: ignore[no-untyped-call]

@@ -10,11 +10,13 @@ What each part comes from, and why:
 
 - **Spans**: upstream's ``EngineTracer`` (opentelemetry-instrumentation-sqlalchemy), one CLIENT
   span per statement, tagged ``tarot.category=database`` by the category tagger like asyncpg's.
-  It is attached to each engine here rather than through the instrumentor's ``create_engine``
-  wrapping, which misses every engine made through a name imported before instrumenting
-  (``from sqlalchemy.ext.asyncio import create_async_engine`` at the top of the bot's module):
-  ``instrument_sqlalchemy()`` without an engine listens on the ``Engine`` class and attaches on
-  an engine's first connection, whatever the import order.
+  It is attached to each engine here rather than through the instrumentor, for two reasons: the
+  instrumentor (0.66b2) declares ``sqlalchemy < 2.1`` and refuses to instrument SQLAlchemy 2.1
+  ("nothing can be instrumented"), while its EngineTracer works with it (tested here against
+  2.1.9); and its ``create_engine`` wrapping misses every engine made through a name imported
+  before instrumenting (``from sqlalchemy.ext.asyncio import create_async_engine`` at the top of
+  the bot's module). ``instrument_sqlalchemy()`` without an engine listens on the ``Engine``
+  class and attaches on an engine's first connection, whatever the import order.
 - **One span per statement under asyncpg**: SQLAlchemy's asyncpg dialect runs each statement
   through asyncpg's ``PreparedStatement.fetch``, which the asyncpg instrumentation traces too:
   two sibling CLIENT spans for one statement, both ``database``, counted twice by the span
@@ -75,6 +77,8 @@ class _Instrumentation:
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
         self.engines: weakref.WeakKeyDictionary[Any, Registration | None] = weakref.WeakKeyDictionary()
+        self.traced: weakref.WeakSet[Any] = weakref.WeakSet()
+        """Engines whose EngineTracer was made here (not by upstream's instrumentor): undone here."""
         self.listeners: list[tuple[weakref.ref[Any], str, Callable[..., Any]]] = []
         self.class_listener = False
         self.lock = threading.RLock()
@@ -130,7 +134,11 @@ def uninstrument_sqlalchemy() -> None:
         for registration in list(state.engines.values()):
             if registration is not None:
                 registration.unregister()
+        _, upstream_engine = _upstream()
+        for engine in list(state.traced):
+            _remove_tracer(upstream_engine, engine)
         state.engines.clear()
+        state.traced.clear()
         state.listeners.clear()
 
 
@@ -170,6 +178,7 @@ def _attach(state: _Instrumentation, engine: Any, pool_name: str | None) -> None
             )
             usage = NoOpMeterProvider().get_meter(upstream.__name__).create_up_down_counter("unused")
             upstream_engine.EngineTracer(tracer, engine, usage)
+            state.traced.add(engine)
         # Registered after EngineTracer's, so they run after it starts the statement's span.
         for identifier, listener in (
             ("before_cursor_execute", _suppress_driver),
@@ -188,6 +197,20 @@ def _traced_by_upstream(upstream_engine: Any, engine: Any) -> bool:
     """
     registered = getattr(upstream_engine.EngineTracer, "_remove_event_listener_params", ())
     return any(target_ref() is engine for target_ref, *_rest in registered)
+
+
+def _remove_tracer(upstream_engine: Any, engine: Any) -> None:
+    """Remove the listeners of the EngineTracer made for `engine` (and upstream's record of them)."""
+    from sqlalchemy import event
+
+    registered = getattr(upstream_engine.EngineTracer, "_remove_event_listener_params", None)
+    if registered is None:
+        return
+    for entry in [entry for entry in registered if entry[0]() is engine]:
+        _target_ref, identifier, listener = entry
+        if event.contains(engine, identifier, listener):
+            event.remove(engine, identifier, listener)
+        registered.remove(entry)
 
 
 def _register_pool(state: _Instrumentation, engine: Any, pool_name: str | None) -> Registration | None:
