@@ -5,6 +5,8 @@ the reading earned."""
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -232,3 +234,77 @@ def test_price_table_families_and_settings() -> None:
         load_settings({}, {"TAROT_LLM_PRICES": "my-model=cheap"})
     with pytest.raises(ConfigurationError, match="credit_value"):
         load_settings({"credit_value": -1.0})
+
+
+async def _serve_once(body: bytes, content_type: str) -> tuple[asyncio.Server, int]:
+    """A one-route HTTP server answering every request with `body`, gzip-encoded like OpenAI's."""
+    compressed = gzip.compress(body)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            ),
+            0,
+        )
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type.encode() + b"\r\ncontent-encoding: gzip\r\n"
+            b"content-length: "
+            + str(len(compressed)).encode()
+            + b"\r\nconnection: close\r\n\r\n"
+            + compressed
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def test_a_streamed_gzip_answer_reports_the_usage_of_its_last_event(llm: Captured) -> None:
+    chunks = [
+        {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "model": "gpt-4o-mini-2024-07-18",
+            "choices": [],
+            "usage": None,
+        },
+        {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "model": "gpt-4o-mini-2024-07-18",
+            "choices": [],
+            "usage": {
+                "prompt_tokens": 2000,
+                "completion_tokens": 300,
+                "prompt_tokens_details": {"cached_tokens": 1024},
+            },
+        },
+    ]
+    body = (
+        b"".join(b"data: " + json.dumps(chunk).encode() + b"\n\n" for chunk in chunks) + b"data: [DONE]\n\n"
+    )
+    server, port = await _serve_once(body, "text/event-stream")
+    request = {
+        "model": "gpt-4o-mini",
+        "messages": PROMPT,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    async with server, httpx.AsyncClient() as http:
+        with tm.reading_cost("celtic_cross") as reading:
+            async with http.stream(
+                "POST", f"http://127.0.0.1:{port}/v1/chat/completions", json=request
+            ) as response:
+                lines = [line async for line in response.aiter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    assert reading.calls == 1
+    assert reading.cost == pytest.approx(MINI.cost(2000, 300, 1024))
+    assert {
+        (p.attributes or {})[semconv.GEN_AI_RESPONSE_MODEL] for p in llm.points(semconv.GEN_AI_TOKEN_USAGE)
+    } == {"gpt-4o-mini-2024-07-18"}
