@@ -52,28 +52,30 @@ async def test_reading_cost_and_token_types_arrive_in_prometheus(
     )
     client = openai.AsyncOpenAI(base_url=f"{fake_openai.base_url}/v1", api_key=fake_openai.api_key)
     headers = {"Authorization": f"Bearer {fake_openai.api_key}"}
-    async with httpx.AsyncClient(base_url=f"{fake_openai.base_url}/v1", headers=headers) as http:
-        async with tm.operation("reading.generate", category="reading"), tm.reading_cost(
-            "celtic_cross", credits=3
-        ) as reading:
-            await client.chat.completions.create(model="gpt-4o-mini", messages=PROMPT)  # type: ignore[arg-type]
-            answer = await http.post("/chat/completions", json={"model": "gpt-4o-mini", "messages": PROMPT})
-            assert answer.status_code == 200
+    async with (
+        httpx.AsyncClient(base_url=f"{fake_openai.base_url}/v1", headers=headers) as http,
+        tm.operation("reading.generate", category="reading"),
+        tm.reading_cost("celtic_cross", credits=3) as reading,
+    ):
+        await client.chat.completions.create(model="gpt-4o-mini", messages=PROMPT)  # type: ignore[arg-type]
+        answer = await http.post("/chat/completions", json={"model": "gpt-4o-mini", "messages": PROMPT})
+        assert answer.status_code == 200
     await client.close()
     assert reading.calls == 2
     assert tm.force_flush(timeout_s=30)
 
     job = f'job="{service}"'
+    by_spread = "sum by (tarot_spread)"
     wait_until(
         lambda: (
-            prometheus.values_by(f"sum by (tarot_spread) (tarot_reading_llm_cost_sum{{{job}}})", "tarot_spread")
+            prometheus.values_by(f"{by_spread} (tarot_reading_llm_cost_sum{{{job}}})", "tarot_spread")
             == {"celtic_cross": pytest.approx(reading.cost)}
         ),
         timeout_s=60,
         what="tarot_reading_llm_cost_sum by spread",
         diagnose=collector_log(stack),
     )
-    earned = prometheus.values_by(f"sum by (tarot_spread) (tarot_reading_earned_sum{{{job}}})", "tarot_spread")
+    earned = prometheus.values_by(f"{by_spread} (tarot_reading_earned_sum{{{job}}})", "tarot_spread")
     assert earned == {"celtic_cross": pytest.approx(0.15)}
     spent = prometheus.values_by(
         f"sum by (gen_ai_request_model) (tarot_llm_cost_total{{{job}}})", "gen_ai_request_model"
