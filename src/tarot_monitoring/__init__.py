@@ -11,6 +11,8 @@
 Only the names in ``__all__`` are the public API.
 """
 
+from typing import TYPE_CHECKING
+
 from tarot_monitoring.business import business
 from tarot_monitoring.config import ConfigurationError
 from tarot_monitoring.exporters import SignalCounts
@@ -26,6 +28,11 @@ from tarot_monitoring.telemetry import (
     hash_user_id,
     shutdown,
 )
+
+if TYPE_CHECKING:  # imported on first use (see __getattr__); typed for the bot's type checker
+    from tarot_monitoring.integrations.openai import instrument_openai
+    from tarot_monitoring.integrations.sqlalchemy import instrument_sqlalchemy
+    from tarot_monitoring.llm_cost import reading_cost
 
 __version__ = "0.1.0"
 
