@@ -38,6 +38,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import Counter, Histogram
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import SpanKind
 
 from tarot_monitoring import _state, semconv
 from tarot_monitoring.business import MAX_VALUES_PER_LABEL
@@ -187,11 +188,15 @@ class GenAiUsageProcessor(SpanProcessor):
     """
 
     def on_end(self, span: ReadableSpan) -> None:
+        # Every span of the bot passes here: GenAI calls are CLIENT spans, so the rest (operations,
+        # updates) leave after one attribute read; a missed key costs a KeyError inside the SDK.
+        if span.kind is not SpanKind.CLIENT:
+            return
         attributes = span.attributes or {}
+        if semconv.GEN_AI_INPUT_TOKENS not in attributes:  # every GenAI call has input (embeddings: only)
+            return
         input_tokens = attributes.get(semconv.GEN_AI_INPUT_TOKENS)
         output_tokens = attributes.get(semconv.GEN_AI_OUTPUT_TOKENS)
-        if input_tokens is None and output_tokens is None:
-            return
         model = attributes.get(semconv.GEN_AI_REQUEST_MODEL) or attributes.get(semconv.GEN_AI_RESPONSE_MODEL)
         response_model = attributes.get(semconv.GEN_AI_RESPONSE_MODEL)
         record_usage(
