@@ -11,6 +11,8 @@
 Only the names in ``__all__`` are the public API.
 """
 
+from typing import TYPE_CHECKING
+
 from tarot_monitoring.business import business
 from tarot_monitoring.config import ConfigurationError
 from tarot_monitoring.exporters import SignalCounts
@@ -26,6 +28,11 @@ from tarot_monitoring.telemetry import (
     hash_user_id,
     shutdown,
 )
+
+if TYPE_CHECKING:  # imported on first use (see __getattr__); typed for the bot's type checker
+    from tarot_monitoring.integrations.openai import instrument_openai
+    from tarot_monitoring.integrations.sqlalchemy import instrument_sqlalchemy
+    from tarot_monitoring.llm_cost import reading_cost
 
 __version__ = "0.1.0"
 
@@ -52,10 +59,13 @@ __all__ = [
     "instrument_asyncpg",
     "instrument_httpx",
     "instrument_logging",
+    "instrument_openai",
     "instrument_ptb",
     "instrument_redis",
+    "instrument_sqlalchemy",
     "operation",
     "queue_processed",
+    "reading_cost",
     "register_asyncpg_pool",
     "register_queue",
     "register_redis_pool",
@@ -71,8 +81,11 @@ def __getattr__(name: str) -> object:
         "MetricsCollector": "tarot_monitoring.status",
         "instrument_asyncpg": "tarot_monitoring.integrations.asyncpg",
         "instrument_redis": "tarot_monitoring.integrations.redis",
+        "instrument_sqlalchemy": "tarot_monitoring.integrations.sqlalchemy",
         "instrument_httpx": "tarot_monitoring.integrations.httpx",
         "instrument_logging": "tarot_monitoring.integrations.logging",
+        "instrument_openai": "tarot_monitoring.integrations.openai",
+        "reading_cost": "tarot_monitoring.llm_cost",
         "instrument_aiogram": "tarot_monitoring.integrations.aiogram",
         "instrument_aiohttp_client": "tarot_monitoring.integrations.aiohttp_client",
         "instrument_aiohttp_server": "tarot_monitoring.integrations.aiohttp_server",

@@ -18,12 +18,14 @@ import os
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Final, Literal, get_args, get_type_hints
+from typing import Annotated, Any, Final, Literal, get_args, get_type_hints
 
 from tarot_monitoring.config_types import (
+    Check,
     HttpUrl,
     NonEmptyText,
     PositiveInt,
+    PositiveNumber,
     PositiveSeconds,
     Ratio,
     Regexes,
@@ -31,10 +33,21 @@ from tarot_monitoring.config_types import (
     type_source,
     type_text,
 )
+from tarot_monitoring.llm_prices import (
+    DEFAULT_LLM_PRICES,
+    LLM_PRICES_CURRENCY,
+    LLM_PRICES_TAKEN,
+    check_prices,
+)
 
 ExporterKind = Literal["otlp", "console", "none"]
 OtlpProtocol = Literal["grpc", "http/protobuf"]
-Integration = Literal["asyncpg", "redis", "httpx", "aiohttp", "aiohttp_server", "logging"]
+Integration = Literal[
+    "asyncpg", "sqlalchemy", "redis", "httpx", "aiohttp", "aiohttp_server", "openai", "logging"
+]
+LlmPrices = Annotated[
+    dict[str, str], Check("mapping model to input/output[/cached_input] per 1M tokens", check_prices)
+]
 Sampler = Literal[
     "always_on",
     "always_off",
@@ -72,21 +85,22 @@ class Settings:
         default="tarot-bot",
         metadata=_about(
             "OTEL_SERVICE_NAME",
-            doc="`service.name` of every signal. OTEL_RESOURCE_ATTRIBUTES' service.name is used when "
-            "set.",
+            doc="`service.name` of every signal. OTEL_RESOURCE_ATTRIBUTES' service.name is used when set.",
         ),
     )
     service_version: NonEmptyText = field(
         default="0.0.0",
         metadata=_about(
-            "TAROT_SERVICE_VERSION", "OTEL_SERVICE_VERSION",
+            "TAROT_SERVICE_VERSION",
+            "OTEL_SERVICE_VERSION",
             doc="`service.version`: the bot's release, so a regression can be pinned on a deploy.",
         ),
     )
     environment: NonEmptyText = field(
         default="development",
         metadata=_about(
-            "TAROT_ENVIRONMENT", "DEPLOYMENT_ENVIRONMENT",
+            "TAROT_ENVIRONMENT",
+            "DEPLOYMENT_ENVIRONMENT",
             doc="`deployment.environment.name`, e.g. production or staging.",
         ),
     )
@@ -94,8 +108,7 @@ class Settings:
         default_factory=dict,
         metadata=_about(
             "OTEL_RESOURCE_ATTRIBUTES",
-            doc="Extra resource attributes (key=value pairs in the variable); explicit settings above "
-            "win.",
+            doc="Extra resource attributes (key=value pairs in the variable); explicit settings above win.",
         ),
     )
     traces_exporter: ExporterKind = field(
@@ -146,8 +159,7 @@ class Settings:
         default=None,
         metadata=_about(
             "OTEL_EXPORTER_OTLP_INSECURE",
-            doc="gRPC without TLS; by default inferred from the endpoint's scheme (http means "
-            "insecure).",
+            doc="gRPC without TLS; by default inferred from the endpoint's scheme (http means insecure).",
         ),
     )
     traces_sampler: Sampler = field(
@@ -184,8 +196,7 @@ class Settings:
         default=2048,
         metadata=_about(
             "OTEL_BSP_MAX_QUEUE_SIZE",
-            doc="Spans held for export at most; more are dropped (and counted), never blocking the "
-            "bot.",
+            doc="Spans held for export at most; more are dropped (and counted), never blocking the bot.",
         ),
     )
     bsp_max_export_batch_size: PositiveInt = field(
@@ -261,6 +272,26 @@ class Settings:
     resource_metrics: bool = field(
         default=True,
         metadata=_about("TAROT_RESOURCE_METRICS", doc="Register the psutil and event-loop resource metrics."),
+    )
+    llm_prices: LlmPrices = field(
+        default_factory=lambda: dict(DEFAULT_LLM_PRICES),
+        metadata=_about(
+            "TAROT_LLM_PRICES",
+            doc=f"LLM prices in {LLM_PRICES_CURRENCY} per million tokens, model=input/output[/cached_input] "
+            "(the variable: comma-separated pairs), added to or overriding the default table, which is "
+            f"OpenAI's published prices of {LLM_PRICES_TAKEN}. A dated snapshot (gpt-4o-mini-2024-07-18) "
+            "takes its family's price; a model not in the table is counted, not priced.",
+        ),
+    )
+    credit_value: PositiveNumber | None = field(
+        default=None,
+        metadata=_about(
+            "TAROT_CREDIT_VALUE",
+            doc=f"What one credit brings in, in {LLM_PRICES_CURRENCY} (the price table's currency): "
+            "e.g. 100 credits sold for 4.99 is 0.0499. Turns the credits a reading earns into money "
+            "to set beside its LLM cost; unset, readings' credits are counted but not valued, and "
+            "TarotReadingCostAboveEarnings cannot fire.",
+        ),
     )
     shutdown_timeout_s: PositiveSeconds = field(
         default=4.0,

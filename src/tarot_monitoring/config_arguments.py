@@ -110,10 +110,20 @@ class SettingArguments(TypedDict, total=False):
     """True turns every signal off: the API keeps working and records nothing. Environment:
     OTEL_SDK_DISABLED. Default: False."""
 
-    instrument: tuple[Literal["asyncpg", "redis", "httpx", "aiohttp", "aiohttp_server", "logging"], ...]
+    instrument: tuple[
+        Literal["asyncpg",
+        "sqlalchemy",
+        "redis",
+        "httpx",
+        "aiohttp",
+        "aiohttp_server",
+        "openai",
+        "logging"],
+        ...,
+    ]
     """Libraries to instrument (the variable: a comma list, or all, or none). A library that is not
     installed is skipped unless named explicitly. Environment: TAROT_INSTRUMENT. Default: ('asyncpg',
-    'redis', 'httpx', 'aiohttp', 'aiohttp_server', 'logging')."""
+    'sqlalchemy', 'redis', 'httpx', 'aiohttp', 'aiohttp_server', 'openai', 'logging')."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
     """Lowest level of stdlib log records exported over OTLP. Environment: TAROT_LOG_LEVEL. Default:
@@ -137,6 +147,22 @@ class SettingArguments(TypedDict, total=False):
     resource_metrics: bool
     """Register the psutil and event-loop resource metrics. Environment: TAROT_RESOURCE_METRICS. Default:
     True."""
+
+    llm_prices: dict[str, str]
+    """LLM prices in USD per million tokens, model=input/output[/cached_input] (the variable: comma-
+    separated pairs), added to or overriding the default table, which is OpenAI's published prices of
+    2026-06. A dated snapshot (gpt-4o-mini-2024-07-18) takes its family's price; a model not in the
+    table is counted, not priced. Environment: TAROT_LLM_PRICES. Default: {'gpt-5.5': '5.00/30.00/0.50',
+    'gpt-5.4': '2.50/15.00/0.25', 'gpt-5.4-mini': '0.75/4.50/0.075', 'gpt-5.4-nano': '0.20/1.25/0.02',
+    'gpt-5': '1.25/10.00/0.125', 'gpt-5-mini': '0.25/2.00/0.025', 'gpt-4.1': '2.00/8.00/0.50',
+    'gpt-4.1-mini': '0.40/1.60/0.10', 'gpt-4o': '2.50/10.00/1.25', 'gpt-4o-mini': '0.15/0.60/0.075',
+    'o3': '2.00/8.00/0.50', 'text-embedding-3-small': '0.02/0'}."""
+
+    credit_value: float | None
+    """What one credit brings in, in USD (the price table's currency): e.g. 100 credits sold for 4.99 is
+    0.0499. Turns the credits a reading earns into money to set beside its LLM cost; unset, readings'
+    credits are counted but not valued, and TarotReadingCostAboveEarnings cannot fire. Environment:
+    TAROT_CREDIT_VALUE. Default: None."""
 
     shutdown_timeout_s: float
     """Seconds shutdown() may take to flush before it gives up on what is left (4 s keeps it inside a

@@ -77,6 +77,7 @@ def _regexes(patterns: tuple[str, ...]) -> tuple[str, ...]:
 NonEmptyText = Annotated[str, Check("non-empty str", _non_empty)]
 PositiveInt = Annotated[int, Check("int > 0", _positive)]
 PositiveSeconds = Annotated[float, Check("float > 0", _positive)]
+PositiveNumber = Annotated[float, Check("float > 0", _positive)]
 Ratio = Annotated[float, Check("float 0..1", _ratio)]
 HttpUrl = Annotated[str, Check("http(s) URL", _http_url)]
 Regexes = Annotated[tuple[str, ...], Separator("\n"), Check("list of regular expressions", _regexes)]

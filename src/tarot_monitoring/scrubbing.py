@@ -87,6 +87,9 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
 SECRET_KEY: Final = re.compile(
     r"(?i)(authorization|cookie|api[_.-]?key|x-api-key|password|passwd|secret|token(?!s)|signature|card[_.-]?number|cvv|cvc)"
 )
+# Semantic-convention keys that SECRET_KEY matches but whose values are a closed set of names:
+# gen_ai.token.type is "input" or "output" (masked, the GenAI token histogram would merge both).
+NOT_SECRET_KEYS: Final = frozenset({"gen_ai.token.type"})
 # Attribute keys that hold a user id: exported only as a keyed hash.
 USER_ID_KEYS: Final = frozenset({"enduser.id", "user.id", "telegram.user.id", "tarot.user.id"})
 HASH_PREFIX: Final = "h:"
@@ -184,7 +187,7 @@ def _key_kind(key: str) -> _KeyKind:
     if kind is None:
         if key in USER_ID_KEYS:
             kind = _KeyKind.USER_ID
-        elif SECRET_KEY.search(key) and not key.startswith("tarot."):
+        elif SECRET_KEY.search(key) and not key.startswith("tarot.") and key not in NOT_SECRET_KEYS:
             kind = _KeyKind.SECRET
         else:
             kind = _KeyKind.PLAIN

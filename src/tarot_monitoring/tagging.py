@@ -1,6 +1,6 @@
 """Tags auto-instrumented spans with the telemetry contract's category and dependency.
 
-The upstream instrumentors (asyncpg, redis, httpx, aiohttp) know nothing of the spec's endpoint
+The upstream instrumentors (asyncpg, sqlalchemy, redis, httpx, aiohttp) know nothing of the spec's endpoint
 categories. A span processor, rather than per-library hooks, adds them at span start: it works
 the same whether `configure()` or `opentelemetry-instrument` installed the instrumentors.
 
@@ -25,6 +25,7 @@ from tarot_monitoring.integrations._bot_api import is_bot_api_url
 _CATEGORY_BY_SCOPE: Final[Mapping[str, str]] = {
     "opentelemetry.instrumentation.asyncpg": "database",
     "opentelemetry.instrumentation.redis": "cache",
+    "opentelemetry.instrumentation.sqlalchemy": "database",
 }
 _HTTP_CLIENT_SCOPES: Final = frozenset(
     {"opentelemetry.instrumentation.httpx", "opentelemetry.instrumentation.aiohttp_client"}
@@ -47,6 +48,9 @@ class CategoryTagger(SpanProcessor):
             span.set_attribute(semconv.CATEGORY, category)
         elif scope.name in _HTTP_CLIENT_SCOPES:
             span.set_attribute(semconv.DEPENDENCY, self.dependency_of(span))
+        elif (span.attributes or {}).get(semconv.GEN_AI_PROVIDER_NAME) == "openai":
+            # A GenAI span of the OpenAI SDK: with openai>=3 (on httpx2) the only span of the call.
+            span.set_attribute(semconv.DEPENDENCY, "openai")
 
     def dependency_of(self, span: Span) -> str:
         """``telegram`` for a Bot API URL, else the configured name of the span's host, or "other"."""
@@ -57,11 +61,15 @@ class CategoryTagger(SpanProcessor):
         host = attributes.get("server.address") or attributes.get("net.peer.name")
         if not isinstance(host, str):
             host = urlsplit(url).hostname if isinstance(url, str) else None
-        if not host:
-            return "other"
-        host = host.lower()
-        if host in self._hosts:
-            return self._hosts[host]
-        # host:port entries let a local fake or a proxy be named too.
         port = attributes.get("server.port", attributes.get("net.peer.port"))
-        return self._hosts.get(f"{host}:{port}", "other")
+        return dependency_for(self._hosts, host, port)
+
+
+def dependency_for(hosts: Mapping[str, str], host: str | None, port: object) -> str:
+    """The dependency `hosts` names for `host` (or `host:port`: a local fake, a proxy), else "other"."""
+    if not host:
+        return "other"
+    host = host.lower()
+    if host in hosts:
+        return hosts[host]
+    return hosts.get(f"{host}:{port}", "other")

@@ -216,6 +216,9 @@ def _build(
         shutdown_on_exit=False,
     )
     tracer_provider.add_span_processor(CategoryTagger(settings.dependency_hosts))
+    from tarot_monitoring.llm_cost import GenAiUsageProcessor  # it imports this module: not at the top
+
+    tracer_provider.add_span_processor(GenAiUsageProcessor())
     exporter = None if disabled else (span_exporter or _span_exporter(settings, meter_provider))
     if exporter is not None:
         tracer_provider.add_span_processor(
@@ -403,6 +406,18 @@ def _instrument_one(name: Integration, telemetry: Telemetry) -> Callable[[], Non
 
         instrument_aiohttp_server(tracer_provider=telemetry.tracer_provider)
         return uninstrument_aiohttp_server
+    if name == "openai":
+        from tarot_monitoring.integrations.openai import instrument_openai, uninstrument_openai
+
+        instrument_openai(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+        return uninstrument_openai
+    if name == "sqlalchemy":
+        from tarot_monitoring.integrations.sqlalchemy import instrument_sqlalchemy, uninstrument_sqlalchemy
+
+        instrument_sqlalchemy(
+            tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+        )
+        return uninstrument_sqlalchemy
     from tarot_monitoring.integrations.logging import instrument_logging, uninstrument_logging
 
     instrument_logging(logger_provider=telemetry.logger_provider, level=telemetry.settings.log_level)

@@ -124,6 +124,18 @@ def _business(
     )
 
 
+def _reading_cost(
+    scenario: Scenario, rng: random.Random, cost: Shape, earned: Shape, resets: tuple[int, ...] = ()
+) -> None:
+    """LLM cost and earnings per reading (tm.reading_cost's histograms' sum and count), one spread."""
+    readings = [float(rng.randint(1, 4)) for _ in range(scenario.points)]
+    labels = {**COMMON, "tarot_spread": "celtic_cross", "tarot_currency": "USD"}
+    for name, per_reading in (("tarot_reading_llm_cost", cost), ("tarot_reading_earned", earned)):
+        sums = [n * per_reading(m) * rng.uniform(0.9, 1.1) for m, n in enumerate(readings)]
+        scenario.add(f"{name}_sum", labels, counter(sums, resets))
+        scenario.add(f"{name}_count", labels, counter(readings, resets))
+
+
 def _resources(scenario: Scenario, rng: random.Random, cpu: Shape, memory: Shape, disk: Shape) -> None:
     minutes = range(HORIZON_MIN + 1)
     user = [cpu(m) * 0.7 * rng.uniform(0.97, 1.03) for m in minutes]
@@ -218,6 +230,7 @@ def scenarios() -> list[Scenario]:
     _resources(steady, rng, lambda m: 0.35, lambda m: 0.55, lambda m: 0.40)
     _health(steady, {})
     _pipeline(steady, _zeros(), _zeros(), lambda m: 12)
+    _reading_cost(steady, rng, lambda m: 0.01, lambda m: 0.05)
     built.append(steady)
 
     rng = random.Random(2)
@@ -231,6 +244,7 @@ def scenarios() -> list[Scenario]:
     _resources(ramps, rng, lambda m: 0.3 + m * 0.0052, lambda m: 0.6 + m * 0.0031, lambda m: 0.7 + m * 0.0021)
     _health(ramps, {"openai": lambda m: 0.5 if m > 40 else 1.0})
     _pipeline(ramps, _zeros(), _zeros(), lambda m: min(990, 8 * m))
+    _reading_cost(ramps, rng, lambda m: 0.02 + m * 0.001, lambda m: 0.05)
     built.append(ramps)
 
     rng = random.Random(3)
@@ -255,6 +269,7 @@ def scenarios() -> list[Scenario]:
         {"database": lambda m: 0.0 if 30 <= m < 34 else 1.0, "queue": lambda m: 0.0 if 60 <= m < 62 else 1.0},
     )
     _pipeline(spikes, _bursts({45: 17.0}), _bursts({80: 250.0}), lambda m: 850 if 100 <= m < 106 else 30)
+    _reading_cost(spikes, rng, lambda m: 0.4 if 40 <= m < 60 else 0.01, lambda m: 0.05)
     built.append(spikes)
 
     rng = random.Random(4)
@@ -293,6 +308,7 @@ def scenarios() -> list[Scenario]:
     _resources(resets, rng, lambda m: 0.72, lambda m: 0.81, lambda m: 0.86)
     _health(resets, {})
     _pipeline(resets, _bursts({46: 3.0}), _zeros(), lambda m: 799 if m < 60 else 801)
+    _reading_cost(resets, rng, lambda m: 0.06, lambda m: 0.05, resets=(45, 90))
     built.append(resets)
 
     rng = random.Random(6)

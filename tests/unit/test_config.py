@@ -24,13 +24,25 @@ from tarot_monitoring.config_types import cast, type_source
 ARGUMENTS_MODULE = Path(__file__).resolve().parents[2] / "src/tarot_monitoring/config_arguments.py"
 
 
+ALL_INTEGRATIONS = (
+    "asyncpg",
+    "sqlalchemy",
+    "redis",
+    "httpx",
+    "aiohttp",
+    "aiohttp_server",
+    "openai",
+    "logging",
+)
+
+
 def test_defaults_deliver_metrics_within_the_spec_minute() -> None:
     settings = load_settings({}, environ={})
     assert settings.service_name == "tarot-bot"
     assert settings.metric_export_interval_ms == 5000  # not the SDK's 60 s
     assert settings.otlp_protocol == "grpc"
     assert settings.otlp_endpoint_for("traces") == "http://localhost:4317"
-    assert settings.instrument == ("asyncpg", "redis", "httpx", "aiohttp", "aiohttp_server", "logging")
+    assert settings.instrument == ALL_INTEGRATIONS
     assert all(source == "default" for source in settings.sources.values())
 
 
@@ -178,7 +190,7 @@ def test_arguments_from_code_keep_their_types() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("all", ("asyncpg", "redis", "httpx", "aiohttp", "aiohttp_server", "logging")), ("none", ())],
+    [("all", ALL_INTEGRATIONS), ("none", ())],
 )
 def test_instrument_variable_takes_all_and_none(text: str, expected: tuple[str, ...]) -> None:
     assert load_settings({}, environ={"TAROT_INSTRUMENT": text}).instrument == expected

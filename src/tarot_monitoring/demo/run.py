@@ -33,7 +33,7 @@ from tarot_monitoring import semconv
 from tarot_monitoring.demo.fakes import FakeServices
 from tarot_monitoring.demo.otlp import OtlpTarget
 from tarot_monitoring.demo.report import render_categories
-from tarot_monitoring.demo.workload import WorkloadResult, run_workload
+from tarot_monitoring.demo.workload import CREDIT_VALUE, WorkloadResult, run_workload
 from tarot_monitoring.embedded.prometheus import EmbeddedPrometheus
 from tarot_monitoring.embedded.span_metrics import SpanMetricsProcessor
 from tarot_monitoring.exporters import DeliveryStats, ScrubbingSpanExporter
@@ -93,6 +93,7 @@ def run_demo(
                 metrics_exporter="none",
                 logs_exporter="none",
                 dependency_hosts=hosts,
+                credit_value=CREDIT_VALUE,
                 metric_export_interval_ms=60_000,
             )
             # No stack: what Prometheus would hold and raise is kept in process, from the same
@@ -109,6 +110,7 @@ def run_demo(
                 metrics_exporter="otlp",
                 logs_exporter="otlp",
                 dependency_hosts=hosts,
+                credit_value=CREDIT_VALUE,
                 **otlp.settings,
             )
             # The exported spans go to the collector; a scrubbed copy stays here for the leak check.

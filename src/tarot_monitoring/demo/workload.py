@@ -21,6 +21,8 @@ import tarot_monitoring as tm
 from tarot_monitoring.demo.fakes import FakeServices
 
 SPREADS = ("single_card", "three_card", "celtic_cross")
+CREDIT_VALUE = 0.1
+"""What one credit sells for (the reference bot's shop), also its ``credit_value`` setting."""
 
 
 @dataclass
@@ -84,7 +86,7 @@ class ReferenceBot:
         await self._tracked("user.start", "user", register)
 
     async def buy_credits(self, user_id: int, credits: int) -> None:
-        amount = round(credits * 0.1, 2)
+        amount = round(credits * CREDIT_VALUE, 2)
 
         async def charge() -> None:
             response = await self.client.post(
@@ -108,6 +110,10 @@ class ReferenceBot:
 
     async def reading(self, user_id: int, spread: str) -> None:
         async def generate() -> None:
+            async with tm.reading_cost(spread, credits=1):  # its OpenAI call priced beside the credit
+                await generate_priced()
+
+        async def generate_priced() -> None:
             await self._spend(user_id, 1)
             cached = await self._cache_get(f"reading:{spread}:{user_id}")
             if cached is None:

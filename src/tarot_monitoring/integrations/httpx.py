@@ -93,12 +93,21 @@ def _unwrap_long_poll() -> None:
 def instrument_httpx(
     *, tracer_provider: TracerProvider | None = None, meter_provider: MeterProvider | None = None
 ) -> None:
-    """Trace (and time) every request of every httpx client, sync and async; idempotent."""
+    """Trace (and time) every request of every httpx client, sync and async; idempotent.
+
+    Responses of the OpenAI API also report their token usage (see integrations/openai.py).
+    """
     ensure_instrumented(_instrumentor(), tracer_provider=tracer_provider, meter_provider=meter_provider)
     _wrap_long_poll()
+    from tarot_monitoring.integrations.openai import install_httpx_usage_reader
+
+    install_httpx_usage_reader()
 
 
 def uninstrument_httpx() -> None:
     """Undo `instrument_httpx()`; a no-op when it is not instrumented."""
     _unwrap_long_poll()
+    from tarot_monitoring.integrations.openai import remove_httpx_usage_reader
+
+    remove_httpx_usage_reader()  # wrapped after the instrumentor, so unwrapped before it
     ensure_uninstrumented(_instrumentor())

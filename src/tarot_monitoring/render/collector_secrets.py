@@ -157,7 +157,13 @@ def _raw_user_id_deletions(context: str) -> list[str]:
 
 
 def _redaction_patterns() -> str:
-    lines = ["blocked_key_patterns:", *_items([re2(scrubbing.SECRET_KEY.pattern)]), "blocked_values:"]
+    lines = [
+        "blocked_key_patterns:",
+        *_items([re2(scrubbing.SECRET_KEY.pattern)]),
+        "ignored_keys:",
+        *_items(sorted(scrubbing.NOT_SECRET_KEYS)),
+        "blocked_values:",
+    ]
     for name, pattern in blocked_values():
         lines += [f"  # {name}", *_items([pattern])]
     return "\n".join(lines) + "\n"

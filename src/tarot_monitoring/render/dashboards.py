@@ -28,7 +28,9 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
+from tarot_monitoring.llm_prices import LLM_PRICES_CURRENCY
 from tarot_monitoring.prometheus_semantics.durations import format_duration
+from tarot_monitoring.render.rules import llm as llm_rules
 from tarot_monitoring.spec import (
     DASHBOARD_DATA_RETENTION,
     ENDPOINT_BASELINES,
@@ -450,7 +452,24 @@ def _business_metrics() -> list[_Panel]:
                 )
             ],
         ).span(8),
+        _reading_cost_panel().span(24),
     ]
+
+
+def _reading_cost_panel() -> timeseries.Panel:
+    """Unit economics: what a reading costs in LLM tokens against what its credits earn, by spread."""
+    return _timeseries(
+        f"LLM cost per reading against earnings ({LLM_PRICES_CURRENCY})",
+        f"currency{LLM_PRICES_CURRENCY}",
+        [
+            (f"{llm_rules.AVG_COST}", "cost per reading {{tarot_spread}}"),
+            (f"{llm_rules.AVG_EARNED}", "earned per reading {{tarot_spread}}"),
+            (
+                f"sum by (gen_ai_request_model) (increase({llm_rules.LLM_COST}[1h]))",
+                "LLM spend per hour {{gen_ai_request_model}}",
+            ),
+        ],
+    )
 
 
 def main_dashboard() -> dict[str, Any]:

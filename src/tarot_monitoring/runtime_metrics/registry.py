@@ -204,6 +204,17 @@ class RuntimeMetrics:
         pool = redis_connection_pool(pool_or_client)
         return self._add(("pool/redis", name), _PoolSource("redis", name, pool, redis_pool_stats))
 
+    def register_pool(
+        self, pool: Any, *, name: str, db_system: str, read: Callable[[Any], PoolStats | None]
+    ) -> Registration:
+        """Report any connection pool as `name` through `read(pool)` (an integration's reader).
+
+        The same metrics and labels as the asyncpg and redis pools, so rules and panels on pool
+        saturation cover it unchanged; `read` runs at every collection and returns None to skip.
+        """
+        _check_name("pool", name)
+        return self._add((f"pool/{db_system}", name), _PoolSource(db_system, name, pool, read))
+
     def register_queue(self, name: str, depth: Callable[[], int]) -> Registration:
         """Report `depth()` as the depth of work queue `name`; it runs at every collection, keep it cheap."""
         _check_name("queue", name)

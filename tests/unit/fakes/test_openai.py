@@ -28,7 +28,30 @@ def test_openai_chat_completion_has_the_real_shape_and_usage(openai_http: httpx.
     ]
     usage = body["usage"]
     # 3 priming + (4 per message + len("Draw one card for me")=20 chars / 4 = 5), reply 91 chars -> 23
-    assert usage == {"prompt_tokens": 12, "completion_tokens": 23, "total_tokens": 35}
+    assert usage == {
+        "prompt_tokens": 12,
+        "completion_tokens": 23,
+        "total_tokens": 35,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def test_openai_reports_a_cached_prompt_prefix_in_whole_blocks(fake_openai: FakeOpenAI) -> None:
+    with FakeOpenAI(prompt_caching=True) as caching:
+        headers = {"Authorization": f"Bearer {caching.api_key}"}
+        long_prompt = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x" * 4400}]}
+        with httpx.Client(base_url=f"{caching.base_url}/v1", headers=headers, timeout=10) as client:
+            usage = client.post("/chat/completions", json=long_prompt).json()["usage"]
+            short = client.post("/chat/completions", json=CHAT).json()["usage"]
+    assert usage["prompt_tokens"] == 3 + 4 + 1100
+    assert usage["prompt_tokens_details"]["cached_tokens"] == 1024  # 8 blocks of 128
+    assert short["prompt_tokens_details"]["cached_tokens"] == 0  # below 1024 tokens: never cached
 
 
 def test_openai_max_tokens_truncates_with_finish_reason_length(openai_http: httpx.Client) -> None:

@@ -1,7 +1,9 @@
 """A fake of OpenAI's REST API: chat completions and models, with OpenAI's error shapes.
 
 Point the client at ``f"{fake.base_url}/v1"`` with ``api_key=fake.api_key``. Usage counts grow
-with the text (about four characters a token, OpenAI's rule of thumb).
+with the text (about four characters a token, OpenAI's rule of thumb), in OpenAI's full ``usage``
+shape (token details included); with ``prompt_caching=True`` a prompt of 1024 tokens or more
+reports its cached prefix the way OpenAI does (whole blocks of 128 tokens).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class FakeOpenAI(FakeServer):
         api_key: str = "sk-fake-openai-key-for-tests",
         models: tuple[str, ...] = DEFAULT_MODELS,
         reply: str = DEFAULT_REPLY,
+        prompt_caching: bool = False,
         port: int = 0,
     ) -> None:
         if not api_key.startswith("sk-"):
@@ -52,6 +55,7 @@ class FakeOpenAI(FakeServer):
             raise ValueError("models must name at least one model")
         super().__init__(port=port)
         self.api_key, self.models, self.reply = api_key, models, reply
+        self.prompt_caching = prompt_caching
         self._created = int(time.time())
         self._add_route("POST", "/v1/chat/completions", r"/v1/chat/completions", self._chat_completions)
         self._add_route("GET", "/v1/models", r"/v1/models", self._list_models)
@@ -146,6 +150,8 @@ class FakeOpenAI(FakeServer):
         if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit < _approx_tokens(content):
             content, finish_reason = content[: limit * 4], "length"
         completion_tokens = _approx_tokens(content)
+        # OpenAI caches prompt prefixes in blocks of 128 tokens once a prompt reaches 1024.
+        cached_tokens = (prompt_tokens // 128) * 128 if self.prompt_caching and prompt_tokens >= 1024 else 0
         body = {
             "id": f"chatcmpl-fake{self._next_id():012d}",
             "object": "chat.completion",
@@ -163,7 +169,15 @@ class FakeOpenAI(FakeServer):
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
+                "prompt_tokens_details": {"cached_tokens": cached_tokens, "audio_tokens": 0},
+                "completion_tokens_details": {
+                    "reasoning_tokens": 0,
+                    "audio_tokens": 0,
+                    "accepted_prediction_tokens": 0,
+                    "rejected_prediction_tokens": 0,
+                },
             },
+            "service_tier": "default",
             "system_fingerprint": "fp_fake",
         }
         return Response(200, body, (("x-request-id", f"req_{time.time_ns():x}"),))

@@ -16,7 +16,7 @@ in both versions), and an event whose timing matters falls between two evaluatio
 interval, or half the evaluation interval). Every expected value is computed for both versions
 and must be the same float (scenario.agreed).
 
-One module per rules area (``suite(catalog)`` each: api, api_baseline, slo, business, resources,
+One module per rules area (``suite(catalog)`` each: api, api_baseline, slo, business, llm, resources,
 health, pipeline, meta); the file model is in ``suite``, the helpers they share in ``scenario``.
 """
 
@@ -31,6 +31,7 @@ from tarot_monitoring.render.promtool import (
     api_baseline,
     business,
     health,
+    llm,
     meta,
     pipeline,
     resources,
@@ -46,6 +47,7 @@ _AREA_SUITES: Final[tuple[Callable[[Catalog], PromtoolSuite], ...]] = (
     api_baseline.suite,
     slo.suite,
     business.suite,
+    llm.suite,
     resources.suite,
     health.suite,
     pipeline.suite,
