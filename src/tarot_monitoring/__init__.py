@@ -11,6 +11,8 @@
 Only the names in ``__all__`` are the public API.
 """
 
+from typing import TYPE_CHECKING
+
 from tarot_monitoring.business import business
 from tarot_monitoring.config import ConfigurationError
 from tarot_monitoring.exporters import SignalCounts
@@ -26,6 +28,23 @@ from tarot_monitoring.telemetry import (
     hash_user_id,
     shutdown,
 )
+
+if TYPE_CHECKING:  # the lazily imported names, typed for the bot's type checker (else `object`)
+    from tarot_monitoring.health import HealthChecker
+    from tarot_monitoring.integrations.aiogram import instrument_aiogram
+    from tarot_monitoring.integrations.asyncpg import instrument_asyncpg
+    from tarot_monitoring.integrations.httpx import instrument_httpx
+    from tarot_monitoring.integrations.logging import instrument_logging
+    from tarot_monitoring.integrations.ptb import instrument_ptb
+    from tarot_monitoring.integrations.redis import instrument_redis
+    from tarot_monitoring.runtime_metrics import (
+        queue_processed,
+        register_asyncpg_pool,
+        register_queue,
+        register_redis_pool,
+        start_event_loop_lag_monitor,
+    )
+    from tarot_monitoring.status import MetricsCollector
 
 __version__ = "0.1.0"
 

@@ -75,11 +75,12 @@ def _bad(description: str) -> TelegramError:
 
 @dataclass(frozen=True)
 class BotApiCall:
-    """One Bot API call as the fake decoded it: canonical method name and parameters."""
+    """One Bot API call as the fake decoded it: canonical method name, parameters, what it answered."""
 
     method: str
     params: JSON
     ok: bool
+    result: object = None
     at: float = field(default_factory=time.time)
 
 
@@ -281,17 +282,17 @@ class FakeTelegram(FakeServer):
         try:
             result = METHODS[method](self, params)
         except TelegramError as exc:
-            self._record(method, params, ok=False)
+            self._record(BotApiCall(method, params, ok=False, result=exc.description))
             return self._fail(exc.code, exc.description, **exc.more)
-        self._record(method, params, ok=True)
         extra = {}
         if isinstance(result, tuple):
             result, extra = result[0], {"description": result[1]}
+        self._record(BotApiCall(method, params, ok=True, result=result))
         return Response(200, {"ok": True, "result": result, **extra})
 
-    def _record(self, method: str, params: JSON, *, ok: bool) -> None:
+    def _record(self, call: BotApiCall) -> None:
         with self._changed:
-            self._calls.append(BotApiCall(method, params, ok))
+            self._calls.append(call)
             self._changed.notify_all()
 
     def _download(self, request: Request, path: Mapping[str, str]) -> Response:
