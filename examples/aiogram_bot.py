@@ -2,7 +2,9 @@
 
 Readings from OpenAI (the official SDK), credits in PostgreSQL (SQLAlchemy async on asyncpg),
 sessions and a reading cache in Redis, credit packs sold for Telegram Stars. The lines marked
-``# tarot-monitoring`` are the only ones the kit adds; everything else is an ordinary bot.
+``# tarot-monitoring`` are the README's four adoption lines; those marked ``# tarot-monitoring:
+manual`` the manual calls that give the reading category and the business panels
+(docs/adopting.md). Everything else is an ordinary bot.
 
 Run it as a bot is run (see examples/README.md for every variable)::
 
@@ -58,6 +60,7 @@ MENU = InlineKeyboardMarkup(
 )
 
 
+@tm.operation("reading.generate", category="reading")  # tarot-monitoring: manual
 async def ask_the_cards(settings: Settings, store: Store, card: str, question: str) -> str:
     cached = await store.cached_reading(card, question)
     if cached is not None:
@@ -101,16 +104,19 @@ async def reading(
     if not await store.spend_credit(message.from_user.id):
         await message.answer("You have no readings left. /buy more with Stars.")
         return
+    tm.business.credit_transaction("spend", 1)  # tarot-monitoring: manual
     await bot.send_chat_action(message.chat.id, "typing")
     card = draw_card()
     try:
         text = await ask_the_cards(settings, store, card, question)
     except openai.APIError:
         logger.exception("reading failed for user %s asking %r", message.from_user.id, question)
+        tm.business.reading_failed(spread="one_card", reason="openai_error")  # tarot-monitoring: manual
         await message.answer("The cards are silent right now. Try again in a minute.")
         return
     logger.info("reading for user %s: %r -> %s", message.from_user.id, question, card)
     await message.answer(f"🔮 {card}\n\n{text}", reply_markup=MENU)
+    tm.business.reading_completed(spread="one_card")  # tarot-monitoring: manual
 
 
 @router.callback_query(F.data == "draw")
@@ -121,6 +127,7 @@ async def draw(query: CallbackQuery, store: Store, settings: Settings, bot: Bot)
     if not await store.spend_credit(query.from_user.id):
         await bot.send_message(query.from_user.id, "You have no readings left. /buy more with Stars.")
         return
+    tm.business.credit_transaction("spend", 1)  # tarot-monitoring: manual
     card = draw_card()
     text = await ask_the_cards(settings, store, card, "")
     await bot.send_photo(
@@ -128,6 +135,7 @@ async def draw(query: CallbackQuery, store: Store, settings: Settings, bot: Bot)
         BufferedInputFile(card_image(card), f"{card}.png"),
         caption=f"{card}\n\n{text}"[:1024],
     )
+    tm.business.reading_completed(spread="one_card")  # tarot-monitoring: manual
 
 
 @router.message(Command("buy"))
@@ -159,6 +167,7 @@ async def paid(message: Message, store: Store) -> None:
     assert message.successful_payment is not None
     payment = message.successful_payment
     credits = await store.add_credits(message.from_user.id, PACK_CREDITS, payment.telegram_payment_charge_id)
+    tm.business.credit_transaction("purchase", PACK_CREDITS)  # tarot-monitoring: manual
     logger.info(
         "user %s paid %d %s; %d credits",
         message.from_user.id,

@@ -2,8 +2,9 @@
 
 Readings from OpenAI (plain httpx calls to the REST API), credits in PostgreSQL (SQLAlchemy async
 on asyncpg), sessions and a reading cache in Redis, credit packs sold for Telegram Stars. The
-lines marked ``# tarot-monitoring`` are the only ones the kit adds; everything else is an
-ordinary bot.
+lines marked ``# tarot-monitoring`` are the README's four adoption lines; those marked
+``# tarot-monitoring: manual`` the manual calls that give the reading category and the business
+panels (docs/adopting.md). Everything else is an ordinary bot.
 
 Run it as a bot is run (see examples/README.md for every variable)::
 
@@ -63,6 +64,7 @@ def store_of(holder: ContextTypes.DEFAULT_TYPE | Application) -> Store:  # type:
     return store
 
 
+@tm.operation("reading.generate", category="reading")  # tarot-monitoring: manual
 async def ask_the_cards(context: ContextTypes.DEFAULT_TYPE, card: str, question: str) -> str:
     store, settings = store_of(context), context.bot_data["settings"]
     cached = await store.cached_reading(card, question)
@@ -109,16 +111,19 @@ async def reading(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await store_of(context).spend_credit(user_id):
         await update.message.reply_text("You have no readings left. /buy more with Stars.")
         return
+    tm.business.credit_transaction("spend", 1)  # tarot-monitoring: manual
     await context.bot.send_chat_action(update.message.chat_id, ChatAction.TYPING)
     card = draw_card()
     try:
         text = await ask_the_cards(context, card, question)
     except httpx.HTTPError:
         logger.exception("reading failed for user %s asking %r", user_id, question)
+        tm.business.reading_failed(spread="one_card", reason="openai_error")  # tarot-monitoring: manual
         await update.message.reply_text("The cards are silent right now. Try again in a minute.")
         return
     logger.info("reading for user %s: %r -> %s", user_id, question, card)
     await update.message.reply_text(f"🔮 {card}\n\n{text}", reply_markup=MENU)
+    tm.business.reading_completed(spread="one_card")  # tarot-monitoring: manual
 
 
 async def draw(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -129,11 +134,13 @@ async def draw(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await store_of(context).spend_credit(query.from_user.id):
         await context.bot.send_message(query.from_user.id, "You have no readings left. /buy more with Stars.")
         return
+    tm.business.credit_transaction("spend", 1)  # tarot-monitoring: manual
     card = draw_card()
     text = await ask_the_cards(context, card, "")
     await context.bot.send_photo(
         query.from_user.id, card_image(card), caption=f"{card}\n\n{text}"[:1024], filename=f"{card}.png"
     )
+    tm.business.reading_completed(spread="one_card")  # tarot-monitoring: manual
 
 
 async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -166,6 +173,7 @@ async def paid(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert update.effective_user is not None
     payment, user_id = message.successful_payment, update.effective_user.id
     credits = await store_of(context).add_credits(user_id, PACK_CREDITS, payment.telegram_payment_charge_id)
+    tm.business.credit_transaction("purchase", PACK_CREDITS)  # tarot-monitoring: manual
     logger.info("user %s paid %d %s; %d credits", user_id, payment.total_amount, payment.currency, credits)
     await message.reply_text(f"Thank you! You now have {credits} readings.")
 

@@ -400,6 +400,35 @@ def test_the_failed_reading_is_an_error_span_in_its_update(
     assert {span["traceId"] for span in failing} <= update_traces
 
 
+def test_the_manual_reading_operation_is_a_reading_span_in_the_update(run: BotRun) -> None:
+    trace = run.trace_of("message", "reading")
+    (update,) = [span for span in trace if span["name"].startswith("telegram.update")]
+    readings = [span for span in trace if span["attributes"].get("tarot.category") == "reading"]
+    assert [span["attributes"].get("tarot.operation") for span in readings] == ["reading.generate"]
+    assert readings[0]["parentSpanId"] == update["spanId"]
+
+
+def _sum(points: list[dict[str, Any]], **wanted: str) -> float:
+    total = 0.0
+    for point in points:
+        attrs = attributes(point.get("attributes", []))
+        if all(attrs.get(key) == value for key, value in wanted.items()):
+            total = max(total, float(point.get("asInt", point.get("asDouble", point.get("count", 0)))))
+    return total
+
+
+def test_category_and_business_metrics_arrive_without_a_collector(run: BotRun) -> None:
+    """The manual calls' metrics come from the SDK itself: the last cumulative points are the totals."""
+    metrics = run.capture.metrics()
+    durations = metrics["tarot.operation.duration"]
+    assert _sum(durations, **{"tarot.category": "reading", "tarot.outcome": "success"}) == 2
+    assert _sum(durations, **{"tarot.category": "reading", "tarot.outcome": "error"}) == 1
+    assert _sum(metrics["tarot.readings"], **{"tarot.outcome": "success"}) == 2
+    assert _sum(metrics["tarot.readings"], **{"tarot.outcome": "error"}) == 1
+    assert _sum(metrics["tarot.credit.transactions"], **{"tarot.credit.kind": "spend"}) == 3
+    assert _sum(metrics["tarot.credit.amount"], **{"tarot.credit.kind": "purchase"}) == 5
+
+
 def test_no_secret_is_exported(run: BotRun) -> None:
     raw = run.capture.raw()
     assert run.capture.spans(), "nothing was exported, so nothing could leak"
