@@ -161,6 +161,7 @@ class BotRun:
     credits: int
     ledger: list[tuple[int, str]]
     replies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    step_s: dict[str, float] = field(default_factory=dict)
 
     def traces(self) -> dict[str, list[dict[str, Any]]]:
         by_trace: dict[str, list[dict[str, Any]]] = {}
@@ -198,7 +199,20 @@ def _wait(
         pytest.fail(f"{exc} (waiting for {what!r}; bot {alive}):\n{log.read_text()[-4000:]}")
 
 
-def _run_bot(bot: str, mode: str, postgres_dsn: str, redis_url: str, workdir: Path) -> BotRun:
+def _run_bot(
+    bot: str,
+    mode: str,
+    postgres_dsn: str,
+    redis_url: str,
+    workdir: Path,
+    *,
+    script: Path | None = None,
+    otlp_endpoint: str | None = None,
+) -> BotRun:
+    """Run `bot` (or `script`, a variant of it) through the conversation and stop it.
+
+    `otlp_endpoint` sends its telemetry elsewhere than the capture (an unreachable collector).
+    """
     schema = f"example_{bot}_{mode}_{uuid.uuid4().hex[:8]}"
     with (
         FakeTelegram(token=TOKEN) as telegram,
@@ -222,7 +236,7 @@ def _run_bot(bot: str, mode: str, postgres_dsn: str, redis_url: str, workdir: Pa
             "WEBHOOK_SECRET": WEBHOOK_SECRET,
             "LOG_FILE": str(log_file),
             # Where a deployment points the kit: here, the capture, with short export delays.
-            "OTEL_EXPORTER_OTLP_ENDPOINT": capture.endpoint,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint or capture.endpoint,
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             "OTEL_BSP_SCHEDULE_DELAY": "200",
             "OTEL_BLRP_SCHEDULE_DELAY": "200",
@@ -234,14 +248,14 @@ def _run_bot(bot: str, mode: str, postgres_dsn: str, redis_url: str, workdir: Pa
         }
         with output_file.open("wb") as output:
             process = subprocess.Popen(
-                [sys.executable, str(BOTS[bot])],
+                [sys.executable, str(script or BOTS[bot])],
                 env=env,
                 cwd=workdir,
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
         try:
-            replies = _talk(telegram, openai, process, output_file, mode)
+            replies, step_s = _talk(telegram, openai, process, output_file, mode)
         finally:
             started = time.monotonic()
             if process.poll() is None:
@@ -265,22 +279,27 @@ def _run_bot(bot: str, mode: str, postgres_dsn: str, redis_url: str, workdir: Pa
         credits=credits,
         ledger=ledger,
         replies=replies,
+        step_s=step_s,
     )
 
 
 def _talk(
     telegram: FakeTelegram, openai: FakeOpenAI, process: subprocess.Popen[bytes], log: Path, mode: str
-) -> dict[str, dict[str, Any]]:
-    """The conversation; returns the bot's replies by step."""
+) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
+    """The conversation; returns the bot's replies by step and how long each reply took."""
     _wait(telegram, "setMyCommands", "", process, log, START_TIMEOUT_S)
     _wait(telegram, "setWebhook" if mode == "webhook" else "getUpdates", "", process, log)
     person = {"user_id": USER_ID, "chat_id": USER_ID, "first_name": FIRST_NAME, "username": USERNAME}
     replies: dict[str, dict[str, Any]] = {}
+    steps: dict[str, float] = {}
+    sent = time.monotonic()
     telegram.push_message("/start", **person)
     replies["start"] = _wait(telegram, "sendMessage", "Welcome", process, log).params
+    steps["start"], sent = time.monotonic() - sent, time.monotonic()
     telegram.push_message(f"/reading {QUESTION} {uuid.uuid4().hex[:6]}", **person)
     reading = _wait(telegram, "sendMessage", "🔮", process, log)
     replies["reading"] = reading.params
+    steps["reading"] = time.monotonic() - sent
     telegram.push_callback_query(reading.result, "draw", user_id=USER_ID)
     replies["draw"] = _wait(telegram, "sendPhoto", "", process, log).params
     telegram.push_message("/buy", **person)
@@ -299,7 +318,7 @@ def _talk(
         if time.monotonic() > deadline:
             pytest.fail("the second user's /start got no answer")
         time.sleep(0.05)
-    return replies
+    return replies, steps
 
 
 def _ledger(postgres_dsn: str, schema: str) -> tuple[int, list[tuple[int, str]]]:
