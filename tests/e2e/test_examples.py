@@ -36,8 +36,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from tarot_monitoring.demo.fakes import FakeOpenAI, FakeTelegram
 from tarot_monitoring.demo.fakes.server import ThreadedHttpServer
 from tarot_monitoring.http_server import HttpServer, Request, Response
-from tarot_monitoring.stack import free_ports
-from tests.e2e.conftest_stack import attributes
+from tarot_monitoring.stack import Stack, free_ports
+from tests.e2e.conftest_stack import Prometheus, ReceivingEnd, attributes, collector_log, unique, wait_until
+from tests.e2e.conftest_stack import collector_binary as collector_binary  # fixtures
+from tests.e2e.conftest_stack import prometheus as prometheus
+from tests.e2e.conftest_stack import receiving_end as receiving_end
+from tests.e2e.conftest_stack import stack as stack
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -208,10 +212,11 @@ def _run_bot(
     *,
     script: Path | None = None,
     otlp_endpoint: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> BotRun:
     """Run `bot` (or `script`, a variant of it) through the conversation and stop it.
 
-    `otlp_endpoint` sends its telemetry elsewhere than the capture (an unreachable collector).
+    `otlp_endpoint` sends its telemetry elsewhere than the capture (a collector, or none).
     """
     schema = f"example_{bot}_{mode}_{uuid.uuid4().hex[:8]}"
     with (
@@ -245,6 +250,7 @@ def _run_bot(
             # The real bot talks to api.openai.com, which the kit names by default; the fake needs naming.
             "TAROT_DEPENDENCY_HOSTS": f"127.0.0.1:{openai.port}=openai",
             "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
         }
         with output_file.open("wb") as output:
             process = subprocess.Popen(
@@ -538,3 +544,59 @@ def test_llm_cost_per_reading_is_measured(run: BotRun, request: pytest.FixtureRe
     metrics = run.capture.metrics()
     assert "gen_ai.client.token.usage" in metrics
     assert any("cost" in name for name in metrics), sorted(metrics)
+
+
+# -- through the collector -----------------------------------------------------------------------
+
+
+def test_through_the_collector_every_category_gets_latency_in_prometheus(
+    postgres_dsn: str,
+    redis_url: str,
+    tmp_path: Path,
+    stack: Stack,
+    prometheus: Prometheus,
+    receiving_end: ReceivingEnd,
+) -> None:
+    """With the collector, the database and cache spans become per-category latency series (the
+    collector's span metrics): the four lines give the spec's database and cache panels, the
+    manual reading operation the reading panel. The Tempo leg carries the update traces, scrubbed."""
+    environment = unique("examples")
+    run = _run_bot(
+        "aiogram",
+        "polling",
+        postgres_dsn,
+        redis_url,
+        tmp_path,
+        otlp_endpoint=stack.otlp_http_endpoint,
+        extra_env={"TAROT_ENVIRONMENT": environment},
+    )
+    assert run.exit_code == 0, run.output[-4000:]
+    selector = f'deployment_environment_name="{environment}"'
+
+    def categories() -> dict[str, float] | None:
+        found = prometheus.values_by(
+            f"sum by (tarot_category) (traces_span_metrics_calls_total{{{selector}}})", "tarot_category"
+        )
+        # two readings and the failed one; the first flush may come before the last span ended
+        return found if {"database", "cache"} <= set(found) and found.get("reading") == 3 else None
+
+    found = wait_until(categories, timeout_s=60, what="category span metrics", diagnose=collector_log(stack))
+    assert found["database"] > 0
+    assert found["cache"] > 0
+    buckets = prometheus.query(
+        f"sum by (tarot_category, le) (traces_span_metrics_duration_seconds_bucket{{{selector}}})"
+    )
+    assert {item["metric"].get("tarot_category") for item in buckets} >= {"database", "cache", "reading"}
+    # Tail sampling keeps the error trace (the failed reading) for Tempo; nothing secret in it.
+    wait_until(
+        lambda: any(
+            s["name"].startswith("telegram.update")
+            and s["resource"].get("deployment.environment.name") == environment
+            for s in receiving_end.spans()
+        ),
+        timeout_s=60,
+        what="update spans on the Tempo leg",
+    )
+    raw = receiving_end.raw()
+    for secret in (TOKEN, OPENAI_KEY, WEBHOOK_SECRET):
+        assert secret not in raw
