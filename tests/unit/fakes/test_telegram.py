@@ -464,3 +464,55 @@ async def test_webhook_delivery_with_secret_and_retries(fake_telegram: FakeTeleg
     info = (await asyncio.to_thread(httpx.post, f"{api}/getWebhookInfo")).json()["result"]
     assert info["pending_update_count"] == 0
     assert info["last_error_message"].startswith("Wrong response from the webhook: 500")
+
+
+async def test_error_answers_become_each_clients_own_exceptions(
+    fake_telegram: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """400, 401, 409 and 429 parse into the exceptions aiogram and PTB raise for the real Bot API."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")  # PTB 22 warns on RetryAfter without it
+    from aiogram import Bot as AiogramBot
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.exceptions import (
+        TelegramBadRequest,
+        TelegramConflictError,
+        TelegramRetryAfter,
+        TelegramUnauthorizedError,
+    )
+    from telegram import Bot as PtbBot
+    from telegram.error import BadRequest, Conflict, InvalidToken, RetryAfter
+
+    server = TelegramAPIServer.from_base(fake_telegram.base_url)
+    session = AiohttpSession(api=server)
+    wrong_session = AiohttpSession(api=server)
+    aiogram_bot = AiogramBot(fake_telegram.token, session=session)
+    wrong_token = AiogramBot("42:WRONG", session=wrong_session)
+    ptb_bot = PtbBot(fake_telegram.token, base_url=f"{fake_telegram.base_url}/bot")
+    await ptb_bot.initialize()
+    try:
+        with pytest.raises(TelegramBadRequest, match="message to delete not found"):
+            await aiogram_bot.delete_message(42, 999)
+        with pytest.raises(BadRequest, match="Message to delete not found"):
+            await ptb_bot.delete_message(42, 999)
+        with pytest.raises(TelegramUnauthorizedError):
+            await wrong_token.get_me()
+        with pytest.raises(InvalidToken):  # initialize() calls getMe; a failed one closes the bot
+            async with PtbBot("42:WRONG", base_url=f"{fake_telegram.base_url}/bot"):
+                pass
+        await aiogram_bot.set_webhook("https://bot.example/hook")
+        with pytest.raises(TelegramConflictError):
+            await aiogram_bot.get_updates()
+        with pytest.raises(Conflict):
+            await ptb_bot.get_updates()
+        await aiogram_bot.delete_webhook()
+        fake_telegram.set_faults(fail_every_nth=1, error_status=429)
+        with pytest.raises(TelegramRetryAfter) as aiogram_retry:
+            await aiogram_bot.send_message(42, "hi")
+        with pytest.raises(RetryAfter, match="Retry in 0:00:01"):
+            await ptb_bot.send_message(42, "hi")
+    finally:
+        await session.close()
+        await wrong_session.close()
+        await ptb_bot.shutdown()
+    assert aiogram_retry.value.retry_after == 1
