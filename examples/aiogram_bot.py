@@ -35,6 +35,8 @@ from aiogram.types import (
 )
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
+
+import tarot_monitoring as tm  # tarot-monitoring
 from tarot_core import (
     PACK_CREDITS,
     PACK_PAYLOAD,
@@ -45,8 +47,6 @@ from tarot_core import (
     card_image,
     draw_card,
 )
-
-import tarot_monitoring as tm  # tarot-monitoring
 
 logger = logging.getLogger("tarot_bot")
 router = Router()

@@ -19,16 +19,6 @@ import os
 from urllib.parse import urlsplit
 
 import httpx
-from tarot_core import (
-    PACK_CREDITS,
-    PACK_PAYLOAD,
-    PACK_STARS,
-    READING_PROMPT,
-    Settings,
-    Store,
-    card_image,
-    draw_card,
-)
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Update
 from telegram.constants import ChatAction
 from telegram.ext import (
@@ -42,6 +32,16 @@ from telegram.ext import (
 )
 
 import tarot_monitoring as tm  # tarot-monitoring
+from tarot_core import (
+    PACK_CREDITS,
+    PACK_PAYLOAD,
+    PACK_STARS,
+    READING_PROMPT,
+    Settings,
+    Store,
+    card_image,
+    draw_card,
+)
 
 logger = logging.getLogger("tarot_bot")
 OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/")
