@@ -181,8 +181,12 @@ class FakeTelegram(FakeServer):
             self._changed.notify_all()
             return int(queued["update_id"])
 
-    def _user(self, user_id: int, first_name: str, username: str | None) -> JSON:
+    def _user(
+        self, user_id: int, first_name: str, username: str | None, last_name: str | None = None
+    ) -> JSON:
         user: JSON = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "en"}
+        if last_name:
+            user["last_name"] = last_name
         if username:
             user["username"] = username
         with self._lock:
@@ -197,18 +201,21 @@ class FakeTelegram(FakeServer):
         chat_id: int = 1001,
         user_id: int = 1001,
         first_name: str = "Alice",
+        last_name: str | None = None,
         username: str | None = None,
     ) -> int:
         """Queue a private text message from a user (a ``/command`` gets its bot_command entity)."""
-        message = self._incoming(user_id, first_name, username, chat_id)
+        message = self._incoming(user_id, first_name, username, chat_id, last_name)
         message["text"] = text
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [{"offset": 0, "length": len(command), "type": "bot_command"}]
         return self.push_update({"message": message})
 
-    def _incoming(self, user_id: int, first_name: str, username: str | None, chat_id: int) -> JSON:
-        user = self._user(user_id, first_name, username)
+    def _incoming(
+        self, user_id: int, first_name: str, username: str | None, chat_id: int, last_name: str | None = None
+    ) -> JSON:
+        user = self._user(user_id, first_name, username, last_name)
         with self._lock:
             chat = self._chats.get(chat_id) or {"id": chat_id, "type": "private", "first_name": first_name}
         return {"message_id": self._next_id(), "from": user, "chat": chat, "date": int(time.time())}
@@ -719,7 +726,12 @@ def _answer_pre_checkout_query(fake: FakeTelegram, params: JSON) -> object:
         charge = f"stxFake{fake._next_id():012d}"
         with fake._lock:
             fake._charges[charge] = False
-        message = fake._incoming(query["from"]["id"], query["from"]["first_name"], None, query["chat_id"])
+        message: JSON = {
+            "message_id": fake._next_id(),
+            "from": query["from"],
+            "chat": fake._chat(query["chat_id"]),
+            "date": int(time.time()),
+        }
         message["successful_payment"] = {
             "currency": query["currency"],
             "total_amount": query["total_amount"],
