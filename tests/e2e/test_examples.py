@@ -11,6 +11,9 @@ and metrics.
 
 Assertions that need work still on other branches are marked ``xfail(strict=True)`` with the
 branch named, so they turn into failures (XPASS) the moment that work lands and the mark can go.
+
+About 600 lines in one file on purpose: the OTLP capture and the runner serve only this scenario,
+and `bench/bench_examples.py` reuses the runner from here.
 """
 
 from __future__ import annotations
