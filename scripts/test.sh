@@ -36,7 +36,7 @@ export PATH="$VENV/bin:$PATH"
 # Run every check even after one fails, so a single run shows all problems.
 failed=()
 lint_paths=()
-for d in src tests bench; do [ -e "$d" ] && lint_paths+=("$d"); done
+for d in src tests bench examples; do [ -e "$d" ] && lint_paths+=("$d"); done
 log "ruff check ${lint_paths[*]}"
 ruff check "${lint_paths[@]}" || failed+=("ruff")
 log "mypy (strict, from pyproject.toml)"

@@ -29,10 +29,28 @@ from tarot_monitoring.telemetry import (
     shutdown,
 )
 
-if TYPE_CHECKING:  # imported on first use (see __getattr__); typed for the bot's type checker
+if TYPE_CHECKING:  # the lazily imported names, typed for the bot's type checker (else `object`)
+    from tarot_monitoring.health import HealthChecker
+    from tarot_monitoring.integrations.aiogram import instrument_aiogram
+    from tarot_monitoring.integrations.aiohttp_client import instrument_aiohttp_client
+    from tarot_monitoring.integrations.aiohttp_server import instrument_aiohttp_server
+    from tarot_monitoring.integrations.asgi import instrument_asgi
+    from tarot_monitoring.integrations.asyncpg import instrument_asyncpg
+    from tarot_monitoring.integrations.httpx import instrument_httpx
+    from tarot_monitoring.integrations.logging import instrument_logging
     from tarot_monitoring.integrations.openai import instrument_openai
+    from tarot_monitoring.integrations.ptb import instrument_ptb
+    from tarot_monitoring.integrations.redis import instrument_redis
     from tarot_monitoring.integrations.sqlalchemy import instrument_sqlalchemy
     from tarot_monitoring.llm_cost import reading_cost
+    from tarot_monitoring.runtime_metrics import (
+        queue_processed,
+        register_asyncpg_pool,
+        register_queue,
+        register_redis_pool,
+        start_event_loop_lag_monitor,
+    )
+    from tarot_monitoring.status import MetricsCollector
 
 __version__ = "0.1.0"
 

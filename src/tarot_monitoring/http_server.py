@@ -93,7 +93,8 @@ class HttpError(Exception):
 
 @dataclass(frozen=True)
 class Response:
-    """A JSON answer: status, body (encoded with ``json.dumps``; datetimes as ISO 8601), extra headers."""
+    """An answer: status, body (encoded with ``json.dumps``, datetimes as ISO 8601; bytes sent as
+    they are, as ``application/octet-stream``), extra headers."""
 
     status: int
     body: object = None
@@ -433,14 +434,19 @@ class HttpServer:
 
 
 def _encode(response: Response, *, keep: bool, head_only: bool) -> bytes:
-    payload = json.dumps(response.body, default=_json_default).encode()
+    raw = isinstance(response.body, bytes)  # a file download (the fake Bot API's /file/ route)
+    payload = (
+        response.body
+        if isinstance(response.body, bytes)
+        else (json.dumps(response.body, default=_json_default).encode())
+    )
     try:
         reason = HTTPStatus(response.status).phrase
     except ValueError:
         reason = "Status"
     lines = [
         f"HTTP/1.1 {response.status} {reason}",
-        "Content-Type: application/json",
+        f"Content-Type: {'application/octet-stream' if raw else 'application/json'}",
         f"Content-Length: {len(payload)}",
         f"Connection: {'keep-alive' if keep else 'close'}",
     ]

@@ -481,8 +481,11 @@ async def test_telegram_payments_become_business_telemetry_without_bot_code(
         await message.answer("Thank you: 50 credits added")
 
     instrument_aiogram(dispatcher)
+    pre_checkout = pre_checkout_update(1, "XTR", 50)
+    query = pre_checkout["pre_checkout_query"]
+    fake_telegram.expect_pre_checkout_query(query, chat_id=query["from"]["id"])
     for raw in (
-        pre_checkout_update(1, "XTR", 50),
+        pre_checkout,
         payment_message_update(2, "XTR", 50),  # Telegram Stars: whole Stars
         payment_message_update(3, "USD", 1450),  # US$ 14.50 in cents
         payment_message_update(4, "JPY", 500),  # yen have no minor unit
@@ -516,7 +519,9 @@ async def test_telegram_payments_become_business_telemetry_without_bot_code(
     dropped = point_values(captured, semconv.DROPPED_VALUES, semconv.DROPPED_API, semconv.DROPPED_REASON)
     assert dropped == {("telegram_payment", "unknown_currency"): 1}
     # The bot's own calls went out and were traced in their update's trace, tagged telegram.
-    assert fake_telegram.pre_checkout_answers == [{"id": "pcq-1", "ok": True}]
+    answers = fake_telegram.calls("answerPreCheckoutQuery")
+    answered = [(call.params["pre_checkout_query_id"], call.params["ok"]) for call in answers]
+    assert answered == [("pcq-1", "true")]
     spans = captured.spans()
     root = only(spans, "telegram.update pre_checkout_query")
     (answer,) = [span for span in spans if span.name == "POST" and parent_id(span) == root.context.span_id]
