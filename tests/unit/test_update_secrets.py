@@ -177,3 +177,19 @@ def test_attributes_recorded_in_an_update_trace_elsewhere_can_be_redacted_by_its
         assert redact_trace_attributes(trace_id + 1, dropped) is dropped
     finally:
         registry.clear()
+
+
+def test_a_commands_argument_is_a_secret_on_its_own() -> None:
+    # aiogram's CommandObject.args / PTB's context.args: the bot logs the question, not "/reading ...".
+    redact = Redactor(UpdateSecrets.of(words=["/reading@tarot_bot Will the new job suit me"])).text
+    assert redact("reading for user: 'Will the new job suit me' -> The Star") == (
+        f"reading for user: '{REDACTED}' -> The Star"
+    )
+
+
+def test_an_id_inside_a_hex_trace_id_is_left_alone() -> None:
+    redact = Redactor(UpdateSecrets.of(ids=[5550001])).text
+    trace_id = "d479f72364dd5550001e4f8a9b0c1d2e"
+    assert redact(f"otelTraceID={trace_id} user=5550001 chat_5550001") == (
+        f"otelTraceID={trace_id} user={REDACTED} chat_{REDACTED}"
+    )

@@ -66,9 +66,15 @@ def _id_forms(value: int) -> Iterator[str]:
         yield digits[3:]  # a supergroup or channel id is also written without its -100
 
 
+_COMMAND: Final = re.compile(r"/\w+(?:@\w+)?\s+")
+
+
 def _text_forms(value: str) -> Iterator[str]:
     stripped = value.strip()
     yield stripped
+    command = _COMMAND.match(stripped)
+    if command is not None:
+        yield stripped[command.end() :]  # "/reading <question>": the bot logs the question alone
     if "\n" in stripped:
         yield from (line.strip() for line in stripped.splitlines())
 
@@ -104,7 +110,8 @@ class Redactor:
     def __init__(self, secrets: UpdateSecrets) -> None:
         parts = []
         if secrets.ids:
-            parts.append(r"(?<!\d)(?:" + "|".join(map(re.escape, secrets.ids)) + r")(?!\d)")
+            # Bounded by letters too: a digit run inside a hex trace or span id is not a user id.
+            parts.append(r"(?<![0-9A-Za-z])(?:" + "|".join(map(re.escape, secrets.ids)) + r")(?![0-9A-Za-z])")
         if secrets.words:
             # A token boundary on each side only where the secret itself starts/ends with a word
             # character: "@nastya" and "/reading" still match after a letter-less neighbour.
