@@ -228,6 +228,7 @@ class _DemoRun:
             openai_url=fakes.openai.base_url,
             openai_api_key=fakes.openai.api_key,
             payment_url=fakes.payments.base_url,
+            payment_api_key=fakes.payments.api_key,
         )
         self.snapshot: MetricsSnapshot | None = None
         self.fired: tuple[AlertView, ...] = ()
