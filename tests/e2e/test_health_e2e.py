@@ -20,7 +20,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from tarot_monitoring.demo.fakes import FakeServices
-from tarot_monitoring.health import HealthChecker, HealthServer
+from tarot_monitoring.health import HealthChecker, HealthServer, LedgerSchema
 from tarot_monitoring.scrubbing import Scrubber
 
 pytestmark = pytest.mark.e2e
@@ -97,7 +97,8 @@ async def test_hanging_dependencies_are_unhealthy_within_the_budget(
         redis=f"redis://{hung}/0",
         telegram_url=f"http://{hung}/bot{TOKEN}",
         openai_url=f"http://{hung}",
-        payment_url=f"http://{hung}/status",
+        payment_url=f"http://{hung}",
+        payment_api_key="sk_test_hung",
         timeout_s=0.5,
         budget_s=2.0,
         meter_provider=provider,
@@ -177,6 +178,7 @@ async def test_every_check_against_real_services_and_the_fakes(
         openai_api_key=openai.api_key,
         telegram_url=telegram.api_url,
         payment_url=payments.base_url,
+        payment_api_key=payments.api_key,
         credit_check=ledger,
         meter_provider=provider,
     )
@@ -191,7 +193,7 @@ async def test_every_check_against_real_services_and_the_fakes(
     assert sorted(healthy.checks) == ["credit", "database", "openai", "payment", "redis", "telegram"]
     assert healthy.checks["telegram"].details == {"bot_username": telegram.bot_username}
     assert healthy.checks["openai"].details == {"http_status": 200}
-    assert healthy.checks["payment"].details == {"http_status": 404}  # reachable: it answered
+    assert healthy.checks["payment"].details == {"http_status": 200, "livemode": False}
     assert healthy.status in ("healthy", "degraded")
     assert all(result.error is None or result.error.startswith("slow:") for result in healthy.checks.values())
     assert telegram.request_counts()["GET /bot{token}/getMe"] >= 2
@@ -200,3 +202,97 @@ async def test_every_check_against_real_services_and_the_fakes(
     assert hung.checks["telegram"].error == f"no answer within {checker.timeout_s:g}s"
     assert hung.status == "unhealthy"  # telegram is critical
     assert telegram.token not in hung.to_json()
+
+
+# --- the credit ledger, on the real PostgreSQL -------------------------------------------------------
+
+
+async def _ledger_tables(connection: asyncpg.Connection, schema: str) -> None:
+    """The table shape LedgerSchema documents, with three consistent accounts."""
+    await connection.execute(
+        f"""
+        CREATE TABLE "{schema}".credit_ledger (
+            id bigserial PRIMARY KEY, user_id bigint NOT NULL, amount integer NOT NULL
+        );
+        CREATE INDEX ON "{schema}".credit_ledger (user_id);
+        CREATE TABLE "{schema}".credit_balances (user_id bigint PRIMARY KEY, balance integer NOT NULL);
+        INSERT INTO "{schema}".credit_ledger (user_id, amount)
+            VALUES (1, 100), (1, -30), (2, 50), (3, 10), (3, -10);
+        INSERT INTO "{schema}".credit_balances VALUES (1, 70), (2, 50), (3, 0);
+        """
+    )
+
+
+def _schema(schema: str, sample: int = 100) -> LedgerSchema:
+    return LedgerSchema(
+        ledger_table=f"{schema}.credit_ledger", balance_table=f"{schema}.credit_balances", sample=sample
+    )
+
+
+async def test_ledger_check_shipped_query(
+    provider: MeterProvider,
+    postgres_dsn: str,
+    pool: asyncpg.Pool,
+    pg_conn: asyncpg.Connection,
+    pg_schema: str,
+) -> None:
+    await _ledger_tables(pg_conn, pg_schema)
+    by_pool = HealthChecker(postgres=pool, credit_check=_schema(pg_schema), meter_provider=provider)
+    by_dsn = HealthChecker(postgres=postgres_dsn, credit_check=_schema(pg_schema), meter_provider=provider)
+    consistent = await by_pool.check_health()
+    # A spend written to the ledger whose cached balance was never updated, and an account with
+    # movements but no balance row: two inconsistent accounts.
+    await pg_conn.execute(
+        f'INSERT INTO "{pg_schema}".credit_ledger (user_id, amount) VALUES (2, -20), (4, 5)'
+    )
+    broken = await by_dsn.check_health()
+    narrow = HealthChecker(postgres=pool, credit_check=_schema(pg_schema, sample=1), meter_provider=provider)
+    newest_only = await narrow.check_health()
+    for checker in (by_pool, by_dsn, narrow):
+        await checker.aclose()
+
+    assert consistent.checks["credit"].status == "healthy"
+    assert consistent.checks["credit"].details == {"inconsistent": 0, "checked": 3}
+    assert broken.checks["credit"].status == "unhealthy"
+    assert broken.checks["credit"].details == {"inconsistent": 2, "checked": 4}
+    assert (
+        broken.checks["credit"].error == "2 of 4 sampled accounts: ledger sum differs from the cached balance"
+    )
+    assert broken.status == "degraded"  # credit is a component failure (P2), not critical
+    assert newest_only.checks["credit"].details == {"inconsistent": 1, "checked": 1}  # account 4 only
+
+
+async def test_ledger_check_with_the_bots_own_query_and_its_faults(
+    provider: MeterProvider, pool: asyncpg.Pool, pg_conn: asyncpg.Connection, pg_schema: str
+) -> None:
+    await _ledger_tables(pg_conn, pg_schema)
+    own = (
+        f"SELECT count(*) FILTER (WHERE balance < 0) AS negative, count(*) AS checked "
+        f'FROM "{pg_schema}".credit_balances'
+    )
+    cases = {
+        "own": own,
+        "garbage": "SELECT 'all good'",
+        "no_row": f'SELECT 1 FROM "{pg_schema}".credit_balances WHERE false',
+        "error": f'SELECT count(*) FROM "{pg_schema}".no_such_table',
+        "slow": "SELECT pg_sleep(5)::text IS NULL",
+    }
+    results = {}
+    for name, query in cases.items():
+        checker = HealthChecker(postgres=pool, credit_check=query, timeout_s=0.5, meter_provider=provider)
+        results[name] = (await asyncio.wait_for(checker.check_health(), timeout=15)).checks["credit"]
+        await checker.aclose()
+
+    assert (results["own"].status, results["own"].details) == ("healthy", {"inconsistent": 0, "checked": 3})
+    assert results["garbage"].status == "unhealthy"
+    assert (
+        results["garbage"].error == "the ledger query returned str, expected a count of inconsistent accounts"
+    )
+    assert (results["no_row"].status, results["no_row"].error) == (
+        "unhealthy",
+        "the ledger query returned no row",
+    )
+    assert results["error"].status == "unhealthy"
+    assert 'relation "' in (results["error"].error or "")
+    assert results["slow"].status == "unhealthy"  # bounded by the check's timeout, not the query's 5 s
+    assert await pool.fetchval("SELECT 1") == 1  # the pool survived the cancelled query
