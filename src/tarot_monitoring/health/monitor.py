@@ -40,7 +40,7 @@ _log = logging.getLogger(__name__)
 DEFAULT_INTERVAL_S: Final = 5.0
 """Seconds between rounds: with 5 s metric exports and TarotHealthCheckFailing's ``for``, a
 dependency going down pages within 30 s."""
-MAX_INTERVAL_S: Final = 20.0
+MAX_INTERVAL_S: Final = 10.0
 """The longest interval accepted: TarotHealthResultsStale fires on results older than three of
 these, so a slower monitor would page as stale while it works."""
 
