@@ -326,17 +326,20 @@ class HealthChecker:
         started = time.perf_counter()
         results: dict[str, CheckResult] = {}
         tasks: dict[str, asyncio.Future[CheckResult]] = {}
-        with suppress_instrumentation():  # the tasks copy this context: no spans of the probes
-            for check in self._checks.values():
-                hung = self._abandoned.get(check.name)
-                if hung is not None and not hung.done():
-                    # The last run of this check still ignores its cancellation: do not pile up more.
-                    error = "an earlier run is still hung past the health budget"
-                    results[check.name] = CheckResult(UNHEALTHY, 0.0, error, critical=check.critical)
-                    continue
-                self._abandoned.pop(check.name, None)
-                tasks[check.name] = asyncio.ensure_future(self._run(check))
         try:
+            with suppress_instrumentation():  # the tasks copy this context: no spans of the probes
+                for check in self._checks.values():
+                    hung = self._abandoned.get(check.name)
+                    if hung is not None and not hung.done():
+                        # Its last run still ignores its cancellation: do not pile up more.
+                        error = "an earlier run is still hung past the health budget"
+                        results[check.name] = CheckResult(UNHEALTHY, 0.0, error, critical=check.critical)
+                        continue
+                    self._abandoned.pop(check.name, None)
+                    tasks[check.name] = asyncio.ensure_future(self._run(check))
+                    # One check's first step per loop iteration: the bot's own callbacks get a
+                    # turn between them, instead of waiting for every client's request at once.
+                    await asyncio.sleep(0)
             if tasks:
                 await asyncio.wait(tasks.values(), timeout=self.budget_s)
         except BaseException:
