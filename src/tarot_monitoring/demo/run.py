@@ -37,7 +37,7 @@ from tarot_monitoring.demo.workload import WorkloadResult, run_workload
 from tarot_monitoring.embedded.prometheus import EmbeddedPrometheus
 from tarot_monitoring.embedded.span_metrics import SpanMetricsProcessor
 from tarot_monitoring.exporters import DeliveryStats, ScrubbingSpanExporter
-from tarot_monitoring.health import HealthChecker
+from tarot_monitoring.health import HealthChecker, HealthMonitor
 from tarot_monitoring.live.alerts import alert_views
 from tarot_monitoring.live.model import AlertView, BusinessView, CategoryView, DashboardState, SystemOverview
 from tarot_monitoring.live.prometheus import PrometheusClient, PrometheusError
@@ -251,11 +251,12 @@ class _DemoRun:
         """Waves of users until the duration ends (or the alert fired), then the final snapshot."""
         watcher = asyncio.create_task(self._watch_alerts()) if self.until_alert is not None else None
         scraper = asyncio.create_task(self._scrape_every(SCRAPE_INTERVAL_S)) if self.embedded else None
+        monitor = HealthMonitor(self.health)  # the health checks on their interval, as a bot runs them
+        monitor.start()
         try:
             wave = 0
             self._scrape()  # the "before" sample: a counter born later counts whole, as in Prometheus
             while True:
-                await self.health.check_health()
                 first = 100_000 + wave * self.users
                 done = await run_workload(
                     self.fakes, users=self.users, rounds=self.rounds, seed=self.seed + wave, first_user=first
@@ -267,6 +268,7 @@ class _DemoRun:
                     break
                 await asyncio.sleep(_WAVE_PAUSE_S)
         finally:
+            await monitor.stop()
             for task in (watcher, scraper):
                 if task is not None:
                     task.cancel()
