@@ -392,16 +392,11 @@ class HealthChecker:
             async with asyncio.timeout(timeout):
                 outcome = await check.run()
         except TimeoutError:
-            return CheckResult(
-                UNHEALTHY,
-                time.perf_counter() - started,
-                f"no answer within {timeout:g}s",
-                critical=check.critical,
-            )
+            error = f"no answer within {timeout:g}s"
+            return CheckResult(UNHEALTHY, time.perf_counter() - started, error, critical=check.critical)
         except Exception as exc:
-            return CheckResult(
-                UNHEALTHY, time.perf_counter() - started, self._error(exc), critical=check.critical
-            )
+            error = self._error(exc)
+            return CheckResult(UNHEALTHY, time.perf_counter() - started, error, critical=check.critical)
         latency = time.perf_counter() - started
         result = self._normalise(check, outcome, latency)
         if result.status == HEALTHY and check.slow_s is not None and latency > check.slow_s:
@@ -417,12 +412,8 @@ class HealthChecker:
     def _normalise(self, check: _Check, outcome: object, latency: float) -> CheckResult:
         if isinstance(outcome, CheckResult):
             if outcome.status not in STATUS_VALUE:
-                return CheckResult(
-                    UNHEALTHY,
-                    latency,
-                    f"check returned a CheckResult with status {outcome.status!r}",
-                    critical=check.critical,
-                )
+                error = f"check returned a CheckResult with status {outcome.status!r}"
+                return CheckResult(UNHEALTHY, latency, error, critical=check.critical)
             error = self.scrub(str(outcome.error)) if outcome.error else None
             return CheckResult(outcome.status, latency, error, dict(outcome.details), check.critical)
         if outcome is None or outcome is True:

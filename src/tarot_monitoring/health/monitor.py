@@ -21,7 +21,6 @@ import asyncio
 import logging
 import math
 import threading
-import weakref
 from typing import Final
 
 from tarot_monitoring.health.checker import HealthChecker, HealthStatus
@@ -44,7 +43,9 @@ MAX_INTERVAL_S: Final = 10.0
 """The longest interval accepted: TarotHealthResultsStale fires on results older than three of
 these, so a slower monitor would page as stale while it works."""
 
-_monitors: weakref.WeakKeyDictionary[HealthChecker, HealthMonitor] = weakref.WeakKeyDictionary()
+# The monitors start_health_monitor() started, until stopped (a monitor holds its checker, so the
+# entry lives until then; stopping forgets it).
+_monitors: dict[HealthChecker, HealthMonitor] = {}
 _monitors_lock = threading.Lock()
 
 
@@ -154,7 +155,7 @@ def start_health_monitor(checker: HealthChecker, *, interval_s: float = DEFAULT_
 async def stop_health_monitor(checker: HealthChecker) -> None:
     """Stop the monitor :func:`start_health_monitor` started for `checker`, and wait for it."""
     with _monitors_lock:
-        monitor = _monitors.get(checker)
+        monitor = _monitors.pop(checker, None)
     if monitor is not None:
         await monitor.stop()
 
@@ -163,6 +164,7 @@ def stop_all_health_monitors() -> None:
     """Cancel every monitor without waiting (``tarot_monitoring.shutdown()`` calls this)."""
     with _monitors_lock:
         monitors = list(_monitors.values())
+        _monitors.clear()
     for monitor in monitors:
         try:
             monitor.stop_nowait()
