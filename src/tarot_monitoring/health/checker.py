@@ -412,8 +412,8 @@ class HealthChecker:
     def _normalise(self, check: _Check, outcome: object, latency: float) -> CheckResult:
         if isinstance(outcome, CheckResult):
             if outcome.status not in STATUS_VALUE:
-                error = f"check returned a CheckResult with status {outcome.status!r}"
-                return CheckResult(UNHEALTHY, latency, error, critical=check.critical)
+                invalid = f"check returned a CheckResult with status {outcome.status!r}"
+                return CheckResult(UNHEALTHY, latency, invalid, critical=check.critical)
             error = self.scrub(str(outcome.error)) if outcome.error else None
             return CheckResult(outcome.status, latency, error, dict(outcome.details), check.critical)
         if outcome is None or outcome is True:
