@@ -11,7 +11,7 @@ alternating, so both share the machine's noise):
 
 - pool + client:  checker(postgres=pool, redis=client)  vs  pool SELECT 1 || client PING
 - dsn + url:      checker(postgres=DSN, redis=URL)      vs  connect, SELECT 1, close || connect, PING, close
-- everything:     pool, client, OpenAI, Telegram, payment, credit  vs  the same five calls by hand
+- everything:     pool, client, OpenAI, Telegram, payment (/v1/balance), credit  vs  the same calls by hand
 - one hanging:    everything, with Telegram accepting and never answering: must return within
                   the 2 s budget (the spec's limit); the baseline is the budget itself.
 
@@ -62,6 +62,7 @@ async def main(args: argparse.Namespace) -> int:
             openai_api_key=openai.api_key,
             telegram_url=telegram.api_url,
             payment_url=payments.base_url,
+            payment_api_key=payments.api_key,
             credit_check=credit,
             meter_provider=provider,
         )
@@ -89,7 +90,9 @@ async def main(args: argparse.Namespace) -> int:
                 client.ping(),
                 http.get(f"{openai.base_url}/v1/models", headers=headers),
                 http.get(f"{telegram.api_url}/getMe"),
-                http.get(payments.base_url),
+                http.get(
+                    f"{payments.base_url}/v1/balance", headers={"Authorization": f"Bearer {payments.api_key}"}
+                ),
                 credit(),
             )
 

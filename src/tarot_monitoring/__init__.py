@@ -89,6 +89,8 @@ __all__ = [
     "register_redis_pool",
     "shutdown",
     "start_event_loop_lag_monitor",
+    "start_health_monitor",
+    "stop_health_monitor",
 ]
 
 
@@ -96,6 +98,8 @@ def __getattr__(name: str) -> object:
     """Import the heavier or optional parts on first use, so `import tarot_monitoring` stays light."""
     lazy = {
         "HealthChecker": "tarot_monitoring.health",
+        "start_health_monitor": "tarot_monitoring.health",
+        "stop_health_monitor": "tarot_monitoring.health",
         "MetricsCollector": "tarot_monitoring.status",
         "instrument_asyncpg": "tarot_monitoring.integrations.asyncpg",
         "instrument_redis": "tarot_monitoring.integrations.redis",

@@ -133,7 +133,10 @@ QUEUE_PROCESSED: Final = "tarot.queue.processed"
 
 # --- health ---------------------------------------------------------------------------------------
 HEALTH_STATUS: Final = "tarot.health.status"
-"""Gauge per component: 1 healthy, 0.5 degraded, 0 unhealthy."""
+"""Observable gauge per component (and ``overall``): 1 healthy, 0.5 degraded, 0 unhealthy; reported
+only while the last round of checks is fresh."""
+HEALTH_LAST_CHECK: Final = "tarot.health.last_check.timestamp"
+"""Observable gauge, seconds since the epoch: when the last round of health checks finished."""
 HEALTH_CHECK_DURATION: Final = "tarot.health.check.duration"
 """Histogram, seconds, per component."""
 

@@ -470,12 +470,22 @@ def shutdown(timeout_s: float | None = None) -> bool:
         _state.set_current(None)
     if telemetry is None:
         return True
+    _stop_health_monitors()
     for undo in reversed(telemetry._undo):
         try:
             undo()
         except Exception:
             _log.exception("undoing an integration failed")
     return _shutdown_now(telemetry, telemetry.settings.shutdown_timeout_s if timeout_s is None else timeout_s)
+
+
+def _stop_health_monitors() -> None:
+    """Stop the health monitors first, so the final export carries no results nobody refreshes."""
+    import sys
+
+    monitor = sys.modules.get("tarot_monitoring.health.monitor")  # never imported: none running
+    if monitor is not None:
+        monitor.stop_all_health_monitors()
 
 
 def _shutdown_now(telemetry: Telemetry, timeout_s: float) -> bool:

@@ -142,7 +142,9 @@ class AlertingHarness:
             },
         )
         self.health = HealthChecker(
-            payment_url=self.fakes.payments.base_url, openai_url=self.fakes.openai.base_url
+            payment_url=self.fakes.payments.base_url,
+            payment_api_key=self.fakes.payments.api_key,
+            openai_url=self.fakes.openai.base_url,
         )
         self._health_task = asyncio.create_task(self._check_health_forever(), name="harness-health")
 

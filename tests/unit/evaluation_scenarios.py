@@ -162,7 +162,14 @@ def _healthy(_minute: int) -> float:
     return 1.0
 
 
-def _health(scenario: Scenario, status: dict[str, Shape]) -> None:
+def _fresh(minute: int) -> Value:
+    return float(minute * 60)
+
+
+def _health(
+    scenario: Scenario, status: dict[str, Shape], last_check: Callable[[int], Value] = _fresh
+) -> None:
+    """Status per component, and the last check's time (`_fresh`: the export's own time)."""
     for component in ("overall", "database", "redis", "openai", "queue"):
         shape: Shape = status.get(component, _healthy)
         scenario.add(
@@ -170,6 +177,9 @@ def _health(scenario: Scenario, status: dict[str, Shape]) -> None:
             {**COMMON, "tarot_health_component": component},
             [shape(m) for m in range(HORIZON_MIN + 1)],
         )
+    scenario.add(
+        "tarot_health_last_check_timestamp_seconds", COMMON, [last_check(m) for m in range(HORIZON_MIN + 1)]
+    )
 
 
 def _pipeline(
@@ -242,7 +252,8 @@ def scenarios() -> list[Scenario]:
         [float(m // 15) for m in range(HORIZON_MIN + 1)],
     )
     _resources(ramps, rng, lambda m: 0.3 + m * 0.0052, lambda m: 0.6 + m * 0.0031, lambda m: 0.7 + m * 0.0021)
-    _health(ramps, {"openai": lambda m: 0.5 if m > 40 else 1.0})
+    # the health results stop arriving at minute 90 while the bot goes on: absent
+    _health(ramps, {"openai": lambda m: 0.5 if m > 40 else 1.0}, lambda m: _fresh(m) if m < 90 else None)
     _pipeline(ramps, _zeros(), _zeros(), lambda m: min(990, 8 * m))
     _reading_cost(ramps, rng, lambda m: 0.02 + m * 0.001, lambda m: 0.05)
     built.append(ramps)
@@ -267,6 +278,8 @@ def scenarios() -> list[Scenario]:
     _health(
         spikes,
         {"database": lambda m: 0.0 if 30 <= m < 34 else 1.0, "queue": lambda m: 0.0 if 60 <= m < 62 else 1.0},
+        # the monitor stops at minute 70 (its last check's time frozen) and is back at 100: stale
+        lambda m: _fresh(70) if 70 <= m < 100 else _fresh(m),
     )
     _pipeline(spikes, _bursts({45: 17.0}), _bursts({80: 250.0}), lambda m: 850 if 100 <= m < 106 else 30)
     _reading_cost(spikes, rng, lambda m: 0.4 if 40 <= m < 60 else 0.01, lambda m: 0.05)

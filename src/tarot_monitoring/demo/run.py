@@ -37,7 +37,7 @@ from tarot_monitoring.demo.workload import CREDIT_VALUE, WorkloadResult, run_wor
 from tarot_monitoring.embedded.prometheus import EmbeddedPrometheus
 from tarot_monitoring.embedded.span_metrics import SpanMetricsProcessor
 from tarot_monitoring.exporters import DeliveryStats, ScrubbingSpanExporter
-from tarot_monitoring.health import HealthChecker
+from tarot_monitoring.health import HealthChecker, HealthMonitor
 from tarot_monitoring.live.alerts import alert_views
 from tarot_monitoring.live.model import AlertView, BusinessView, CategoryView, DashboardState, SystemOverview
 from tarot_monitoring.live.prometheus import PrometheusClient, PrometheusError
@@ -230,6 +230,7 @@ class _DemoRun:
             openai_url=fakes.openai.base_url,
             openai_api_key=fakes.openai.api_key,
             payment_url=fakes.payments.base_url,
+            payment_api_key=fakes.payments.api_key,
         )
         self.snapshot: MetricsSnapshot | None = None
         self.fired: tuple[AlertView, ...] = ()
@@ -252,11 +253,12 @@ class _DemoRun:
         """Waves of users until the duration ends (or the alert fired), then the final snapshot."""
         watcher = asyncio.create_task(self._watch_alerts()) if self.until_alert is not None else None
         scraper = asyncio.create_task(self._scrape_every(SCRAPE_INTERVAL_S)) if self.embedded else None
+        monitor = HealthMonitor(self.health)  # the health checks on their interval, as a bot runs them
+        monitor.start()
         try:
             wave = 0
             self._scrape()  # the "before" sample: a counter born later counts whole, as in Prometheus
             while True:
-                await self.health.check_health()
                 first = 100_000 + wave * self.users
                 done = await run_workload(
                     self.fakes, users=self.users, rounds=self.rounds, seed=self.seed + wave, first_user=first
@@ -268,6 +270,7 @@ class _DemoRun:
                     break
                 await asyncio.sleep(_WAVE_PAUSE_S)
         finally:
+            await monitor.stop()
             for task in (watcher, scraper):
                 if task is not None:
                     task.cancel()

@@ -9,6 +9,11 @@ check unhealthy makes the bot unhealthy; an optional one unhealthy, or any check
 
 Error texts are scrubbed before they are stored, exported or served: Telegram's bot token sits
 in every Bot API URL and httpx repeats the URL in its exceptions.
+
+The checks run with OpenTelemetry instrumentation suppressed: a ``SELECT 1`` every few seconds
+is not the bot's database traffic, and must not pull down its latency percentiles or add traces.
+The status reaches Prometheus through :mod:`.export` (observable, fresh results only); running
+the checks on an interval is :mod:`.monitor`'s job.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncio
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -24,6 +30,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.metrics import MeterProvider
 
 from tarot_monitoring import _state, semconv
@@ -34,12 +41,15 @@ from tarot_monitoring.health.checks import (
     CheckFunction,
     CheckResult,
     HealthState,
+    LedgerSchema,
+    ledger_check,
     openai_check,
     payment_check,
     postgres_check,
     redis_check,
     telegram_check,
 )
+from tarot_monitoring.health.export import METER_NAME, health_export
 from tarot_monitoring.scrubbing import REDACTED, Scrubber
 from tarot_monitoring.spec import baseline_for
 
@@ -50,6 +60,7 @@ __all__ = [
     "BUILTIN_CHECKS",
     "COMPONENT",
     "DEFAULT_CRITICAL",
+    "DEFAULT_FRESH_FOR_S",
     "OVERALL",
     "STATUS_VALUE",
     "HealthChecker",
@@ -65,8 +76,6 @@ STATUS_VALUE: Final[Mapping[str, float]] = {HEALTHY: 1.0, DEGRADED: 0.5, UNHEALT
 COMPONENT: Final = semconv.HEALTH_COMPONENT
 """Attribute of the health metrics: the check's name, or ``overall`` for the verdict."""
 OVERALL: Final = "overall"
-METER_NAME: Final = "tarot_monitoring.health"
-"""The instrumentation scope of the health metrics (the generated rules select on it)."""
 BUILTIN_CHECKS: Final = ("database", "redis", "openai", "telegram", "payment", "credit")
 DEFAULT_CRITICAL: Final = ("database", "redis", "telegram")
 
@@ -82,6 +91,9 @@ DEFAULT_SLOW_S: Final[Mapping[str, float]] = {
 }
 _DURATION_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 5.0)
 _MAX_ERROR_LENGTH: Final = 500
+DEFAULT_FRESH_FOR_S: Final = 30.0
+"""How long a round's results are exported as the current status when no monitor says otherwise
+(a monitor sets two intervals plus the budget)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +154,17 @@ class HealthChecker:
     connection is opened and closed per check); `redis` a redis.asyncio client or a URL.
     `openai_url` is the API base (``https://api.openai.com`` or ``.../v1``: ``GET /v1/models``);
     `telegram_url` the Bot API base with the token in it (``https://api.telegram.org/bot<TOKEN>``)
-    or without it plus `telegram_token` (``GET .../getMe``); `payment_url` a cheap endpoint of
-    the provider, where any answer below 500 proves it reachable. `credit_check` is an async
-    callable checking the credit ledger. Only configured checks run.
+    or without it plus `telegram_token` (``GET .../getMe``); `payment_url` the provider's API
+    base (``https://api.stripe.com``: an authenticated ``GET /v1/balance``) with its secret key
+    from `payment_api_key`, the file `payment_api_key_file` or the environment variable
+    ``TAROT_PAYMENT_API_KEY``. `credit_check` checks the credit ledger: an async callable, one SQL
+    query run on `postgres` (its first column: how many accounts are inconsistent), or a
+    :class:`LedgerSchema` for the shipped query (ledger sums against cached balances for the
+    most recently active accounts). Only configured checks run.
+
+    `fresh_for_s`: how long a round's results are exported as the current status
+    (:mod:`.export`); a monitor (:func:`~tarot_monitoring.health.start_health_monitor`) sets it
+    from its interval.
     """
 
     def __init__(
@@ -157,7 +177,9 @@ class HealthChecker:
         telegram_url: str | None = None,
         telegram_token: str | None = None,
         payment_url: str | None = None,
-        credit_check: CheckFunction | None = None,
+        payment_api_key: str | None = None,
+        payment_api_key_file: str | os.PathLike[str] | None = None,
+        credit_check: CheckFunction | LedgerSchema | str | None = None,
         timeout_s: float = 1.5,
         budget_s: float = 2.0,
         critical: Iterable[str] = DEFAULT_CRITICAL,
@@ -165,11 +187,14 @@ class HealthChecker:
         meter_provider: MeterProvider | None = None,
         scrubber: Scrubber | None = None,
         http_client: httpx.AsyncClient | None = None,
+        fresh_for_s: float = DEFAULT_FRESH_FOR_S,
     ) -> None:
         _positive("timeout_s", timeout_s)
         _positive("budget_s", budget_s)
+        _positive("fresh_for_s", fresh_for_s)
         self.timeout_s = float(timeout_s)
         self.budget_s = float(budget_s)
+        self.fresh_for_s = float(fresh_for_s)
         self._critical = frozenset(critical)
         self._slow = {**DEFAULT_SLOW_S, **(slow_s or {})}
         for name, value in self._slow.items():
@@ -181,15 +206,17 @@ class HealthChecker:
         self._http: httpx.AsyncClient | None = http_client
         self._last: HealthStatus | None = None
         self._last_at = -math.inf
+        # The last round as one tuple (status, monotonic end), so the metric reader's thread never
+        # sees half of an update; None after expire().
+        self._round: tuple[HealthStatus, float] | None = None
+        self._finished_unix_s: float | None = None
         self._inflight: asyncio.Future[HealthStatus] | None = None
+        self._abandoned: dict[str, asyncio.Future[CheckResult]] = {}
 
         provider = meter_provider or _state.meter_provider()
+        self._export_to = health_export(provider)
+        self._export_to.add(self)
         meter = provider.get_meter(METER_NAME)
-        self._status_gauge = meter.create_gauge(
-            semconv.HEALTH_STATUS,
-            unit="1",
-            description="Health per component: 1 healthy, 0.5 degraded, 0 unhealthy.",
-        )
         self._duration = meter.create_histogram(
             semconv.HEALTH_CHECK_DURATION,
             unit="s",
@@ -209,10 +236,25 @@ class HealthChecker:
             check = telegram_check(telegram_url, telegram_token, http=self._client, secret=secret)
             self._add_builtin("telegram", check)
         if payment_url is not None:
-            self._add_builtin("payment", payment_check(payment_url, http=self._client))
-        if credit_check is not None:
+            check = payment_check(
+                payment_url,
+                api_key=payment_api_key,
+                api_key_file=payment_api_key_file,
+                http=self._client,
+                secret=secret,
+            )
+            self._add_builtin("payment", check)
+        if isinstance(credit_check, LedgerSchema | str):
+            if postgres is None:
+                raise ValueError("credit_check as a query or LedgerSchema needs postgres= (a Pool or a DSN)")
+            ledger = ledger_check(postgres, credit_check, timeout_s=timeout, secret=secret)
+            self._add_builtin("credit", ledger)
+        elif credit_check is not None:
             if not callable(credit_check):
-                raise TypeError(f"credit_check must be an async callable, got {type(credit_check).__name__}")
+                raise TypeError(
+                    "credit_check must be an async callable, a SQL query or a LedgerSchema, "
+                    f"got {type(credit_check).__name__}"
+                )
             self._add_builtin("credit", credit_check)
 
     # --- configuration ------------------------------------------------------------------------
@@ -246,6 +288,21 @@ class HealthChecker:
         """The most recent result of `check_health()`, if any."""
         return self._last
 
+    def fresh_status(self) -> HealthStatus | None:
+        """The last round's results while younger than `fresh_for_s` (and not expired), else None."""
+        last = self._round
+        if last is None or time.monotonic() - last[1] > self.fresh_for_s:
+            return None
+        return last[0]
+
+    def last_check_unix_s(self) -> float | None:
+        """When the last round finished (seconds since the epoch), whatever its age; None before one."""
+        return self._finished_unix_s
+
+    def expire(self) -> None:
+        """Stop exporting the last results as current (a stopped monitor); the next round exports again."""
+        self._round = None
+
     def _add_builtin(self, name: str, check: CheckFunction) -> None:
         self._checks[name] = _Check(name, check, name in self._critical, self.timeout_s, self._slow.get(name))
 
@@ -267,17 +324,31 @@ class HealthChecker:
         """Run every check concurrently; returns within the budget whatever the dependencies do."""
         timestamp = datetime.now(UTC)
         started = time.perf_counter()
-        checks = list(self._checks.values())
-        tasks = {check.name: asyncio.ensure_future(self._run(check)) for check in checks}
+        results: dict[str, CheckResult] = {}
+        tasks: dict[str, asyncio.Future[CheckResult]] = {}
         try:
+            with suppress_instrumentation():  # the tasks copy this context: no spans of the probes
+                for check in self._checks.values():
+                    hung = self._abandoned.get(check.name)
+                    if hung is not None and not hung.done():
+                        # Its last run still ignores its cancellation: do not pile up more.
+                        error = "an earlier run is still hung past the health budget"
+                        results[check.name] = CheckResult(UNHEALTHY, 0.0, error, critical=check.critical)
+                        continue
+                    self._abandoned.pop(check.name, None)
+                    tasks[check.name] = asyncio.ensure_future(self._run(check))
+                    # One check's first step per loop iteration: the bot's own callbacks get a
+                    # turn between them, instead of waiting for every client's request at once.
+                    await asyncio.sleep(0)
             if tasks:
                 await asyncio.wait(tasks.values(), timeout=self.budget_s)
         except BaseException:
             for task in tasks.values():
                 task.cancel()
             raise
-        results: dict[str, CheckResult] = {}
-        for check in checks:
+        for check in self._checks.values():
+            if check.name not in tasks:
+                continue
             task = tasks[check.name]
             if task.done():
                 results[check.name] = task.result()
@@ -286,19 +357,21 @@ class HealthChecker:
                 # on it, but let it finish in the background without an unretrieved-error warning.
                 task.cancel()
                 task.add_done_callback(_consume)
+                self._abandoned[check.name] = task
                 results[check.name] = CheckResult(
                     UNHEALTHY,
                     time.perf_counter() - started,
                     f"no answer within the {self.budget_s:g}s health budget",
                     critical=check.critical,
                 )
+        results = {name: results[name] for name in self._checks if name in results}
+        duration = time.perf_counter() - started
         status = HealthStatus(
-            status=overall_status(results.values()),
-            checks=results,
-            timestamp=timestamp,
-            duration_s=time.perf_counter() - started,
+            status=overall_status(results.values()), checks=results, timestamp=timestamp, duration_s=duration
         )
         self._last, self._last_at = status, time.monotonic()
+        self._round = (status, self._last_at)
+        self._finished_unix_s = timestamp.timestamp() + duration
         self._export(status)
         return status
 
@@ -319,16 +392,11 @@ class HealthChecker:
             async with asyncio.timeout(timeout):
                 outcome = await check.run()
         except TimeoutError:
-            return CheckResult(
-                UNHEALTHY,
-                time.perf_counter() - started,
-                f"no answer within {timeout:g}s",
-                critical=check.critical,
-            )
+            error = f"no answer within {timeout:g}s"
+            return CheckResult(UNHEALTHY, time.perf_counter() - started, error, critical=check.critical)
         except Exception as exc:
-            return CheckResult(
-                UNHEALTHY, time.perf_counter() - started, self._error(exc), critical=check.critical
-            )
+            error = self._error(exc)
+            return CheckResult(UNHEALTHY, time.perf_counter() - started, error, critical=check.critical)
         latency = time.perf_counter() - started
         result = self._normalise(check, outcome, latency)
         if result.status == HEALTHY and check.slow_s is not None and latency > check.slow_s:
@@ -343,13 +411,16 @@ class HealthChecker:
 
     def _normalise(self, check: _Check, outcome: object, latency: float) -> CheckResult:
         if isinstance(outcome, CheckResult):
-            error = self.scrub(outcome.error) if outcome.error else None
+            if outcome.status not in STATUS_VALUE:
+                invalid = f"check returned a CheckResult with status {outcome.status!r}"
+                return CheckResult(UNHEALTHY, latency, invalid, critical=check.critical)
+            error = self.scrub(str(outcome.error)) if outcome.error else None
             return CheckResult(outcome.status, latency, error, dict(outcome.details), check.critical)
         if outcome is None or outcome is True:
             return CheckResult(HEALTHY, latency, critical=check.critical)
         if outcome is False:
             return CheckResult(UNHEALTHY, latency, "check returned False", critical=check.critical)
-        if outcome in STATUS_VALUE:
+        if isinstance(outcome, str) and outcome in STATUS_VALUE:
             return CheckResult(outcome, latency, critical=check.critical)  # type: ignore[arg-type]
         return CheckResult(
             UNHEALTHY,
@@ -359,12 +430,10 @@ class HealthChecker:
         )
 
     def _export(self, status: HealthStatus) -> None:
+        """Record each check's duration; the status itself is read by :mod:`.export` when collected."""
         try:
             for name, result in status.checks.items():
-                attributes = {COMPONENT: name}
-                self._status_gauge.set(STATUS_VALUE[result.status], attributes)
-                self._duration.record(result.latency_s, attributes)
-            self._status_gauge.set(STATUS_VALUE[status.status], {COMPONENT: OVERALL})
+                self._duration.record(result.latency_s, {COMPONENT: name})
         except Exception:  # telemetry never breaks a health check
             _log.debug("exporting health metrics failed", exc_info=True)
 
@@ -390,7 +459,12 @@ class HealthChecker:
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Close the clients this checker created (not the pool or client it was given)."""
+        """Close the clients this checker created (not the pool or client it was given).
+
+        Its results are no longer exported (a bot still running then shows the health results
+        absent: TarotHealthResultsStale).
+        """
+        self._export_to.discard(self)
         owned, self._owned = self._owned, []
         for close in owned:
             try:

@@ -3,17 +3,24 @@
 A check is an async callable returning a :data:`CheckOutcome` (None/True healthy, False
 unhealthy, a state, or a :class:`CheckResult` with details) or raising. The built-in checks
 talk to PostgreSQL (``SELECT 1``), Redis (``PING``), OpenAI (``GET /v1/models``), the Telegram
-Bot API (``getMe``) and the payment provider (any answer below 500 proves it reachable). Each
-builder registers the secrets it was given (passwords, API keys, the bot token) with the
-checker, which removes them from every error text.
+Bot API (``getMe``), the payment provider (an authenticated ``GET /v1/balance``, Stripe's
+cheapest call that proves the key works) and the credit ledger (one SQL query: ledger sums
+against cached balances, :class:`LedgerSchema`). Each builder registers the secrets it was given
+(passwords, API keys, the bot token) with the checker, which removes them from every error text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+import math
+import os
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
 
@@ -23,11 +30,14 @@ if TYPE_CHECKING:
 __all__ = [
     "DEGRADED",
     "HEALTHY",
+    "PAYMENT_API_KEY_ENV",
     "UNHEALTHY",
     "CheckFunction",
     "CheckOutcome",
     "CheckResult",
     "HealthState",
+    "LedgerSchema",
+    "ledger_check",
     "openai_check",
     "payment_check",
     "postgres_check",
@@ -182,6 +192,143 @@ async def _close_asyncpg(connection: Any) -> None:
         raise
 
 
+# --- the credit ledger -----------------------------------------------------------------------------
+
+_IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?")
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSchema:
+    """Where the shipped ledger check looks: the movements, the cached balances, how many to sample.
+
+    The shape it assumes (names configurable, ``schema.table`` allowed)::
+
+        credit_ledger   (id bigint, increasing; user_id; amount integer or numeric, signed:
+                         + purchase, grant, refund to the user; - spend)
+        credit_balances (user_id unique; balance: what the bot reads instead of summing)
+
+    For the accounts of the newest `sample` ledger rows (the PK index finds them; each account's
+    sum uses an index on the ledger's user column), the sum of the ledger must equal the cached
+    balance; a missing balance row counts as a difference. One statement sees one snapshot, so a
+    bot writing the movement and the balance in one transaction is never caught in between.
+    """
+
+    ledger_table: str = "credit_ledger"
+    ledger_id: str = "id"
+    ledger_user: str = "user_id"
+    ledger_amount: str = "amount"
+    balance_table: str = "credit_balances"
+    balance_user: str = "user_id"
+    balance: str = "balance"
+    sample: int = 100
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name == "sample":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ValueError(f"LedgerSchema.sample must be a positive int, got {value!r}")
+            elif not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+                raise ValueError(f"LedgerSchema.{item.name} must be an SQL identifier, got {value!r}")
+
+    def query(self) -> str:
+        """The check's SQL: one row, (accounts whose ledger sum differs, accounts checked)."""
+        q = _quoted
+        return (
+            f"WITH recent AS (SELECT DISTINCT latest.account FROM "
+            f"(SELECT {q(self.ledger_user)} AS account FROM {q(self.ledger_table)} "
+            f"ORDER BY {q(self.ledger_id)} DESC LIMIT {int(self.sample)}) AS latest) "
+            f"SELECT count(*) FILTER (WHERE b.{q(self.balance)} IS DISTINCT FROM l.total) AS mismatched, "
+            f"count(*) AS checked "
+            f"FROM recent r "
+            f"LEFT JOIN {q(self.balance_table)} b ON b.{q(self.balance_user)} = r.account "
+            f"CROSS JOIN LATERAL (SELECT COALESCE(sum({q(self.ledger_amount)}), 0) AS total "
+            f"FROM {q(self.ledger_table)} WHERE {q(self.ledger_user)} = r.account) l"
+        )
+
+
+def _quoted(identifier: str) -> str:
+    return ".".join(f'"{part}"' for part in identifier.split("."))
+
+
+def ledger_check(
+    postgres: Any, ledger: LedgerSchema | str, *, timeout_s: float, secret: Secret
+) -> CheckFunction:
+    """The credit ledger's consistency: the shipped query of a :class:`LedgerSchema`, or the bot's.
+
+    The bot's own query returns one row whose first column is the number of inconsistent
+    accounts (0: healthy); a column named ``checked`` is reported in the details. Only counts
+    leave the check, never an account id or an amount.
+    """
+    if isinstance(ledger, LedgerSchema):
+        query = ledger.query()
+    elif isinstance(ledger, str) and ledger.strip():
+        query = ledger
+    else:
+        raise ValueError("credit_check must be a LedgerSchema or a non-empty SQL query")
+    connection = _postgres_connection(postgres, timeout_s=timeout_s, secret=secret, what="credit_check")
+
+    async def check_ledger() -> CheckResult:
+        async with connection() as conn:
+            row = await conn.fetchrow(query, timeout=timeout_s)
+        if row is None or len(row) == 0:
+            return CheckResult(UNHEALTHY, error="the ledger query returned no row")
+        mismatched, checked = row[0], _count(row["checked"]) if "checked" in row else None
+        count = _count(mismatched)
+        if count is None:
+            return CheckResult(
+                UNHEALTHY,
+                error=f"the ledger query returned {type(mismatched).__name__}, expected a count of "
+                "inconsistent accounts",
+            )
+        details = {"inconsistent": count, **({"checked": checked} if checked is not None else {})}
+        if count == 0:
+            return CheckResult(HEALTHY, details=details)
+        of = f" of {checked} sampled" if checked is not None else ""
+        error = f"{count}{of} accounts: ledger sum differs from the cached balance"
+        return CheckResult(UNHEALTHY, error=error, details=details)
+
+    return check_ledger
+
+
+def _count(value: object) -> int | None:
+    """`value` as a non-negative whole count, or None if it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    if isinstance(value, float | Decimal) and (not math.isfinite(value) or value != int(value)):
+        return None
+    return int(value) if value >= 0 else None
+
+
+def _postgres_connection(
+    postgres: Any, *, timeout_s: float, secret: Secret, what: str
+) -> Callable[[], contextlib.AbstractAsyncContextManager[Any]]:
+    """A connection per use: borrowed from an asyncpg Pool, or opened (and closed) from a DSN."""
+    if isinstance(postgres, str):
+        try:
+            import asyncpg
+        except ImportError as exc:
+            from tarot_monitoring.integrations import MissingDependencyError
+
+            raise MissingDependencyError(f"HealthChecker({what} on a DSN)", "asyncpg", exc) from exc
+        dsn = postgres
+        secret(urlsplit(dsn).password if "://" in dsn else None)
+
+        @contextlib.asynccontextmanager
+        async def opened() -> AsyncIterator[Any]:
+            conn = await asyncpg.connect(dsn, timeout=timeout_s)
+            try:
+                yield conn
+            finally:
+                await _close_asyncpg(conn)
+
+        return opened
+    if not callable(getattr(postgres, "acquire", None)):
+        raise TypeError(f"postgres must be an asyncpg Pool or a DSN string, got {type(postgres).__name__}")
+    pool = postgres
+    return lambda: pool.acquire()
+
+
 # --- the outside HTTP APIs -------------------------------------------------------------------------
 
 
@@ -245,17 +392,79 @@ def telegram_check(
     return check_telegram
 
 
-def payment_check(payment_url: str, *, http: HttpClient) -> CheckFunction:
-    """``GET`` a cheap endpoint of the provider: any answer below 500 (but 429) proves it reachable."""
-    url = base_url_of("payment_url", payment_url)
+PAYMENT_API_KEY_ENV: Final = "TAROT_PAYMENT_API_KEY"
+"""Where the payment check finds the provider's secret key when none is given nor a file."""
+
+
+def payment_api_key(api_key: str | None, api_key_file: str | os.PathLike[str] | None) -> str:
+    """The provider's secret key: given, else read from `api_key_file`, else the environment.
+
+    Errors name the setting, never the key.
+    """
+    if api_key is not None:
+        if not isinstance(api_key, str) or not api_key.strip():
+            raise ValueError("payment_api_key must be a non-empty string")
+        return api_key.strip()
+    if api_key_file is not None:
+        path = Path(api_key_file)
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"payment_api_key_file {str(path)!r} cannot be read: {exc.strerror}") from None
+        if not text:
+            raise ValueError(f"payment_api_key_file {str(path)!r} is empty")
+        return text
+    from_env = os.environ.get(PAYMENT_API_KEY_ENV, "").strip()
+    if from_env:
+        return from_env
+    raise ValueError(
+        "the payment check needs the provider's secret key: payment_api_key=, payment_api_key_file= "
+        f"or the {PAYMENT_API_KEY_ENV} environment variable"
+    )
+
+
+def payment_check(
+    payment_url: str,
+    *,
+    api_key: str | None,
+    api_key_file: str | os.PathLike[str] | None,
+    http: HttpClient,
+    secret: Secret,
+) -> CheckFunction:
+    """Authenticated ``GET /v1/balance`` (Stripe's shape): proves the provider answers *and* takes our key.
+
+    `payment_url` is the API base (``https://api.stripe.com`` or ``.../v1``). 200 with a balance
+    object is healthy; 401/403 (a revoked or wrong key: every payment would fail) unhealthy; 429
+    degraded; anything else unhealthy. The key is sent in the header only and removed from every
+    error text; the balance's amounts are not kept.
+    """
+    base = base_url_of("payment_url", payment_url)
+    url = f"{base}/balance" if base.endswith("/v1") else f"{base}/v1/balance"
+    key = payment_api_key(api_key, api_key_file)
+    secret(key)
+    headers = {"Authorization": f"Bearer {key}"}
     client = http()
 
     async def check_payment() -> CheckResult:
-        response = await client.get(url)
+        response = await client.get(url, headers=headers)
         code = response.status_code
-        if code < 500 and code != 429:
-            # Any answer from the provider proves it reachable; auth is the payment flow's business.
-            return CheckResult(HEALTHY, details={"http_status": code})
+        if code == 200:
+            try:
+                body = response.json()
+            except ValueError:
+                return CheckResult(UNHEALTHY, error="GET /v1/balance answered 200 with a body not JSON")
+            if not isinstance(body, dict) or body.get("object") != "balance":
+                return CheckResult(UNHEALTHY, error="GET /v1/balance answered 200 without a balance")
+            details: dict[str, Any] = {"http_status": code}
+            if isinstance(body.get("livemode"), bool):
+                details["livemode"] = body["livemode"]
+            return CheckResult(HEALTHY, details=details)
+        if code in (401, 403):
+            return CheckResult(
+                UNHEALTHY,
+                error=f"the payment provider rejected the API key ({code})",
+                details={"http_status": code},
+            )
         return _http_verdict("payment provider", code, response.headers.get("retry-after"))
 
     return check_payment

@@ -45,7 +45,16 @@ LOOKBACK_MS: Final = 5 * 60 * 1000
 """Prometheus' default lookback delta (--query.lookback-delta), also promtool's."""
 
 FUNCTIONS: Final = frozenset(
-    {"rate", "increase", "avg_over_time", "max_over_time", "absent_over_time", "histogram_quantile", "vector"}
+    {
+        "rate",
+        "increase",
+        "avg_over_time",
+        "max_over_time",
+        "absent_over_time",
+        "histogram_quantile",
+        "vector",
+        "timestamp",
+    }
 )
 
 
@@ -173,6 +182,8 @@ class _Evaluator:
             if not isinstance(value, float):
                 raise EvaluationError("vector() takes a scalar")
             return [Sample((), value)]
+        if name == "timestamp":
+            return self.timestamp(call.args[0])
         if name == "histogram_quantile":
             q, vector = self.eval(call.args[0]), self.eval(call.args[1])
             if not isinstance(q, float) or isinstance(vector, float):
@@ -213,6 +224,21 @@ class _Evaluator:
             if result is not None:
                 out.append(Sample(_drop_name(labels), result))
         return out
+
+    def timestamp(self, arg: Expr) -> list[Sample]:
+        """Of a plain selector, each sample's own time (seconds); of anything else, the evaluation time."""
+        if isinstance(arg, VectorSelector):
+            at = self.at_ms - arg.offset_ms
+            out = []
+            for series in sorted(self._matching(arg), key=lambda s: s.labels):
+                latest = series.latest(at, LOOKBACK_MS, left_open=self.left_open)
+                if latest is not None:
+                    out.append(Sample(_drop_name(series.labels), latest[0] / 1000))
+            return out
+        value = self.eval(arg)
+        if isinstance(value, float):
+            raise EvaluationError("timestamp() takes an instant vector")
+        return [Sample(_drop_name(s.labels), self.at_ms / 1000) for s in value]
 
     def histogram_quantile(self, q: float, vector: list[Sample]) -> list[Sample]:
         groups: dict[Labels, list[tuple[float, float]]] = {}

@@ -45,6 +45,8 @@ FILESYSTEM_UTILIZATION: Final = "system_filesystem_utilization_ratio"
 HEALTH_STATUS: Final = "tarot_health_status_ratio"
 """``tarot.health.status`` (unit "1"): 1 healthy, 0.5 degraded, 0 unhealthy."""
 HEALTH_COMPONENT: Final = "tarot_health_component"
+HEALTH_LAST_CHECK: Final = "tarot_health_last_check_timestamp_seconds"
+"""``tarot.health.last_check.timestamp`` (unit "s"): when the last round of health checks finished."""
 
 TARGET_INFO: Final = "target_info"
 SDK_SERVICES: Final = 'telemetry_sdk_name!=""'

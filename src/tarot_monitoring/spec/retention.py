@@ -36,7 +36,9 @@ DASHBOARD_DATA_RETENTION: Final = Retention(
     "Dashboard data", 7, "the collector's p95/p99 gauges and Grafana's default time range (dashboards/)"
 )
 HEALTH_CHECK_RETENTION: Final = Retention(
-    "Health check history", 30, "Prometheus (tarot_health_status_ratio, with the metrics)"
+    "Health check history",
+    30,
+    "Prometheus, with the metrics (tarot_health_status_ratio, tarot_health_last_check_timestamp_seconds)",
 )
 RETENTION: Final[tuple[Retention, ...]] = (
     METRICS_RETENTION,

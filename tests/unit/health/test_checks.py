@@ -155,24 +155,123 @@ async def test_openai_rejecting_the_key_is_unhealthy_without_a_key_it_is_reachab
 # --- the payment provider ------------------------------------------------------------------------
 
 
+async def test_payment_balance_with_the_key(provider: MeterProvider, fake_payments: FakePayments) -> None:
+    async with checker_with(
+        provider, payment_url=fake_payments.base_url, payment_api_key=fake_payments.api_key
+    ) as checker:
+        status = await checker.check_health()
+
+    assert status.checks["payment"].status == "healthy"
+    assert status.checks["payment"].details == {"http_status": 200, "livemode": False}
+    assert fake_payments.request_counts()["GET /v1/balance"] == 1
+
+
+async def test_payment_wrong_key_is_unhealthy_and_never_echoed(
+    provider: MeterProvider, fake_payments: FakePayments
+) -> None:
+    wrong = "sk_test_Wr0ngKeyThatMustNeverAppearAnywhere0"
+    async with checker_with(
+        provider, payment_url=f"{fake_payments.base_url}/v1", payment_api_key=wrong
+    ) as checker:
+        status = await checker.check_health()
+
+    payment = status.checks["payment"]
+    assert (payment.status, payment.error) == ("unhealthy", "the payment provider rejected the API key (401)")
+    assert wrong not in status.to_json()
+
+
 @pytest.mark.parametrize(
-    ("path", "faults", "code", "state"),
+    ("faults", "code", "state"),
     [
-        ("/", Faults(), 404, "healthy"),
-        ("/v1/payment_intents/pi_probe", Faults(), 401, "healthy"),
-        ("/v1/payment_intents/pi_probe", Faults(error_rate=1.0, error_status=429), 429, "degraded"),
-        ("/v1/payment_intents/pi_probe", Faults(error_rate=1.0, error_status=503), 503, "unhealthy"),
+        (Faults(error_rate=1.0, error_status=429), 429, "degraded"),
+        (Faults(error_rate=1.0, error_status=503), 503, "unhealthy"),
     ],
 )
-async def test_payment_reachability(
-    provider: MeterProvider, fake_payments: FakePayments, path: str, faults: Faults, code: int, state: str
+async def test_payment_provider_faults(
+    provider: MeterProvider, fake_payments: FakePayments, faults: Faults, code: int, state: str
 ) -> None:
     fake_payments.set_faults(faults)
-    async with checker_with(provider, payment_url=f"{fake_payments.base_url}{path}") as checker:
+    async with checker_with(
+        provider, payment_url=fake_payments.base_url, payment_api_key=fake_payments.api_key
+    ) as checker:
         status = await checker.check_health()
 
     assert status.checks["payment"].status == state
     assert status.checks["payment"].details["http_status"] == code
-    assert status.status == (
-        "healthy" if state == "healthy" else "degraded"
-    )  # payment is optional by default
+    assert status.status == "degraded"  # payment is optional by default
+
+
+async def test_payment_answer_that_is_not_a_balance_is_unhealthy(
+    provider: MeterProvider, fake_openai: FakeOpenAI
+) -> None:
+    # Any 200 is not enough: an OpenAI-shaped server answering /v1/balance with its 404, or a
+    # captive portal with HTML, is not the payment provider.
+    async with checker_with(
+        provider, payment_url=fake_openai.base_url, payment_api_key="sk_test_x"
+    ) as checker:
+        status = await checker.check_health()
+    assert status.checks["payment"].status == "unhealthy"
+
+    class Garbage(httpx.AsyncBaseTransport):
+        def __init__(self, body: bytes) -> None:
+            self.body = body
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, content=self.body)
+
+    for body, error in (
+        (b"<html>hello</html>", "GET /v1/balance answered 200 with a body not JSON"),
+        (b'{"object": "list"}', "GET /v1/balance answered 200 without a balance"),
+    ):
+        async with httpx.AsyncClient(transport=Garbage(body)) as client:
+            checker = checker_with(
+                provider,
+                payment_url="https://api.stripe.com",
+                payment_api_key="sk_test_x",
+                http_client=client,
+            )
+            status = await checker.check_health()
+        assert (status.checks["payment"].status, status.checks["payment"].error) == ("unhealthy", error)
+
+
+async def test_payment_key_from_a_file_or_the_environment(
+    provider: MeterProvider,
+    fake_payments: FakePayments,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key_file = tmp_path / "stripe-key"
+    key_file.write_text(fake_payments.api_key + "\n")
+    monkeypatch.setenv("TAROT_PAYMENT_API_KEY", "sk_test_from_env_loses_to_the_file")
+    async with checker_with(
+        provider, payment_url=fake_payments.base_url, payment_api_key_file=key_file
+    ) as checker:
+        from_file = await checker.check_health()
+    monkeypatch.setenv("TAROT_PAYMENT_API_KEY", fake_payments.api_key)
+    async with checker_with(provider, payment_url=fake_payments.base_url) as checker:
+        from_env = await checker.check_health()
+
+    assert from_file.checks["payment"].status == "healthy"
+    assert from_env.checks["payment"].status == "healthy"
+
+
+def test_payment_without_a_key_is_refused_naming_the_settings(
+    provider: MeterProvider, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TAROT_PAYMENT_API_KEY", raising=False)
+    with pytest.raises(
+        ValueError, match="payment_api_key=, payment_api_key_file= or the TAROT_PAYMENT_API_KEY"
+    ):
+        HealthChecker(payment_url="https://api.stripe.com", meter_provider=provider)
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(ValueError, match="is empty"):
+        HealthChecker(
+            payment_url="https://api.stripe.com", payment_api_key_file=empty, meter_provider=provider
+        )
+    with pytest.raises(ValueError, match="cannot be read"):
+        HealthChecker(
+            payment_url="https://api.stripe.com",
+            payment_api_key_file=tmp_path / "missing",
+            meter_provider=provider,
+        )

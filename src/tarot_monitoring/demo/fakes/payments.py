@@ -1,4 +1,4 @@
-"""A fake of a Stripe-shaped payment provider: PaymentIntents and Refunds, Stripe's error shapes.
+"""A fake of a Stripe-shaped payment provider: PaymentIntents, Refunds, the Balance, Stripe's error shapes.
 
 Form-encoded posts with amounts in minor units, Stripe's test payment methods (``pm_card_visa``
 succeeds, ``pm_card_chargeDeclined`` and friends decline), ``Idempotency-Key`` replays, and a
@@ -59,7 +59,9 @@ class FakePayments(FakeServer):
 
     ``POST /v1/payment_intents`` (``amount``, ``currency``, optional ``payment_method`` such as
     ``pm_card_visa`` or ``pm_card_chargeDeclined`` and ``confirm=true``), ``GET`` and ``POST .../confirm``
-    on ``/v1/payment_intents/{id}``, ``POST /v1/refunds``. ``Idempotency-Key`` replays the first answer.
+    on ``/v1/payment_intents/{id}``, ``POST /v1/refunds``, ``GET /v1/balance`` (the health check's
+    authenticated probe: what succeeded less what was refunded, per currency). A missing or wrong
+    key is a 401 everywhere. ``Idempotency-Key`` replays the first answer.
     """
 
     service = "payment"
@@ -83,6 +85,7 @@ class FakePayments(FakeServer):
             self._confirm_intent,
         )
         self._add_route("POST", "/v1/refunds", r"/v1/refunds", self._create_refund)
+        self._add_route("GET", "/v1/balance", r"/v1/balance", self._retrieve_balance)
 
     def payment_intent(self, intent_id: str) -> JSON | None:
         """The stored PaymentIntent, for assertions."""
@@ -174,6 +177,25 @@ class FakePayments(FakeServer):
 
     def _bad_request(self, message: str) -> Response:
         return self._answer(400, {"error": {"message": message, "type": "invalid_request_error"}})
+
+    # -- Balance -----------------------------------------------------------------------------------------
+
+    def _retrieve_balance(self, request: Request, path: Mapping[str, str]) -> Response:
+        return self._guarded(request, lambda form: self._balance())
+
+    def _balance(self) -> JSON:
+        available: dict[str, int] = {}
+        with self._lock:
+            for intent_id, intent in self._intents.items():
+                received = int(intent.get("amount_received") or 0) - self._refunded.get(intent_id, 0)
+                currency = str(intent["currency"])
+                available[currency] = available.get(currency, 0) + received
+        amounts = [
+            {"amount": amount, "currency": currency, "source_types": {"card": amount}}
+            for currency, amount in sorted(available.items())
+        ] or [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}]
+        pending = [{**entry, "amount": 0, "source_types": {"card": 0}} for entry in amounts]
+        return {"object": "balance", "available": amounts, "livemode": False, "pending": pending}
 
     # -- PaymentIntents --------------------------------------------------------------------------------
 
