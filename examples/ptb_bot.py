@@ -2,9 +2,11 @@
 
 Readings from OpenAI (plain httpx calls to the REST API), credits in PostgreSQL (SQLAlchemy async
 on asyncpg), sessions and a reading cache in Redis, credit packs sold for Telegram Stars. The
-lines marked ``# tarot-monitoring`` are the README's four adoption lines; those marked
-``# tarot-monitoring: manual`` the manual calls that give the reading category and the business
-panels (docs/adopting.md). Everything else is an ordinary bot.
+lines marked ``# tarot-monitoring`` are the README's four adoption lines (``configure()`` may come
+before or after ``logging.basicConfig``); those marked ``# tarot-monitoring: manual`` the manual
+calls that give the reading category and the readings and credits panels. Active users, sessions
+and the Stars payment are recorded by ``instrument_ptb`` without bot code (docs/adopting.md).
+Everything else is an ordinary bot.
 
 Run it as a bot is run (see examples/README.md for every variable)::
 
