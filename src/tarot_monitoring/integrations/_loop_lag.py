@@ -52,3 +52,23 @@ class LagMonitorStarter:
             self._loop = loop
         except Exception:
             _LOG.debug("could not start the event-loop lag monitor", exc_info=True)
+
+    async def stop(self) -> None:
+        """Stop the monitor on the running loop: the framework is about to close the loop it made.
+
+        python-telegram-bot's ``run_polling()`` closes its loop after ``Application.stop()``; a
+        monitor left pending there is "Task was destroyed but it is pending!" in the bot's log.
+        Never raises.
+        """
+        monitor, loop = self._monitor, self._loop
+        self._monitor = self._loop = None
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if monitor is None or loop is not running or not monitor.running:
+            return
+        try:
+            await monitor.stop()
+        except Exception:
+            _LOG.debug("could not stop the event-loop lag monitor", exc_info=True)

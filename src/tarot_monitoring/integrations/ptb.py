@@ -182,6 +182,10 @@ def _instrumented_class(original: type[_App], tracer: UpdateTracer) -> type[_App
         tracer.lag_monitor.ensure_started()
         await original.start(self)
 
+    async def stop(self: _App) -> None:
+        await original.stop(self)
+        await tracer.lag_monitor.stop()  # run_polling()/run_webhook() close the loop next
+
     namespace = {
         "__slots__": (),
         "__module__": original.__module__,
@@ -192,6 +196,7 @@ def _instrumented_class(original: type[_App], tracer: UpdateTracer) -> type[_App
         "process_error": process_error,
         "create_task": create_task,
         "start": start,
+        "stop": stop,
     }
     return type(original.__name__, (original,), namespace)
 
