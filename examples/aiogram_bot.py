@@ -64,23 +64,24 @@ MENU = InlineKeyboardMarkup(
 
 @tm.operation("reading.generate", category="reading")  # tarot-monitoring: manual
 async def ask_the_cards(settings: Settings, store: Store, card: str, question: str) -> str:
-    cached = await store.cached_reading(card, question)
-    if cached is not None:
-        return cached
-    completion = await openai_client.chat.completions.create(
-        model=settings.openai_model,
-        messages=[
-            {"role": "system", "content": READING_PROMPT},
-            {
-                "role": "user",
-                "content": f"Card: {card}. Question: {question or 'What do I need to know today?'}",
-            },
-        ],
-        max_tokens=200,
-    )
-    reading = completion.choices[0].message.content or ""
-    await store.cache_reading(card, question, reading)
-    return reading
+    with tm.reading_cost("one_card", credits=1):  # tarot-monitoring: manual (LLM cost per reading)
+        cached = await store.cached_reading(card, question)
+        if cached is not None:
+            return cached
+        completion = await openai_client.chat.completions.create(
+            model=settings.openai_model,
+            messages=[
+                {"role": "system", "content": READING_PROMPT},
+                {
+                    "role": "user",
+                    "content": f"Card: {card}. Question: {question or 'What do I need to know today?'}",
+                },
+            ],
+            max_tokens=200,
+        )
+        reading = completion.choices[0].message.content or ""
+        await store.cache_reading(card, question, reading)
+        return reading
 
 
 @router.message(CommandStart())

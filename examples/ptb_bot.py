@@ -68,28 +68,29 @@ def store_of(holder: ContextTypes.DEFAULT_TYPE | Application) -> Store:  # type:
 
 @tm.operation("reading.generate", category="reading")  # tarot-monitoring: manual
 async def ask_the_cards(context: ContextTypes.DEFAULT_TYPE, card: str, question: str) -> str:
-    store, settings = store_of(context), context.bot_data["settings"]
-    cached = await store.cached_reading(card, question)
-    if cached is not None:
-        return cached
-    response = await openai_http.post(
-        "/chat/completions",
-        json={
-            "model": settings.openai_model,
-            "messages": [
-                {"role": "system", "content": READING_PROMPT},
-                {
-                    "role": "user",
-                    "content": f"Card: {card}. Question: {question or 'What do I need to know today?'}",
-                },
-            ],
-            "max_tokens": 200,
-        },
-    )
-    response.raise_for_status()
-    reading: str = response.json()["choices"][0]["message"]["content"]
-    await store.cache_reading(card, question, reading)
-    return reading
+    with tm.reading_cost("one_card", credits=1):  # tarot-monitoring: manual (LLM cost per reading)
+        store, settings = store_of(context), context.bot_data["settings"]
+        cached = await store.cached_reading(card, question)
+        if cached is not None:
+            return cached
+        response = await openai_http.post(
+            "/chat/completions",
+            json={
+                "model": settings.openai_model,
+                "messages": [
+                    {"role": "system", "content": READING_PROMPT},
+                    {
+                        "role": "user",
+                        "content": f"Card: {card}. Question: {question or 'What do I need to know today?'}",
+                    },
+                ],
+                "max_tokens": 200,
+            },
+        )
+        response.raise_for_status()
+        reading: str = response.json()["choices"][0]["message"]["content"]
+        await store.cache_reading(card, question, reading)
+        return reading
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -529,7 +529,12 @@ def test_active_users_and_the_stars_payment_are_counted(run: BotRun, request: py
 def test_llm_cost_per_reading_is_measured(run: BotRun, request: pytest.FixtureRequest) -> None:
     metrics = run.capture.metrics()
     assert "gen_ai.client.token.usage" in metrics
-    assert any("cost" in name for name in metrics), sorted(metrics)
+    # tm.reading_cost: each reading's LLM cost beside the credits it earned, by spread.
+    for name in ("tarot.reading.llm_cost", "tarot.reading.credits"):
+        points = metrics.get(name, [])
+        spreads = {attributes(p.get("attributes", [])).get("tarot.spread") for p in points}
+        assert spreads == {"one_card"}, (name, sorted(metrics))
+        assert any(float(p.get("sum", 0)) > 0 for p in points), points
 
 
 # -- through the collector -----------------------------------------------------------------------
