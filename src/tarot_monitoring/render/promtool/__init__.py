@@ -16,7 +16,7 @@ in both versions), and an event whose timing matters falls between two evaluatio
 interval, or half the evaluation interval). Every expected value is computed for both versions
 and must be the same float (scenario.agreed).
 
-One module per rules area (``suite(catalog)`` each: api, api_baseline, slo, business, resources,
+One module per rules area (``suite(catalog)`` each: api, response_time, slo, business, resources,
 health, pipeline, meta); the file model is in ``suite``, the helpers they share in ``scenario``.
 """
 
@@ -28,12 +28,12 @@ from typing import Final
 from tarot_monitoring.render.model import RuleFile
 from tarot_monitoring.render.promtool import (
     api,
-    api_baseline,
     business,
     health,
     meta,
     pipeline,
     resources,
+    response_time,
     slo,
 )
 from tarot_monitoring.render.promtool.scenario import Catalog
@@ -43,7 +43,7 @@ __all__ = ["PromtoolSuite", "promtool_suites"]
 
 _AREA_SUITES: Final[tuple[Callable[[Catalog], PromtoolSuite], ...]] = (
     api.suite,
-    api_baseline.suite,
+    response_time.suite,
     slo.suite,
     business.suite,
     resources.suite,

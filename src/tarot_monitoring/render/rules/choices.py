@@ -23,6 +23,7 @@ __all__ = [
     "QUEUE_FULL_RATIO",
     "RATIO_WINDOWS",
     "RESPONSE_TIME_FLOOR_SHARE",
+    "RESPONSE_TIME_SUSTAINED",
     "SIGNALS",
     "SLOW_INTERVAL",
     "SLO_WINDOWS",
@@ -43,7 +44,11 @@ MIN_ERRORS_FOR_RATIO: Final = 3
 """Failures a window needs before its error ratio is compared with a threshold, so a single
 failure among a handful of night-time operations does not read as a 20% error rate."""
 MIN_CALLS_FOR_BASELINE: Final = 30
-"""Operations the hour now and the same hour last week each need for a response-time comparison."""
+"""Operations the baseline hour (the same hour last week) needs for a response-time comparison."""
+RESPONSE_TIME_SUSTAINED: Final = "10m"
+"""How long the 5-minute p95 must stay above a response-time factor: longer than a short spike
+keeps it there (about its length plus 4.5 minutes), short enough that a sustained doubling fires
+within 20 minutes."""
 RESPONSE_TIME_FLOOR_SHARE: Final = 0.5
 """A response-time increase counts only while the p95 is at least this share of the category's
 p95 target: cache reads going from 2 ms to 4 ms double but are no performance problem."""
