@@ -45,7 +45,16 @@ LOOKBACK_MS: Final = 5 * 60 * 1000
 """Prometheus' default lookback delta (--query.lookback-delta), also promtool's."""
 
 FUNCTIONS: Final = frozenset(
-    {"rate", "increase", "avg_over_time", "max_over_time", "absent_over_time", "histogram_quantile", "vector"}
+    {
+        "rate",
+        "increase",
+        "avg_over_time",
+        "max_over_time",
+        "absent_over_time",
+        "histogram_quantile",
+        "vector",
+        "time",
+    }
 )
 
 
@@ -168,6 +177,8 @@ class _Evaluator:
         name = call.function
         if name not in FUNCTIONS:
             raise EvaluationError(f"function {name}() is not supported by the embedded evaluator")
+        if name == "time":  # the evaluation time in seconds, a scalar
+            return self.at_ms / 1000
         if name == "vector":
             value = self.eval(call.args[0])
             if not isinstance(value, float):
