@@ -72,21 +72,22 @@ class Settings:
         default="tarot-bot",
         metadata=_about(
             "OTEL_SERVICE_NAME",
-            doc="`service.name` of every signal. OTEL_RESOURCE_ATTRIBUTES' service.name is used when "
-            "set.",
+            doc="`service.name` of every signal. OTEL_RESOURCE_ATTRIBUTES' service.name is used when set.",
         ),
     )
     service_version: NonEmptyText = field(
         default="0.0.0",
         metadata=_about(
-            "TAROT_SERVICE_VERSION", "OTEL_SERVICE_VERSION",
+            "TAROT_SERVICE_VERSION",
+            "OTEL_SERVICE_VERSION",
             doc="`service.version`: the bot's release, so a regression can be pinned on a deploy.",
         ),
     )
     environment: NonEmptyText = field(
         default="development",
         metadata=_about(
-            "TAROT_ENVIRONMENT", "DEPLOYMENT_ENVIRONMENT",
+            "TAROT_ENVIRONMENT",
+            "DEPLOYMENT_ENVIRONMENT",
             doc="`deployment.environment.name`, e.g. production or staging.",
         ),
     )
@@ -94,8 +95,7 @@ class Settings:
         default_factory=dict,
         metadata=_about(
             "OTEL_RESOURCE_ATTRIBUTES",
-            doc="Extra resource attributes (key=value pairs in the variable); explicit settings above "
-            "win.",
+            doc="Extra resource attributes (key=value pairs in the variable); explicit settings above win.",
         ),
     )
     traces_exporter: ExporterKind = field(
@@ -146,8 +146,7 @@ class Settings:
         default=None,
         metadata=_about(
             "OTEL_EXPORTER_OTLP_INSECURE",
-            doc="gRPC without TLS; by default inferred from the endpoint's scheme (http means "
-            "insecure).",
+            doc="gRPC without TLS; by default inferred from the endpoint's scheme (http means insecure).",
         ),
     )
     traces_sampler: Sampler = field(
@@ -184,8 +183,7 @@ class Settings:
         default=2048,
         metadata=_about(
             "OTEL_BSP_MAX_QUEUE_SIZE",
-            doc="Spans held for export at most; more are dropped (and counted), never blocking the "
-            "bot.",
+            doc="Spans held for export at most; more are dropped (and counted), never blocking the bot.",
         ),
     )
     bsp_max_export_batch_size: PositiveInt = field(

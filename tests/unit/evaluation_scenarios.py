@@ -196,6 +196,57 @@ def _pipeline(
     )
 
 
+def _families(
+    scenario: Scenario,
+    failures: list[float],
+    secrets: list[float],
+    pending_from: int | None,
+    certificate_days: float,
+) -> None:
+    """The priority families' inputs: Prometheus and Alertmanager self-metrics, security events,
+    redacted secrets, pending payments, backups and the webhook certificate."""
+    minutes = range(HORIZON_MIN + 1)
+    prometheus = {"job": "prometheus", "instance": "127.0.0.1:9090"}
+    scenario.add("prometheus_tsdb_wal_writes_failed_total", prometheus, counter(failures))
+    scenario.add("prometheus_tsdb_wal_corruptions_total", prometheus, counter(_zeros()))
+    write = {**prometheus, "handler": "/api/v1/write"}
+    scenario.add("prometheus_http_requests_total", {**write, "code": "204"}, counter([12.0 for _ in minutes]))
+    scenario.add("prometheus_http_requests_total", {**write, "code": "400"}, counter(failures))
+    scenario.add(
+        "alertmanager_notifications_failed_total",
+        {"job": "alertmanager", "instance": "127.0.0.1:9093", "integration": "webhook"},
+        counter(failures),
+    )
+    scenario.add(
+        "tarot_security_events_total",
+        {**COMMON, "tarot_security_event": "admin_command_denied"},
+        counter(failures),
+    )
+    scenario.add(
+        "tarot_security_secrets_redacted_total",
+        {**COMMON, "tarot_secret_kind": "telegram_bot_token"},
+        counter([2.0 for _ in minutes]),
+    )
+    scenario.add(
+        "tarot_security_secrets_redacted_total",
+        {**COMMON, "tarot_secret_kind": "openai_key"},
+        counter(secrets),
+    )
+    scenario.add(
+        "tarot_payments_pending_oldest_age_seconds",
+        {**COMMON, "tarot_payment_provider": "stripe"},
+        [None if pending_from is None or m < pending_from else 60.0 * (m - pending_from) for m in minutes],
+    )
+    backup = {**COMMON, "tarot_backup_kind": "postgres"}
+    scenario.add("tarot_backups_total", {**backup, "tarot_outcome": "error"}, counter(failures))
+    scenario.add("tarot_backup_last_success_timestamp_seconds", backup, [-86400.0 - 3000 for _ in minutes])
+    scenario.add(
+        "tarot_tls_certificate_time_left_seconds",
+        {**COMMON, "server_address": "bot.example.com"},
+        [certificate_days * 86400 - 60.0 * m for m in minutes],
+    )
+
+
 def _zeros() -> list[float]:
     return [0.0] * (HORIZON_MIN + 1)
 
@@ -218,6 +269,7 @@ def scenarios() -> list[Scenario]:
     _resources(steady, rng, lambda m: 0.35, lambda m: 0.55, lambda m: 0.40)
     _health(steady, {})
     _pipeline(steady, _zeros(), _zeros(), lambda m: 12)
+    _families(steady, _zeros(), _zeros(), None, 60.0)
     built.append(steady)
 
     rng = random.Random(2)
@@ -255,6 +307,7 @@ def scenarios() -> list[Scenario]:
         {"database": lambda m: 0.0 if 30 <= m < 34 else 1.0, "queue": lambda m: 0.0 if 60 <= m < 62 else 1.0},
     )
     _pipeline(spikes, _bursts({45: 17.0}), _bursts({80: 250.0}), lambda m: 850 if 100 <= m < 106 else 30)
+    _families(spikes, _bursts({35: 2.0, 90: 6.0}), _bursts({95: 14.0}), 60, 14.02)
     built.append(spikes)
 
     rng = random.Random(4)

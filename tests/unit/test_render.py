@@ -117,7 +117,7 @@ def test_priorities_follow_the_spec_definitions() -> None:
     assert by_name[("TarotCPUCritical", "cpu")] == "P2"  # resource exhaustion
     assert by_name[("TarotCPUWarning", "cpu")] == "P3"  # resource warnings
     assert by_name[("TarotLatencyP99AboveTarget", "reading")] == "P2"  # performance degradation
-    assert by_name[("TarotResponseTimeUp50Percent", "reading")] == "P3"  # performance warnings
+    assert by_name[("TarotResponseTimeUp50Percent", "reading")] == "P4"  # performance variations
     assert by_name[("TarotResponseTimeDoubled", "reading")] == "P2"  # performance degradation
 
 

@@ -16,8 +16,9 @@ in both versions), and an event whose timing matters falls between two evaluatio
 interval, or half the evaluation interval). Every expected value is computed for both versions
 and must be the same float (scenario.agreed).
 
-One module per rules area (``suite(catalog)`` each: api, response_time, slo, business, resources,
-health, pipeline, meta); the file model is in ``suite``, the helpers they share in ``scenario``.
+One module per rules area (``suite(catalog)`` each: api, response_time, slo, business,
+payment_delays, resources, health, pipeline, data_loss, security, maintenance, meta); the file
+model is in ``suite``, the helpers they share in ``scenario``.
 """
 
 from __future__ import annotations
@@ -29,11 +30,15 @@ from tarot_monitoring.render.model import RuleFile
 from tarot_monitoring.render.promtool import (
     api,
     business,
+    data_loss,
     health,
+    maintenance,
     meta,
+    payment_delays,
     pipeline,
     resources,
     response_time,
+    security,
     slo,
 )
 from tarot_monitoring.render.promtool.scenario import Catalog
@@ -46,9 +51,13 @@ _AREA_SUITES: Final[tuple[Callable[[Catalog], PromtoolSuite], ...]] = (
     response_time.suite,
     slo.suite,
     business.suite,
+    payment_delays.suite,
     resources.suite,
     health.suite,
     pipeline.suite,
+    data_loss.suite,
+    security.suite,
+    maintenance.suite,
     meta.suite,
 )
 """One suite per rules area, in the order of the files they write."""

@@ -5,8 +5,8 @@ One case, one week of every category at its baseline, then two phases:
 
 1. what must stay quiet: user latency doubles for 5 minutes (a short spike), payment doubles at
    night-time traffic (fewer operations than the window needs), cache doubles up to its floor;
-2. what must fire: reading +50% (P3 only), then doubled; credit, user, payment, database
-   doubled and cache above its floor (P2 and P3), each within 20 minutes of the change.
+2. what must fire: reading +50% (P4 only), then doubled; credit, user, payment, database
+   doubled and cache above its floor (P2 and P4), each within 20 minutes of the change.
 
 Series are sampled every half evaluation interval and every change starts right after an
 evaluation, so 2.x (closed ranges) and 3.x (left-open) see a window holding only the new latency
@@ -197,7 +197,7 @@ def _case(catalog: Catalog) -> Case:
     sustained = format_duration((fire - loud_start) * EVAL_S)
     return Case(
         "response time against last week: a 5-minute user spike, payment at night-time traffic and cache "
-        "up to its floor stay quiet; reading +50% fires at P3 only, then doubled at P2; every category "
+        "up to its floor stay quiet; reading +50% fires at P4 only, then doubled at P2; every category "
         f"doubling fires {sustained} after the change",
         SAMPLE_S,
         [item for row in ENDPOINT_BASELINES for item in series[row.category]],

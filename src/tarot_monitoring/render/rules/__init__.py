@@ -2,8 +2,9 @@
 
 Areas, each a module with its rules, then its runbook prose (the ``AlertDoc`` of every alert it
 defines): api (latency, error rates), response_time (against last week), slo (burn rates),
-business (failed payments and readings), resources (CPU, memory, disk), health (checks,
-telemetry absent), pipeline (the collector), meta (the Watchdog). Every number comes from
+business (failed payments and readings), payment_delays, resources (CPU, memory, disk), health
+(checks, telemetry absent), pipeline (the collector), data_loss, security, maintenance (backups,
+certificates, disk growth), meta (the Watchdog). Every number comes from
 tarot_monitoring.spec; the alerting choices the spec leaves open are in :mod:`.choices`.
 
 Cross-cutting parts are applied once: the ``priority``, ``severity`` and ``component`` labels and
@@ -17,11 +18,15 @@ from tarot_monitoring.render.model import AlertRule, RuleFile
 from tarot_monitoring.render.rules import (
     api,
     business,
+    data_loss,
     health,
+    maintenance,
     meta,
+    payment_delays,
     pipeline,
     resources,
     response_time,
+    security,
     slo,
 )
 from tarot_monitoring.render.rules.choices import FAST_INTERVAL
@@ -32,7 +37,21 @@ __all__ = ["rule_files"]
 def rule_files() -> tuple[RuleFile, ...]:
     """Every rule file, in the order the runbook lists them; a ValueError if one breaks an invariant."""
     files = tuple(
-        area.rule_file() for area in (api, response_time, slo, business, resources, health, pipeline, meta)
+        area.rule_file()
+        for area in (
+            api,
+            response_time,
+            slo,
+            business,
+            payment_delays,
+            resources,
+            health,
+            pipeline,
+            data_loss,
+            security,
+            maintenance,
+            meta,
+        )
     )
     for rule_file in files:
         _check(rule_file)

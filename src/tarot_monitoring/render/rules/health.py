@@ -7,7 +7,7 @@ from __future__ import annotations
 from tarot_monitoring.render import promql as q
 from tarot_monitoring.render.model import AlertDoc, AlertRule, RuleFile, RuleGroup
 from tarot_monitoring.render.rules.choices import FAST_INTERVAL, TELEMETRY_GAP, TELEMETRY_MEMORY
-from tarot_monitoring.spec import HEALTH_COMPONENT_DEFINITIONS
+from tarot_monitoring.spec import ADDED_CHECK_DEFINITION, HEALTH_COMPONENT_DEFINITIONS
 
 
 def _health_alerts() -> list[AlertRule]:
@@ -33,7 +33,7 @@ def _health_alerts() -> list[AlertRule]:
         AlertRule(
             alert="TarotHealthCheckFailing",
             expr=f'{q.HEALTH_STATUS}{{{q.HEALTH_COMPONENT}!~"overall|{known}"}} == 0',
-            definition="Component failures",
+            definition=ADDED_CHECK_DEFINITION,
             component=f"{{{{ $labels.{q.HEALTH_COMPONENT} }}}}",
             for_="30s",
             summary=f"Health check {{{{ $labels.{q.HEALTH_COMPONENT} }}}} is failing",
@@ -112,7 +112,7 @@ def _runbook() -> tuple[AlertDoc, ...]:
             "The bot's HealthChecker reports a component unhealthy (tarot_health_status_ratio 0) for 30 "
             "seconds. Database, Redis and Telegram are the bot's critical checks (it cannot answer "
             "without them) and the payment provider is a payment system failure: P1. OpenAI, the credit "
-            "system and checks the bot adds itself: P2 (component failures).",
+            "system: P2 (component failures); checks the bot adds itself: P3 (non-critical services).",
             (
                 "`tarot-monitor status --postgres ... --redis ...` on the host: the check's error message.",
                 "The component itself: PostgreSQL/Redis up and accepting connections, Telegram/OpenAI/"

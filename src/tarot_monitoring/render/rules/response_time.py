@@ -12,8 +12,9 @@ and the baseline hour ``MIN_CALLS_FOR_BASELINE``, and a p95 under ``RESPONSE_TIM
 of the category's target is no performance problem however much it grows.
 
 Priorities (tarot_monitoring.spec.priorities): +100% is the spec's P2 "Performance degradation",
-like a p99 above its target; +50% is a P3 "Performance warnings", like a p95 above its target
-(the spec's warning level of the row).
+like a p99 above its target; +50% is a P4 "Performance variations": a change against the bot's
+own history while the absolute targets may still hold (when they do not, the P3/P2
+TarotLatencyP95/P99AboveTarget alerts fire on their own).
 
 The baseline is recorded once a minute in its own group; the ratio and the alerts run every
 15 s (a P2 must arrive within 5 minutes).
@@ -46,7 +47,7 @@ RATIO: Final = q.quantile(95, _T.window, f"_over_{_T.baseline_window}{BASELINE_S
 """The current p95 over the baseline p95: 2 is the spec's +100%."""
 
 _ALERTS: Final = (
-    ("TarotResponseTimeUp50Percent", _T.warning_factor, _T.warning_increase, "Performance warnings"),
+    ("TarotResponseTimeUp50Percent", _T.warning_factor, _T.warning_increase, "Performance variations"),
     ("TarotResponseTimeDoubled", _T.critical_factor, _T.critical_increase, "Performance degradation"),
 )
 
@@ -141,7 +142,8 @@ def _runbook() -> tuple[AlertDoc, ...]:
             "minutes do not. Quiet until a week of history exists, with fewer than "
             f"{MIN_CALLS_FOR_PERCENTILE} operations in the window or {MIN_CALLS_FOR_BASELINE} in the "
             f"baseline hour, and while the p95 is under {RESPONSE_TIME_FLOOR_SHARE:g} of the spec's "
-            "p95 target. P3 (performance warnings): the spec's warning level of the row.",
+            "p95 target. P4 (performance variations): a variation against the bot's own history; the "
+            "absolute targets have their own P3/P2 alerts (TarotLatencyP95/P99AboveTarget).",
             (
                 "What changed since last week: deploys, model or prompt changes, data growth.",
                 "Was last week's hour itself unusual (an incident makes today look good or bad)?",
