@@ -6,7 +6,9 @@ every update. :func:`watch_certificate` reads the certificate's ``notAfter`` fro
 ``tarot.tls.certificate.time_left`` (seconds, by ``server.address``); the P4
 ``TarotTLSCertificateExpiring`` alert (render/rules/maintenance.py) fires weeks ahead::
 
-    watch = tm.maintenance.watch_certificate("https://bot.example.com/webhook")
+    from tarot_monitoring.maintenance import watch_certificate
+
+    watch = watch_certificate("https://bot.example.com/webhook")
     ...
     watch.close()
 

@@ -3,7 +3,9 @@ time left on a TLS certificate (read from a real handshake with a local TLS serv
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import ssl
 import subprocess
 import threading
@@ -107,14 +109,11 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, f
     return key, cert, float(not_after)
 
 
-@pytest.fixture
-def tls_server(certificate: tuple[Path, Path, float]) -> Iterator[int]:
-    """A local TLS server presenting the certificate (handshake only), on a free port."""
-    key, cert, _ = certificate
+@contextlib.contextmanager
+def _serving(key: Path, cert: Path) -> Iterator[int]:
+    """A local TLS server presenting `cert` (handshake only), on a free port."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    import socket
-
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.2)
     port = listener.getsockname()[1]
@@ -134,10 +133,19 @@ def tls_server(certificate: tuple[Path, Path, float]) -> Iterator[int]:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield port
-    stop.set()
-    thread.join(5)
-    listener.close()
+    try:
+        yield port
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+@pytest.fixture
+def tls_server(certificate: tuple[Path, Path, float]) -> Iterator[int]:
+    key, cert, _ = certificate
+    with _serving(key, cert) as port:
+        yield port
 
 
 def _trusting(cert: Path) -> ssl.SSLContext:
@@ -185,8 +193,6 @@ def test_watch_exports_the_time_left_and_counts_down(
 def test_an_unreachable_host_exports_nothing_and_never_raises(
     reader: InMemoryMetricReader, provider: MeterProvider
 ) -> None:
-    import socket
-
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
@@ -199,3 +205,36 @@ def test_an_unreachable_host_exports_nothing_and_never_raises(
 def test_only_https_urls_are_watched(provider: MeterProvider) -> None:
     with pytest.raises(ValueError, match="https URL"):
         CertificateWatch("http://example.com/webhook", meter_provider=provider)
+
+
+def test_an_expired_certificate_reads_as_no_time_left(
+    tmp_path: Path, reader: InMemoryMetricReader, provider: MeterProvider
+) -> None:
+    """Expired certificates fail verification; the watch exports 0 instead of going silent."""
+    (tmp_path / "index.txt").touch()
+    (tmp_path / "serial").write_text("01\n")
+    (tmp_path / "ca.cnf").write_text(
+        "[ca]\ndefault_ca = local\n[local]\ndir = .\ndatabase = ./index.txt\nnew_certs_dir = .\n"
+        "serial = ./serial\ndefault_md = sha256\npolicy = any\ncopy_extensions = copy\n"
+        "unique_subject = no\n[any]\ncommonName = supplied\n"
+    )
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    with contextlib.chdir(tmp_path):
+        _openssl(
+            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", "req.csr",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+        )  # fmt: skip
+        _openssl(
+            "ca", "-batch", "-config", "ca.cnf", "-selfsign", "-keyfile", key, "-in", "req.csr", "-out", cert,
+            "-startdate", "20200101000000Z", "-enddate", "20200102000000Z",
+        )  # fmt: skip
+    with _serving(key, cert) as port:
+        watch = CertificateWatch(
+            f"https://localhost:{port}", context=_trusting(cert), meter_provider=provider
+        )
+        with pytest.raises(ssl.SSLCertVerificationError, match="expired"):
+            certificate_not_after(f"https://localhost:{port}", context=_trusting(cert))
+        watch.check_now()
+    assert _points(reader, semconv.TLS_CERTIFICATE_TIME_LEFT) == [
+        ({semconv.SERVER_ADDRESS: "localhost"}, 0.0)
+    ]
