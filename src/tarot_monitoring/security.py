@@ -3,7 +3,7 @@
 The gate (tarot_monitoring.exporters) scrubs every span, log record and metric point before
 export, and the scrubber counts what it removed (:meth:`Scrubber.redactions`). This module
 exports those counts as the observable counter ``tarot.security.secrets_redacted`` with one
-low-cardinality attribute, ``tarot.secret.kind`` (a rule name such as ``telegram_bot_token``,
+low-cardinality attribute, ``tarot.redaction.kind`` (a rule name such as ``telegram_bot_token``,
 ``openai_key``, ``email``; ``custom_<n>`` for configured patterns; ``secret_attribute``).
 
 Some redaction is normal: the stock httpx instrumentation puts the Bot API token in every
@@ -32,7 +32,7 @@ def register_redaction_metric(scrubber: Scrubber, meter_provider: MeterProvider)
 
     def observe(_options: CallbackOptions) -> Iterable[Observation]:
         return [
-            Observation(count, {semconv.SECRET_KIND: kind})
+            Observation(count, {semconv.REDACTION_KIND: kind})
             for kind, count in sorted(scrubber.redactions().items())
         ]
 

@@ -224,12 +224,12 @@ def _families(
     )
     scenario.add(
         "tarot_security_secrets_redacted_total",
-        {**COMMON, "tarot_secret_kind": "telegram_bot_token"},
+        {**COMMON, "tarot_redaction_kind": "telegram_bot_token"},
         counter([2.0 for _ in minutes]),
     )
     scenario.add(
         "tarot_security_secrets_redacted_total",
-        {**COMMON, "tarot_secret_kind": "openai_key"},
+        {**COMMON, "tarot_redaction_kind": "openai_key"},
         counter(secrets),
     )
     scenario.add(

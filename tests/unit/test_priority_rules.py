@@ -78,7 +78,7 @@ def test_the_new_families_page_at_the_spec_priorities() -> None:
 
 def test_rules_read_the_names_of_the_telemetry_contract() -> None:
     assert metric_name(semconv.SECRETS_REDACTED, "{value}", monotonic_sum=True) == q.SECRETS_REDACTED
-    assert label_name(semconv.SECRET_KIND) == q.SECRET_KIND
+    assert label_name(semconv.REDACTION_KIND) == q.REDACTION_KIND
     assert metric_name(semconv.TLS_CERTIFICATE_TIME_LEFT, "s", gauge=True) == q.TLS_TIME_LEFT
     assert label_name(semconv.SERVER_ADDRESS) == "server_address"
     assert label_name(semconv.DEPENDENCY) == q.DEPENDENCY

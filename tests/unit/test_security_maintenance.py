@@ -76,7 +76,7 @@ def test_configure_exports_the_redactions_without_the_secret(captured: Captured)
         span.set_attribute("url.full", URL)
     text = captured.everything_exported_as_text()
     points = {
-        str(dict(p.attributes)[semconv.SECRET_KIND]): p.value
+        str(dict(p.attributes)[semconv.REDACTION_KIND]): p.value
         for p in captured.points(semconv.SECRETS_REDACTED)
     }
     assert points["telegram_bot_token"] >= 2  # the log body and the span attribute

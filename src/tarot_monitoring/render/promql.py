@@ -106,7 +106,7 @@ def new_counter_increase(series: str, window: str) -> str:
 # Names as the real pipeline translates tarot_monitoring.semconv (tests/unit/test_priority_rules.py
 # checks them against the contract).
 SECRETS_REDACTED: Final = "tarot_security_secrets_redacted_total"
-SECRET_KIND: Final = "tarot_secret_kind"
+REDACTION_KIND: Final = "tarot_redaction_kind"
 SECURITY_EVENTS: Final = "tarot_security_events_total"
 SECURITY_EVENT: Final = "tarot_security_event"
 PAYMENTS_PENDING_OLDEST_AGE: Final = "tarot_payments_pending_oldest_age_seconds"

@@ -23,7 +23,7 @@ def _secrets_case(catalog: Catalog) -> Case:
     jumped, appeared = SECRETS_SPIKE_MIN + 2, SECRETS_SPIKE_MIN + 5
 
     def kind(name: str) -> dict[str, str]:
-        return {**_BASE, q.SECRET_KIND: name}
+        return {**_BASE, q.REDACTION_KIND: name}
 
     series = [
         # the Bot API token in every Telegram URL: 2 a minute, all the time (30 in 15 minutes)
@@ -35,7 +35,7 @@ def _secrets_case(catalog: Catalog) -> Case:
     ]
 
     def expect(name: str, value: float) -> Expected:
-        return catalog.expect(rule, {**_JOB, q.SECRET_KIND: name}, value)
+        return catalog.expect(rule, {**_JOB, q.REDACTION_KIND: name}, value)
 
     return Case(
         "secrets redacted: a steady Bot API token is normal, also while new; a jump from nothing and a new "

@@ -20,7 +20,7 @@ from tarot_monitoring.render.rules.choices import (
     WEBHOOK_SIGNATURE_FAILURES,
 )
 
-BY_KIND: Final = f"{q.BY_JOB}, {q.SECRET_KIND}"
+BY_KIND: Final = f"{q.BY_JOB}, {q.REDACTION_KIND}"
 SECRETS_INCREASE: Final = f"job_kind:{q.SECRETS_REDACTED.removesuffix('_total')}:increase{SECRETS_WINDOW}"
 SECRETS_BASELINE: Final = (
     f"job_kind:{q.SECRETS_REDACTED.removesuffix('_total')}:increase{SECRETS_WINDOW}_max1d"
@@ -63,10 +63,10 @@ def _alerts() -> list[AlertRule]:
             ),
             definition="Security breach",
             component="telemetry",
-            summary=f"Secrets of kind {{{{ $labels.{q.SECRET_KIND} }}}} are suddenly being exported",
+            summary=f"Secrets of kind {{{{ $labels.{q.REDACTION_KIND} }}}} are suddenly being exported",
             description=(
                 f'The exporter gate of {{{{ $labels.job }}}} removed {{{{ $value | printf "%.0f" }}}} '
-                f"{{{{ $labels.{q.SECRET_KIND} }}}} values in the last {SECRETS_WINDOW}, at least "
+                f"{{{{ $labels.{q.REDACTION_KIND} }}}} values in the last {SECRETS_WINDOW}, at least "
                 f"{SECRETS_SPIKE_FACTOR} times the most in any {SECRETS_WINDOW} of the day before (or a kind "
                 "never removed before): "
                 "code started logging or tagging secrets. They were removed before export; the code "
@@ -125,7 +125,7 @@ def _runbook() -> tuple[AlertDoc, ...]:
             "a security breach in the making (the collector's redaction is the only layer left). Quiet "
             f"for the first {SECRETS_WARM_UP} of a kind's (or a new service's) history.",
             (
-                "Which kind (label tarot_secret_kind) and since when; the deploy that coincides.",
+                "Which kind (label tarot_redaction_kind) and since when; the deploy that coincides.",
                 "Loki/Tempo: '[REDACTED]' in log bodies and span attributes of that time shows the "
                 "code path.",
                 "If a key or token is logged by a dependency (an SDK's debug log), lower its log level.",
