@@ -8,6 +8,10 @@ span, log record and metric point before an exporter sees it.
 
 User ids are never exported raw: :meth:`Scrubber.hash_user_id` gives a keyed HMAC so one user
 can be followed across signals without the id itself leaving.
+
+Every redaction is counted by kind (:meth:`Scrubber.redactions`; exported by
+tarot_monitoring.security as ``tarot.security.secrets_redacted``): a jump means code started
+exporting secrets.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -90,6 +95,8 @@ SECRET_KEY: Final = re.compile(
 # Semantic-convention keys that SECRET_KEY matches but whose values are a closed set of names:
 # gen_ai.token.type is "input" or "output" (masked, the GenAI token histogram would merge both).
 NOT_SECRET_KEYS: Final = frozenset({"gen_ai.token.type"})
+SECRET_ATTRIBUTE: Final = "secret_attribute"
+"""The redaction kind of an attribute whose key names a secret (the others are rule names)."""
 # Attribute keys that hold a user id: exported only as a keyed hash.
 USER_ID_KEYS: Final = frozenset({"enduser.id", "user.id", "telegram.user.id", "tarot.user.id"})
 HASH_PREFIX: Final = "h:"
@@ -112,6 +119,9 @@ class Scrubber:
         )
         self._has_custom = len(self._rules) > len(DEFAULT_RULES)
         self._memo: dict[str, str] = {}
+        self._memo_kinds: dict[str, tuple[str, ...]] = {}
+        self._redacted: dict[str, int] = {}
+        self._redacted_lock = threading.Lock()
         key = user_hash_key if user_hash_key is not None else secrets.token_bytes(32)
         self._key = key.encode() if isinstance(key, str) else key
 
@@ -119,19 +129,39 @@ class Scrubber:
         """`text` with every secret and PII match replaced by ``[REDACTED]``."""
         known = self._memo.get(text)
         if known is not None:
+            if self._memo_kinds and text in self._memo_kinds:
+                self._count(self._memo_kinds[text])
             return known
         short = len(text) <= _MEMO_MAX_LENGTH
         clean = text
+        kinds: list[str] = []
         if self._has_custom or _may_hold_secret(text):
             for rule in self._rules:
-                clean = rule.pattern.sub(rule.replacement, clean)
+                redacted = rule.pattern.sub(rule.replacement, clean)
+                if redacted != clean:
+                    kinds.append(rule.name)
+                    clean = redacted
+        self._count(kinds)
         if short:
             # Most values repeat (operation names, URLs of the same endpoint): remember them,
             # in a bounded table that starts over when full.
             if len(self._memo) >= _MEMO_MAX_ENTRIES:
                 self._memo.clear()
+                self._memo_kinds.clear()
             self._memo[text] = clean
+            if kinds:
+                self._memo_kinds[text] = tuple(kinds)
         return clean
+
+    def redactions(self) -> dict[str, int]:
+        """Values redacted so far, by kind (a rule's name, or ``secret_attribute``): a copy."""
+        with self._redacted_lock:
+            return dict(self._redacted)
+
+    def _count(self, kinds: Iterable[str]) -> None:
+        for kind in kinds:
+            with self._redacted_lock:
+                self._redacted[kind] = self._redacted.get(kind, 0) + 1
 
     def scrub_value(self, key: str, value: AttributeValue) -> AttributeValue:
         """One attribute value, judged by its key as well as its content."""
@@ -142,8 +172,11 @@ class Scrubber:
             return self.hash_user_id(value if isinstance(value, str | int) else str(value))
         if kind is _KeyKind.SECRET:
             if isinstance(value, str) and value:
+                if value != REDACTED:
+                    self._count((SECRET_ATTRIBUTE,))
                 return REDACTED
             if isinstance(value, Sequence) and value and all(isinstance(item, str) for item in value):
+                self._count((SECRET_ATTRIBUTE,))
                 return tuple(REDACTED for _ in value)
         if isinstance(value, str):
             return self.scrub_text(value)
@@ -155,13 +188,18 @@ class Scrubber:
         """A scrubbed copy of `attributes` (an empty dict for None)."""
         if not attributes:
             return {}
-        memo, plain = self._memo, _KeyKind.PLAIN
+        memo, found, plain = self._memo, self._memo_kinds, _KeyKind.PLAIN
         clean: dict[str, AttributeValue] = {}
         for key, value in attributes.items():
             # Fast path for the common case, a plain key with a string value seen before.
             if type(value) is str and (_KEY_KINDS.get(key) or _key_kind(key)) is plain:
                 known = memo.get(value)
-                clean[key] = known if known is not None else self.scrub_text(value)
+                if known is None:
+                    clean[key] = self.scrub_text(value)
+                else:
+                    clean[key] = known
+                    if found and value in found:  # a memoised redaction still counts each time
+                        self._count(found[value])
             else:
                 clean[key] = self.scrub_value(key, value)
         return clean

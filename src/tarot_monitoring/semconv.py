@@ -143,3 +143,17 @@ HEALTH_CHECK_DURATION: Final = "tarot.health.check.duration"
 # --- instrumentation scopes -----------------------------------------------------------------------
 RUNTIME_METRICS_SCOPE: Final = "tarot_monitoring.runtime_metrics"
 """The meter (``otel_scope_name`` in Prometheus) of the package's own runtime metrics."""
+
+# --- security and maintenance -----------------------------------------------------------------------
+SECRETS_REDACTED: Final = "tarot.security.secrets_redacted"
+"""Observable counter of secrets and PII the exporter gate removed, by ``tarot.redaction.kind``
+(``tarot_security_secrets_redacted_total``): the Bot API token in URLs is redacted all the time;
+a jump against the day before means code started exporting secrets (tarot_monitoring.security)."""
+REDACTION_KIND: Final = "tarot.redaction.kind"
+"""Which rule matched (the key names no secret, so the collector's redaction keeps its value):
+a name of tarot_monitoring.scrubbing.DEFAULT_RULES, ``custom_<n>`` for a
+configured pattern, or ``secret_attribute`` for an attribute whose key names a secret."""
+TLS_CERTIFICATE_TIME_LEFT: Final = "tarot.tls.certificate.time_left"
+"""Gauge, seconds until the watched TLS certificate's notAfter, by ``server.address``
+(``tarot_tls_certificate_time_left_seconds``; 0 once it has expired) (tarot_monitoring.maintenance)."""
+SERVER_ADDRESS: Final = "server.address"

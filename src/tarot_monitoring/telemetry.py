@@ -59,6 +59,7 @@ from tarot_monitoring.exporters import (
 )
 from tarot_monitoring.integrations import MissingDependencyError
 from tarot_monitoring.scrubbing import Scrubber
+from tarot_monitoring.security import register_redaction_metric
 from tarot_monitoring.spec import LATENCY_BUCKETS_SECONDS
 from tarot_monitoring.tagging import CategoryTagger
 
@@ -159,6 +160,8 @@ def configure(
         _state.set_current(telemetry)
         try:
             _instrument(telemetry)
+            if not resolved.sdk_disabled:
+                register_redaction_metric(telemetry.scrubber, telemetry.meter_provider)
             if resolved.resource_metrics and not resolved.sdk_disabled:
                 _register_runtime_metrics(telemetry)
         except ConfigurationError:

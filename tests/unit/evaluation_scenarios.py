@@ -218,6 +218,57 @@ def _pipeline(
     )
 
 
+def _families(
+    scenario: Scenario,
+    failures: list[float],
+    secrets: list[float],
+    pending_from: int | None,
+    certificate_days: float,
+) -> None:
+    """The priority families' inputs: Prometheus and Alertmanager self-metrics, security events,
+    redacted secrets, pending payments, backups and the webhook certificate."""
+    minutes = range(HORIZON_MIN + 1)
+    prometheus = {"job": "prometheus", "instance": "127.0.0.1:9090"}
+    scenario.add("prometheus_tsdb_wal_writes_failed_total", prometheus, counter(failures))
+    scenario.add("prometheus_tsdb_wal_corruptions_total", prometheus, counter(_zeros()))
+    write = {**prometheus, "handler": "/api/v1/write"}
+    scenario.add("prometheus_http_requests_total", {**write, "code": "204"}, counter([12.0 for _ in minutes]))
+    scenario.add("prometheus_http_requests_total", {**write, "code": "400"}, counter(failures))
+    scenario.add(
+        "alertmanager_notifications_failed_total",
+        {"job": "alertmanager", "instance": "127.0.0.1:9093", "integration": "webhook"},
+        counter(failures),
+    )
+    scenario.add(
+        "tarot_security_events_total",
+        {**COMMON, "tarot_security_event": "admin_command_denied"},
+        counter(failures),
+    )
+    scenario.add(
+        "tarot_security_secrets_redacted_total",
+        {**COMMON, "tarot_redaction_kind": "telegram_bot_token"},
+        counter([2.0 for _ in minutes]),
+    )
+    scenario.add(
+        "tarot_security_secrets_redacted_total",
+        {**COMMON, "tarot_redaction_kind": "openai_key"},
+        counter(secrets),
+    )
+    scenario.add(
+        "tarot_payments_pending_oldest_age_seconds",
+        {**COMMON, "tarot_payment_provider": "stripe"},
+        [None if pending_from is None or m < pending_from else 60.0 * (m - pending_from) for m in minutes],
+    )
+    backup = {**COMMON, "tarot_backup_kind": "postgres"}
+    scenario.add("tarot_backups_total", {**backup, "tarot_outcome": "error"}, counter(failures))
+    scenario.add("tarot_backup_last_success_timestamp_seconds", backup, [-86400.0 - 3000 for _ in minutes])
+    scenario.add(
+        "tarot_tls_certificate_time_left_seconds",
+        {**COMMON, "server_address": "bot.example.com"},
+        [certificate_days * 86400 - 60.0 * m for m in minutes],
+    )
+
+
 def _zeros() -> list[float]:
     return [0.0] * (HORIZON_MIN + 1)
 
@@ -241,6 +292,7 @@ def scenarios() -> list[Scenario]:
     _health(steady, {})
     _pipeline(steady, _zeros(), _zeros(), lambda m: 12)
     _reading_cost(steady, rng, lambda m: 0.01, lambda m: 0.05)
+    _families(steady, _zeros(), _zeros(), None, 60.0)
     built.append(steady)
 
     rng = random.Random(2)
@@ -283,6 +335,7 @@ def scenarios() -> list[Scenario]:
     )
     _pipeline(spikes, _bursts({45: 17.0}), _bursts({80: 250.0}), lambda m: 850 if 100 <= m < 106 else 30)
     _reading_cost(spikes, rng, lambda m: 0.4 if 40 <= m < 60 else 0.01, lambda m: 0.05)
+    _families(spikes, _bursts({35: 2.0, 90: 6.0}), _bursts({95: 14.0}), 60, 14.02)
     built.append(spikes)
 
     rng = random.Random(4)
@@ -341,9 +394,13 @@ def scenarios() -> list[Scenario]:
     return built
 
 
-WEEK_INTERVAL_MIN: Final = 10
+WEEK_INTERVAL_MIN: Final = 1
 WEEK_POINTS: Final = (7 * 24 * 60 + 4 * 60) // WEEK_INTERVAL_MIN + 1
-"""A week and four hours at a 10 minute interval: enough for the ``offset 1w`` baselines."""
+"""A week and four hours at a 1 minute interval (the response-time window is 5 minutes): enough
+for the ``offset 1w`` baselines."""
+WEEK_THIN_MIN: Final = 10
+"""Before the last five hours only every 10th minute has a sample: the baselines read hours, and
+the test file stays small."""
 
 
 def week_scenario() -> Scenario:
@@ -353,7 +410,12 @@ def week_scenario() -> Scenario:
     rng = random.Random(7)
 
     def slow(point: int) -> float:
-        return 0.03 if point < last_hours else min(0.45, 0.03 + (point - last_hours) * 0.02)
+        return 0.03 if point < last_hours else min(0.45, 0.03 + (point - last_hours) * 0.002)
 
     _traffic(week, rng, lambda p: 300, lambda p: 0.0005, slow, categories=("reading", "payment"))
+    thin_until = last_hours - 60
+    for values in week.series.values():
+        for point in range(thin_until):
+            if point % WEEK_THIN_MIN:
+                values[point] = None
     return week

@@ -94,7 +94,7 @@ def test_every_alert_has_priority_severity_component_and_annotations() -> None:
     severities = {level.priority: level.severity for level in PRIORITY_LEVELS}
     runbook = (ROOT / "docs" / "runbook.md").read_text()
     alerts = [alert for rule_file in rule_files() for alert in rule_file.alerts]
-    assert len({alert.alert for alert in alerts}) == 32
+    assert len({alert.alert for alert in alerts}) == 46
     for alert in alerts:
         labels = alert.all_labels
         assert labels["priority"] == priority_for(alert.definition)
@@ -118,6 +118,7 @@ def test_priorities_follow_the_spec_definitions() -> None:
     assert by_name[("TarotCPUWarning", "cpu")] == "P3"  # resource warnings
     assert by_name[("TarotLatencyP99AboveTarget", "reading")] == "P2"  # performance degradation
     assert by_name[("TarotResponseTimeUp50Percent", "reading")] == "P4"  # performance variations
+    assert by_name[("TarotResponseTimeDoubled", "reading")] == "P2"  # performance degradation
 
 
 def test_every_priority_is_routed_and_delivered_in_time() -> None:
@@ -197,7 +198,9 @@ def _generated_documents() -> dict[str, object]:
 
 def test_each_generated_yaml_file_loads_as_the_data_the_generator_made() -> None:
     documents = _generated_documents()
-    assert len(documents) == 8 + 9 + 1
+    from tarot_monitoring.render.promtool import promtool_suites
+
+    assert len(documents) == len(rule_files()) + len(promtool_suites(rule_files())) + 1
     for path, document in documents.items():
         assert yaml.safe_load((ROOT / path).read_text()) == document, path
 
@@ -205,7 +208,7 @@ def test_each_generated_yaml_file_loads_as_the_data_the_generator_made() -> None
 def test_runbook_documents_each_alert_once() -> None:
     text = (ROOT / render.RUNBOOK_FILE).read_text()
     headings = re.findall(r"^## (\w+)$", text, flags=re.M)
-    assert len(headings) == len(set(headings)) == 32
+    assert len(headings) == len(set(headings)) == 46
 
 
 def test_render_works_from_a_copy_of_the_checkout(tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ FUNCTIONS: Final = frozenset(
         "histogram_quantile",
         "vector",
         "timestamp",
+        "time",
     }
 )
 
@@ -177,6 +178,8 @@ class _Evaluator:
         name = call.function
         if name not in FUNCTIONS:
             raise EvaluationError(f"function {name}() is not supported by the embedded evaluator")
+        if name == "time":  # the evaluation time in seconds, a scalar
+            return self.at_ms / 1000
         if name == "vector":
             value = self.eval(call.args[0])
             if not isinstance(value, float):

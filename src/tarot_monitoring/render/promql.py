@@ -102,3 +102,23 @@ def new_counter_increase(series: str, window: str) -> str:
         f"  or\n"
         f"({series} unless {series} offset {window})"
     )
+
+
+# --- the priority families: data loss, security, payment delays, backups, maintenance -------------
+# Names as the real pipeline translates tarot_monitoring.semconv (tests/unit/test_priority_rules.py
+# checks them against the contract).
+SECRETS_REDACTED: Final = "tarot_security_secrets_redacted_total"
+REDACTION_KIND: Final = "tarot_redaction_kind"
+SECURITY_EVENTS: Final = "tarot_security_events_total"
+SECURITY_EVENT: Final = "tarot_security_event"
+PAYMENTS_PENDING_OLDEST_AGE: Final = "tarot_payments_pending_oldest_age_seconds"
+PAYMENT_PROVIDER: Final = "tarot_payment_provider"
+BACKUPS: Final = "tarot_backups_total"
+BACKUP_LAST_SUCCESS: Final = "tarot_backup_last_success_timestamp_seconds"
+BACKUP_KIND: Final = "tarot_backup_kind"
+OUTCOME: Final = "tarot_outcome"
+TLS_TIME_LEFT: Final = "tarot_tls_certificate_time_left_seconds"
+DEPENDENCY: Final = "tarot_dependency"
+PROMETHEUS_JOB: Final = "prometheus"
+"""Prometheus scraping itself (deploy/prometheus/prometheus.yml): its TSDB and write handler."""
+ALERTMANAGER_JOB: Final = "alertmanager"

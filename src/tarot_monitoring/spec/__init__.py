@@ -15,6 +15,7 @@ from tarot_monitoring.spec.baselines import (
     baseline_for,
 )
 from tarot_monitoring.spec.priorities import (
+    ADDED_CHECK_DEFINITION,
     HEALTH_COMPONENT_DEFINITIONS,
     PRIORITIES,
     PRIORITY_LEVELS,
@@ -47,6 +48,7 @@ from tarot_monitoring.spec.thresholds import (
 )
 
 __all__ = [
+    "ADDED_CHECK_DEFINITION",
     "ALERT_HISTORY_RETENTION",
     "BURN_RATE_WINDOWS",
     "CATEGORIES",

@@ -46,15 +46,19 @@ class ResponseTimeThreshold:
     """The "Response Time" row: p95 latency increase over the category's own baseline.
 
     ``warning_increase`` 0.5 is the spec's "+50%": the current p95 is at least 1.5 times the
-    baseline. The baseline is the same hour one week earlier (``baseline_offset``), so daily and
-    weekly traffic patterns cancel out; a week of history is needed before the alert can fire.
+    baseline. The current p95 is read over a short `window` (so a sustained increase shows
+    within minutes); the baseline is the p95 over `baseline_window` one `baseline_offset`
+    earlier, the same time of the week, so daily and weekly traffic patterns cancel out; a week
+    of history is needed before the alert can fire.
     """
 
     warning_increase: float
     critical_increase: float
     action: str
-    window: str = "1h"
-    """The p95 window compared now and one `baseline_offset` earlier."""
+    window: str = "5m"
+    """The window of the current p95."""
+    baseline_window: str = "1h"
+    """The window of the baseline p95, one `baseline_offset` earlier."""
     baseline_offset: str = "1w"
 
     @property

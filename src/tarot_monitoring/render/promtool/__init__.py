@@ -16,8 +16,9 @@ in both versions), and an event whose timing matters falls between two evaluatio
 interval, or half the evaluation interval). Every expected value is computed for both versions
 and must be the same float (scenario.agreed).
 
-One module per rules area (``suite(catalog)`` each: api, api_baseline, slo, business, llm, resources,
-health, pipeline, meta); the file model is in ``suite``, the helpers they share in ``scenario``.
+One module per rules area (``suite(catalog)`` each: api, response_time, slo, business, llm, llm,
+payment_delays, resources, health, pipeline, data_loss, security, maintenance, meta); the file
+model is in ``suite``, the helpers they share in ``scenario``.
 """
 
 from __future__ import annotations
@@ -28,13 +29,17 @@ from typing import Final
 from tarot_monitoring.render.model import RuleFile
 from tarot_monitoring.render.promtool import (
     api,
-    api_baseline,
     business,
+    data_loss,
     health,
     llm,
+    maintenance,
     meta,
+    payment_delays,
     pipeline,
     resources,
+    response_time,
+    security,
     slo,
 )
 from tarot_monitoring.render.promtool.scenario import Catalog
@@ -44,13 +49,17 @@ __all__ = ["PromtoolSuite", "promtool_suites"]
 
 _AREA_SUITES: Final[tuple[Callable[[Catalog], PromtoolSuite], ...]] = (
     api.suite,
-    api_baseline.suite,
+    response_time.suite,
     slo.suite,
     business.suite,
     llm.suite,
+    payment_delays.suite,
     resources.suite,
     health.suite,
     pipeline.suite,
+    data_loss.suite,
+    security.suite,
+    maintenance.suite,
     meta.suite,
 )
 """One suite per rules area, in the order of the files they write."""

@@ -1,10 +1,11 @@
 """Prometheus recording and alert rules from the spec, one module per area (deploy/prometheus/rules/).
 
 Areas, each a module with its rules, then its runbook prose (the ``AlertDoc`` of every alert it
-defines): api (latency, error rates, response time against last week), slo (burn rates),
-business (failed payments and readings), llm (LLM cost per reading against
-earnings), resources (CPU, memory, disk), health (checks,
-telemetry absent), pipeline (the collector), meta (the Watchdog). Every number comes from
+defines): api (latency, error rates), response_time (against last week), slo (burn rates),
+business (failed payments and readings), llm (LLM cost per reading
+against earnings), payment_delays, resources (CPU, memory, disk), health
+(checks, telemetry absent), pipeline (the collector), data_loss, security, maintenance (backups,
+certificates, disk growth), meta (the Watchdog). Every number comes from
 tarot_monitoring.spec; the alerting choices the spec leaves open are in :mod:`.choices`.
 
 Cross-cutting parts are applied once: the ``priority``, ``severity`` and ``component`` labels and
@@ -15,7 +16,21 @@ keep (each alert documented, each P1 alert in a fast group) by :func:`rule_files
 from __future__ import annotations
 
 from tarot_monitoring.render.model import AlertRule, RuleFile
-from tarot_monitoring.render.rules import api, business, health, llm, meta, pipeline, resources, slo
+from tarot_monitoring.render.rules import (
+    api,
+    business,
+    data_loss,
+    health,
+    llm,
+    maintenance,
+    meta,
+    payment_delays,
+    pipeline,
+    resources,
+    response_time,
+    security,
+    slo,
+)
 from tarot_monitoring.render.rules.choices import FAST_INTERVAL
 
 __all__ = ["rule_files"]
@@ -23,7 +38,24 @@ __all__ = ["rule_files"]
 
 def rule_files() -> tuple[RuleFile, ...]:
     """Every rule file, in the order the runbook lists them; a ValueError if one breaks an invariant."""
-    files = tuple(area.rule_file() for area in (api, slo, business, llm, resources, health, pipeline, meta))
+    files = tuple(
+        area.rule_file()
+        for area in (
+            api,
+            response_time,
+            slo,
+            business,
+            llm,
+            payment_delays,
+            resources,
+            health,
+            pipeline,
+            data_loss,
+            security,
+            maintenance,
+            meta,
+        )
+    )
     for rule_file in files:
         _check(rule_file)
     return files

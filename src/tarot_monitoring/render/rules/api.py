@@ -1,10 +1,9 @@
-"""API performance (deploy/prometheus/rules/tarot-api.yml): latency, error rates and response time
-per endpoint category, from the spec's "API Performance Standards", "Error Rate" and "Response
-Time" tables.
+"""API performance (deploy/prometheus/rules/tarot-api.yml): latency and error rates per endpoint
+category, from the spec's "API Performance Standards" and "Error Rate" tables (response time
+against last week is in response_time).
 
 Comparisons: a latency target is *exceeded* (``>``: a p95 of exactly 3 s meets the 3 s target);
-an error-rate target "< 0.1%" is missed at 0.1% (``>=``); the response-time factors are reached
-(``>=``). The promtool tests pin each edge.
+an error-rate target "< 0.1%" is missed at 0.1% (``>=``). The promtool tests pin each edge.
 """
 
 from __future__ import annotations
@@ -14,11 +13,9 @@ from tarot_monitoring.render.model import AlertDoc, AlertRule, RecordingRule, Ru
 from tarot_monitoring.render.rules.choices import (
     DEFAULT_INTERVAL,
     LATENCY_WINDOWS,
-    MIN_CALLS_FOR_BASELINE,
     MIN_CALLS_FOR_PERCENTILE,
     MIN_ERRORS_FOR_RATIO,
     RATIO_WINDOWS,
-    RESPONSE_TIME_FLOOR_SHARE,
     SLOW_INTERVAL,
 )
 from tarot_monitoring.render.rules.common import category_selector, percent_text, rate_records, seconds_text
@@ -39,23 +36,6 @@ def _latency_records(window: str) -> list[RecordingRule]:
                 f"p{percent} latency over {window}",
             )
             for percent in (95, 99)
-        ),
-    ]
-
-
-def _baseline_records() -> list[RecordingRule]:
-    window, offset = RESPONSE_TIME_THRESHOLD.window, RESPONSE_TIME_THRESHOLD.baseline_offset
-    return [
-        RecordingRule(
-            q.quantile(95, window, f"_offset{offset}"),
-            f"histogram_quantile(0.95, sum by ({q.BY_CATEGORY}, le) "
-            f"(rate({q.SPAN_BUCKETS}{{{q.TAGGED}}}[{window}] offset {offset})))",
-            f"p95 latency over the same {window} one {offset} earlier: the response-time baseline",
-        ),
-        RecordingRule(
-            q.calls(f"{window}_offset{offset}"),
-            f"sum by ({q.BY_CATEGORY}) (rate({q.SPAN_CALLS}{{{q.TAGGED}}}[{window}] offset {offset}))",
-            f"operations per second in the baseline {window}",
         ),
     ]
 
@@ -144,53 +124,6 @@ def _error_threshold_alerts() -> list[AlertRule]:
     return rules
 
 
-def _response_time_alerts() -> list[AlertRule]:
-    threshold = RESPONSE_TIME_THRESHOLD
-    window, offset = threshold.window, threshold.baseline_offset
-    now, before = q.quantile(95, window), q.quantile(95, window, f"_offset{offset}")
-    rules = []
-    for row in ENDPOINT_BASELINES:
-        for alert, factor, increase, definition in (
-            (
-                "TarotResponseTimeUp50Percent",
-                threshold.warning_factor,
-                threshold.warning_increase,
-                "Performance variations",
-            ),
-            (
-                "TarotResponseTimeDoubled",
-                threshold.critical_factor,
-                threshold.critical_increase,
-                "Performance warnings",
-            ),
-        ):
-            floor = RESPONSE_TIME_FLOOR_SHARE * row.p95_seconds
-            rules.append(
-                AlertRule(
-                    alert=alert,
-                    expr=(
-                        f"{now}{{{category_selector(row.category)}}}\n  / on ({q.BY_CATEGORY})\n{before} >= "
-                        f"{factor:g}\n"
-                        f"and on ({q.BY_CATEGORY})\n{now} > {floor:g}\n"
-                        f"{_enough_calls(3600, MIN_CALLS_FOR_BASELINE, window)}\n"
-                        f"{_enough_calls(3600, MIN_CALLS_FOR_BASELINE, f'{window}_offset{offset}')}"
-                    ),
-                    definition=definition,
-                    component=row.category,
-                    for_="15m",
-                    summary=(
-                        f"{row.title}: p95 latency +{increase * 100:g}% against the same hour last week"
-                    ),
-                    description=(
-                        f"p95 latency of {row.category} operations in {{{{ $labels.job }}}} over the last "
-                        f'{window} is {{{{ $value | printf "%.2f" }}}} times the same {window} one week ago '
-                        f"(threshold {factor:g}x)."
-                    ),
-                )
-            )
-    return rules
-
-
 def rule_file() -> RuleFile:
     return RuleFile(
         name="tarot-api",
@@ -212,9 +145,7 @@ def rule_file() -> RuleFile:
                 (
                     *rate_records(RATIO_WINDOWS[1:]),
                     *_latency_records(LATENCY_WINDOWS[1]),
-                    *_baseline_records(),
                     *_error_target_alerts(),
-                    *_response_time_alerts(),
                 ),
             ),
         ),
@@ -297,29 +228,5 @@ def _runbook() -> tuple[AlertDoc, ...]:
             f"minutes, for 2 minutes: one user in {1 / errors.critical_ratio:.0f} sees a failure.",
             ("As for TarotErrorRateWarning, urgently; roll back a recent deploy first if one coincides.",),
             f"{errors.action}.",
-        ),
-        AlertDoc(
-            "TarotResponseTimeUp50Percent",
-            f"Response time +{response.warning_increase:.0%} against last week",
-            f"The category's p95 over the last hour is at least {response.warning_factor:g} times its p95 "
-            "over the same hour one "
-            "week earlier. The baseline is the same hour a week ago, not a trailing day: a tarot bot's "
-            "traffic (and with it queueing and cache warmth) follows the day and the week, so last "
-            "Tuesday 21:00 is the fair comparison for Tuesday 21:00. Quiet until a week of history "
-            f"exists, below {MIN_CALLS_FOR_BASELINE} operations in either hour, and while the p95 is "
-            f"under {RESPONSE_TIME_FLOOR_SHARE:g} of the spec's p95 target.",
-            (
-                "What changed since last week: deploys, model or prompt changes, data growth.",
-                "Was last week's hour itself unusual (an incident makes today look good or bad)?",
-            ),
-            f"{response.action}.",
-        ),
-        AlertDoc(
-            "TarotResponseTimeDoubled",
-            f"Response time +{response.critical_increase:.0%} against last week",
-            f"As TarotResponseTimeUp50Percent, with the p95 at least {response.critical_factor:g} times "
-            "last week's.",
-            ("As for TarotResponseTimeUp50Percent; compare traces of both hours in Tempo.",),
-            f"{response.action}.",
         ),
     )

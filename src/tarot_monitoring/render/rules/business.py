@@ -23,7 +23,7 @@ def _failure_rules(threshold: FailureCountThreshold) -> list[AlertRule | Recordi
     record = q.failures(threshold.kind, threshold.window_minutes)
     series = f"{metric}{{{selector}}}"
     definitions = {
-        "payments": ("Payment delays", "Payment system failure"),
+        "payments": ("High error rates", "Payment system failure"),
         "readings": ("Elevated error rates", "High error rates"),
     }[threshold.kind]
     name = threshold.kind.capitalize()[:-1]  # Payment, Reading

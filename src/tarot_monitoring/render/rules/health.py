@@ -14,7 +14,11 @@ from tarot_monitoring.health.monitor import DEFAULT_INTERVAL_S, MAX_INTERVAL_S
 from tarot_monitoring.render import promql as q
 from tarot_monitoring.render.model import AlertDoc, AlertRule, RuleFile, RuleGroup
 from tarot_monitoring.render.rules.choices import FAST_INTERVAL, TELEMETRY_GAP, TELEMETRY_MEMORY
-from tarot_monitoring.spec import HEALTH_CHECK_RETENTION, HEALTH_COMPONENT_DEFINITIONS
+from tarot_monitoring.spec import (
+    ADDED_CHECK_DEFINITION,
+    HEALTH_CHECK_RETENTION,
+    HEALTH_COMPONENT_DEFINITIONS,
+)
 
 FAILING_FOR: Final = "10s"
 """How long a component must read unhealthy: with a round every DEFAULT_INTERVAL_S (5 s) and the
@@ -51,7 +55,7 @@ def _health_alerts() -> list[AlertRule]:
         AlertRule(
             alert="TarotHealthCheckFailing",
             expr=f'{q.HEALTH_STATUS}{{{q.HEALTH_COMPONENT}!~"overall|{known}"}} == 0',
-            definition="Component failures",
+            definition=ADDED_CHECK_DEFINITION,
             component=f"{{{{ $labels.{q.HEALTH_COMPONENT} }}}}",
             for_=FAILING_FOR,
             summary=f"Health check {{{{ $labels.{q.HEALTH_COMPONENT} }}}} is failing",
@@ -178,7 +182,7 @@ def _runbook() -> tuple[AlertDoc, ...]:
             f"{DEFAULT_INTERVAL_S:g} s by default). Database, Redis and Telegram are the bot's "
             "critical checks (it cannot answer without them) and the payment provider is a payment "
             "system failure: P1. OpenAI, the credit "
-            "system and checks the bot adds itself: P2 (component failures).",
+            "system: P2 (component failures); checks the bot adds itself: P3 (non-critical services).",
             (
                 "`tarot-monitor status --postgres ... --redis ...` on the host: the check's error message.",
                 "The component itself: PostgreSQL/Redis up and accepting connections, Telegram/OpenAI/"

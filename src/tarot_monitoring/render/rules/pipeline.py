@@ -61,7 +61,7 @@ def _pipeline_alerts() -> list[AlertRule]:
                 expr=_counter_alert_expr(
                     f"otelcol_exporter_enqueue_failed_{signal}_total", f"{by}, exporter"
                 ),
-                definition="Component failures",
+                definition="Data loss risk",
                 component="collector",
                 labels={"signal": signal},
                 summary=f"The collector drops {words}: its sending queue is full",
@@ -145,7 +145,9 @@ def _runbook() -> tuple[AlertDoc, ...]:
         AlertDoc(
             "TarotCollectorDroppingData",
             "The collector drops data",
-            "An exporter's sending queue was full and new data was dropped in the last 5 minutes.",
+            "An exporter's sending queue was full and new data was dropped in the last 5 minutes: "
+            "telemetry lost for good, the spec's P1 data loss (TarotCollectorQueueAboutToDrop warns "
+            "a little before).",
             ("As for TarotCollectorQueueNearlyFull: which backend is slow or down?",),
             "Restore the backend; the persistent queue drains on its own once it answers.",
         ),
