@@ -17,7 +17,7 @@ interval, or half the evaluation interval). Every expected value is computed for
 and must be the same float (scenario.agreed).
 
 One module per rules area (``suite(catalog)`` each: api, api_baseline, slo, business, resources,
-health, pipeline, meta); the file model is in ``suite``, the helpers they share in ``scenario``.
+datastores, health, pipeline, meta); the file model is in ``suite``, the helpers they share in ``scenario``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from tarot_monitoring.render.promtool import (
     api,
     api_baseline,
     business,
+    datastores,
     health,
     meta,
     pipeline,
@@ -47,6 +48,7 @@ _AREA_SUITES: Final[tuple[Callable[[Catalog], PromtoolSuite], ...]] = (
     slo.suite,
     business.suite,
     resources.suite,
+    datastores.suite,
     health.suite,
     pipeline.suite,
     meta.suite,

@@ -2,7 +2,8 @@
 
 Areas, each a module with its rules, then its runbook prose (the ``AlertDoc`` of every alert it
 defines): api (latency, error rates, response time against last week), slo (burn rates),
-business (failed payments and readings), resources (CPU, memory, disk), health (checks,
+business (failed payments and readings), resources (CPU, memory, disk), datastores
+(PostgreSQL, Redis, pools, cache consistency), health (checks,
 telemetry absent), pipeline (the collector), meta (the Watchdog). Every number comes from
 tarot_monitoring.spec; the alerting choices the spec leaves open are in :mod:`.choices`.
 
@@ -14,7 +15,16 @@ keep (each alert documented, each P1 alert in a fast group) by :func:`rule_files
 from __future__ import annotations
 
 from tarot_monitoring.render.model import AlertRule, RuleFile
-from tarot_monitoring.render.rules import api, business, health, meta, pipeline, resources, slo
+from tarot_monitoring.render.rules import (
+    api,
+    business,
+    datastores,
+    health,
+    meta,
+    pipeline,
+    resources,
+    slo,
+)
 from tarot_monitoring.render.rules.choices import FAST_INTERVAL
 
 __all__ = ["rule_files"]
@@ -22,7 +32,9 @@ __all__ = ["rule_files"]
 
 def rule_files() -> tuple[RuleFile, ...]:
     """Every rule file, in the order the runbook lists them; a ValueError if one breaks an invariant."""
-    files = tuple(area.rule_file() for area in (api, slo, business, resources, health, pipeline, meta))
+    files = tuple(
+        area.rule_file() for area in (api, slo, business, resources, datastores, health, pipeline, meta)
+    )
     for rule_file in files:
         _check(rule_file)
     return files
