@@ -25,6 +25,7 @@ import redis.asyncio
 import tarot_monitoring as tm
 from tarot_monitoring.datastores import sample_cache_consistency
 from tarot_monitoring.datastores import series as s
+from tarot_monitoring.render import promql as q
 from tarot_monitoring.render.rules import datastores as rules
 from tarot_monitoring.stack import Datastores, Stack, StackPorts, free_ports
 from tests.e2e.conftest_stack import REPO, Prometheus, collector_log, unique, wait_until
@@ -35,7 +36,7 @@ MAXMEMORY = 2 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def redis_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A Redis of this test's own with a 2 MiB maxmemory (allkeys-lru): its evictions are ours."""
     server = shutil.which("redis-server")
     if server is None:
@@ -58,10 +59,15 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             return done.stdout.strip() == "PONG"
 
         wait_until(pong, timeout_s=30, what=f"private Redis on {address}")
-        yield address
+        yield address, process
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def private_redis(redis_process: tuple[str, subprocess.Popen[bytes]]) -> str:
+    return redis_process[0]
 
 
 @pytest.fixture(scope="module")
@@ -326,3 +332,23 @@ def test_cache_consistency_from_the_package(
     assert found["match"] > 0
     assert found.get("error", 0) == 0
     assert 0.3 < found["mismatch"] / (found["mismatch"] + found["match"]) < 0.5
+
+
+def test_unreachable_datastores_are_alerted_and_the_collector_keeps_serving(
+    datastores_stack: Stack, prometheus: Prometheus, redis_process: tuple[str, subprocess.Popen[bytes]]
+) -> None:
+    """Last in this module: it stops the exporter and the private Redis."""
+    _arrives(prometheus, f'up{{job="{s.POSTGRES_JOB}"}} == 1')
+    datastores_stack.stop_component("postgres-exporter")
+    redis_process[1].terminate()
+    redis_process[1].wait(timeout=20)
+    for alert in ("TarotPostgresExporterDown", "TarotRedisMetricsUnavailable"):
+        _arrives(
+            prometheus,
+            f'ALERTS{{alertname="{alert}", alertstate="firing"}}',
+            timeout_s=180,
+            stack=datastores_stack,
+        )
+    # The collector itself kept running and writing: its own metrics are fresh.
+    (fresh,) = prometheus.query(f'time() - timestamp(up{{job="{q.COLLECTOR_JOB}"}})')
+    assert float(fresh["value"][1]) < 30

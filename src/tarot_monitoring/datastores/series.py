@@ -54,8 +54,8 @@ REDIS_RECEIVER: Final = "redis/bot"
 """The receiver's id in otel-collector/config/datastores-redis.yaml."""
 
 # --- the collector's scrapers ------------------------------------------------------------------------
-SCRAPER_ERRORS: Final = "otelcol_scraper_errored_metric_points_total"
 SCRAPER_SCRAPED: Final = "otelcol_scraper_scraped_metric_points_total"
+"""Flat while a scraper fails whole: such a failure counts no errored points (contrib v0.161.0)."""
 
 # --- connection pools (tarot_monitoring.runtime_metrics, in the bot) ----------------------------------
 POOL_CONNECTIONS: Final = "db_client_connection_count"

@@ -258,16 +258,16 @@ def _alerts() -> tuple[AlertRule, ...]:
             alert="TarotRedisMetricsUnavailable",
             expr=(
                 f"sum by ({q.ENV}, job, instance, receiver) "
-                f'(rate({s.SCRAPER_ERRORS}{{receiver=~"redis.*"}}[1m])) > 0'
+                f'(rate({s.SCRAPER_SCRAPED}{{receiver=~"redis.*"}}[1m])) == 0'
             ),
             definition="Component failures",
             component="cache",
             for_=UNREACHABLE_FOR,
             summary="The collector's redis receiver cannot read its Redis",
             description=(
-                "Receiver {{ $labels.receiver }} of collector {{ $labels.instance }} fails to scrape "
-                '({{ $value | printf "%.2f" }} failed points/s): Redis is down or refuses it, and the cache '
-                "panels and alerts are blind."
+                "Receiver {{ $labels.receiver }} of collector {{ $labels.instance }} scraped "
+                '{{ $value | printf "%.0f" }} points/s for a minute: Redis is down or refuses it, and the '
+                "cache panels and alerts are blind."
             ),
         ),
         AlertRule(
@@ -464,8 +464,9 @@ def _runbook() -> tuple[AlertDoc, ...]:
         AlertDoc(
             "TarotRedisMetricsUnavailable",
             "The collector cannot read Redis",
-            "The collector's redis receiver fails its scrapes (otelcol_scraper_errored_metric_points): Redis "
-            "is down, the address is wrong or it refuses the password. The rest of the collector keeps "
+            "The collector's redis receiver scrapes nothing (otelcol_scraper_scraped_metric_points flat; a "
+            "scrape that fails whole counts no errored points): Redis is down, the address is wrong or it "
+            "refuses the password. The rest of the collector keeps "
             "running. Component failure: P2.",
             ("The collector log for the redis receiver's error; the Redis health check.",),
             "Restore Redis or the receiver's address and password (TAROT_REDIS_ADDR, the password file).",
