@@ -229,7 +229,6 @@ def _rows(uid: str) -> list[str]:
 
 def test_database_and_cache_dashboards_have_a_row_per_spec_item() -> None:
     """The spec's Database Performance and Cache Performance lists, in its order and words."""
-    spec = ROOT.parent / "shared" / "spec" / "monitoring-system.md"
     assert _rows(dashboard_datastores.DATABASE_DASHBOARD_UID) == [
         "Database cluster query performance", "Connection pool status", "Transaction throughput",
         "Lock contention and deadlocks", "Replication lag", "Index effectiveness", "Cache hit rates",
