@@ -125,6 +125,8 @@ class DatabaseMetrics:
     collector's window (tarot_monitoring.status.sources.counters); None on the first collection."""
     deadlocks_in_window: int | None = None
     longest_lock_wait_s: float | None = None
+    block_accesses_per_s: float | None = None
+    """Shared-buffer hits plus reads per second over `rates_window_s` (what the hit ratio rests on)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,8 @@ class CacheMetrics:
     """What `hit_ratio` and the per-second rates cover; None on the first collection."""
     evictions_per_s: float | None = None
     expirations_per_s: float | None = None
+    lookups_per_s: float | None = None
+    """Hits plus misses per second over `rates_window_s`."""
 
 
 @dataclass(frozen=True, slots=True)

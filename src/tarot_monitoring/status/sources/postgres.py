@@ -135,6 +135,9 @@ class PostgresSource:
             rates_window_s=deltas.elapsed_s if deltas else None,
             deadlocks_in_window=int(deltas.values["deadlocks"]) if deltas else None,
             longest_lock_wait_s=float(locks["longest_wait_seconds"]),
+            block_accesses_per_s=(deltas.per_s("blocks_hit") + deltas.per_s("blocks_read"))
+            if deltas
+            else None,
         )
 
 

@@ -45,6 +45,7 @@ class RedisSource:
             rates_window_s=deltas.elapsed_s,
             evictions_per_s=deltas.per_s("evicted"),
             expirations_per_s=deltas.per_s("expired"),
+            lookups_per_s=deltas.per_s("hits") + deltas.per_s("misses"),
         )
 
 
