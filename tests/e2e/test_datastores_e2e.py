@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import pytest
 import redis.asyncio
 
 import tarot_monitoring as tm
-from tarot_monitoring.datastores import sample_cache_consistency
+from tarot_monitoring.datastores import EXPORTER_QUERIES, sample_cache_consistency
 from tarot_monitoring.datastores import series as s
 from tarot_monitoring.render import promql as q
 from tarot_monitoring.render.rules import datastores as rules
@@ -352,3 +353,17 @@ def test_unreachable_datastores_are_alerted_and_the_collector_keeps_serving(
     # The collector itself kept running and writing: its own metrics are fresh.
     (fresh,) = prometheus.query(f'time() - timestamp(up{{job="{q.COLLECTOR_JOB}"}})')
     assert float(fresh["value"][1]) < 30
+
+
+def test_the_services_script_exporter_reads_the_test_database() -> None:
+    """scripts/services.sh starts an exporter beside the test PostgreSQL, with the repository's queries."""
+    address = os.environ.get("TAROT_TEST_POSTGRES_EXPORTER_ADDR")
+    if not address:
+        pytest.fail('TAROT_TEST_POSTGRES_EXPORTER_ADDR is not set: eval "$(scripts/services.sh env)"')
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    assert "\npg_up 1\n" in text
+    for query in EXPORTER_QUERIES:
+        for column in query.columns:
+            if column.usage != "LABEL":
+                assert f"\n{query.metric(column.name)}{{" in text, query.metric(column.name)
