@@ -63,10 +63,10 @@ def _postgres_cases(catalog: Catalog) -> list[Case]:
         _checks(catalog, "TarotPostgresConnectionsSaturated", _PG_SERVER, 0.9),
     )
     deadlocks = Series(
-        s.PG_DEADLOCKS, {**_PG_SERVER, "datname": "tarot"}, gauge(steps, [(0, 0.0), (AT, 2.0)])
+        s.PG_DEADLOCKS, {**_PG_SERVER, "datname": "tarot"}, gauge(steps, [(0, 0.0), (AT, 1.0)])
     )
     deadlock = Case(
-        "postgres: two deadlocks alert at once",
+        "postgres: a single deadlock alerts at once",
         MINUTE,
         [deadlocks],
         _checks(
