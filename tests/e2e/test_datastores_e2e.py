@@ -367,3 +367,34 @@ def test_the_services_script_exporter_reads_the_test_database() -> None:
         for column in query.columns:
             if column.usage != "LABEL":
                 assert f"\n{query.metric(column.name)}{{" in text, query.metric(column.name)
+
+
+def test_an_exporter_that_cannot_log_in_reports_pg_up_0(tmp_path: Path, postgres_dsn: str) -> None:
+    """What TarotPostgresUnreachable reads: the real exporter with a wrong password answers pg_up 0
+    (it keeps serving, so the collector keeps scraping it and the alert, not silence, says why)."""
+    binary = shutil.which("prometheus-postgres-exporter")
+    if binary is None:
+        pytest.fail("prometheus-postgres-exporter not found: run scripts/services.sh install")
+    parts = urllib.parse.urlsplit(postgres_dsn)
+    (port,) = free_ports(1)
+    wrong = parts._replace(netloc=f"{parts.username}:wrong-password@{parts.hostname}:{parts.port}").geturl()
+    process = subprocess.Popen(
+        [binary, f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
+        env={**os.environ, "DATA_SOURCE_NAME": f"{wrong}?sslmode=disable"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def scrape() -> str | None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+                    return str(response.read().decode())
+            except OSError:
+                return None
+
+        text = wait_until(scrape, timeout_s=30, what="the exporter's /metrics")
+        assert "\npg_up 0\n" in text
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
