@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install, start, stop and describe the real services the end-to-end tests use:
-# PostgreSQL 15 on 127.0.0.1:55432 and Redis on 127.0.0.1:56379, started by hand (no systemd),
-# with their data in a state directory outside the repository. Every command is idempotent.
+# PostgreSQL 15 on 127.0.0.1:55432, Redis on 127.0.0.1:56379 and prometheus-postgres-exporter on
+# 127.0.0.1:59187 (reading that PostgreSQL with otel-collector/config/postgres-queries.yaml), started
+# by hand (no systemd), with their data in a state directory outside the repository. Every command
+# is idempotent.
 #
 #   scripts/services.sh install   apt-get install what is missing (postgres, redis, prometheus + promtool, exporters)
 #   scripts/services.sh start     start PostgreSQL and Redis unless already up, wait until ready
@@ -10,7 +12,8 @@
 #   scripts/services.sh env       print `export TAROT_TEST_...` lines: eval "$(scripts/services.sh env)"
 #
 # Settings (environment): TAROT_SERVICES_DIR (default /var/tmp/tarot-monitoring), TAROT_PG_PORT (55432),
-# TAROT_REDIS_PORT (56379), TAROT_PG_PASSWORD, TAROT_SERVICE_TIMEOUT (seconds to wait for readiness, 60).
+# TAROT_REDIS_PORT (56379), TAROT_PG_EXPORTER_PORT (59187), TAROT_PG_PASSWORD, TAROT_SERVICE_TIMEOUT
+# (seconds to wait for readiness, 60).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,6 +31,11 @@ REDIS_PORT="${TAROT_REDIS_PORT:-56379}"
 REDIS_DIR="$STATE_DIR/redis"
 REDIS_PIDFILE="$REDIS_DIR/redis.pid"
 REDIS_LOG="$REDIS_DIR/redis.log"
+PG_EXPORTER_PORT="${TAROT_PG_EXPORTER_PORT:-59187}"
+PG_EXPORTER_DIR="$STATE_DIR/postgres-exporter"
+PG_EXPORTER_PIDFILE="$PG_EXPORTER_DIR/exporter.pid"
+PG_EXPORTER_LOG="$PG_EXPORTER_DIR/exporter.log"
+PG_EXPORTER_QUERIES="$REPO_ROOT/otel-collector/config/postgres-queries.yaml"
 TIMEOUT="${TAROT_SERVICE_TIMEOUT:-60}"
 HOST=127.0.0.1
 
@@ -197,6 +205,55 @@ redis_stop() {
     fi
 }
 
+# --- prometheus-postgres-exporter --------------------------------------------------------------
+# The collector's datastores-postgres.yaml overlay scrapes it (tests/e2e/test_datastores_e2e.py).
+# The password reaches it as a file (DATA_SOURCE_PASS_FILE, mode 600), never in argv or a DSN; the
+# queries file is copied into the state directory, and a changed one restarts the exporter.
+
+pg_exporter_pid() { [ -s "$PG_EXPORTER_PIDFILE" ] && cat "$PG_EXPORTER_PIDFILE"; }
+pg_exporter_running() {
+    local pid; pid="$(pg_exporter_pid)" && kill -0 "$pid" 2>/dev/null \
+        && grep -qa prometheus-postgres-exporter "/proc/$pid/cmdline" 2>/dev/null
+}
+pg_exporter_ready() { curl -fsS -o /dev/null --max-time 2 "http://$HOST:$PG_EXPORTER_PORT/metrics"; }
+
+pg_exporter_stop() {
+    if pg_exporter_running; then
+        local pid; pid="$(pg_exporter_pid)"
+        log "stopping prometheus-postgres-exporter"
+        kill "$pid" 2>/dev/null || true
+        local deadline=$((SECONDS + TIMEOUT))
+        while kill -0 "$pid" 2>/dev/null; do
+            [ "$SECONDS" -lt "$deadline" ] || die "prometheus-postgres-exporter (pid $pid) did not stop"
+            sleep 0.2
+        done
+    else
+        log "prometheus-postgres-exporter not running"
+    fi
+    rm -f "$PG_EXPORTER_PIDFILE"
+}
+
+pg_exporter_start() {
+    need prometheus-postgres-exporter curl
+    install -d -m 700 "$PG_EXPORTER_DIR"
+    if pg_exporter_running && cmp -s "$PG_EXPORTER_QUERIES" "$PG_EXPORTER_DIR/queries.yaml"; then
+        log "prometheus-postgres-exporter already running on $HOST:$PG_EXPORTER_PORT"
+    else
+        pg_exporter_running && pg_exporter_stop  # the queries changed
+        ( umask 077 && printf '%s' "$PG_PASSWORD" >"$PG_EXPORTER_DIR/password" )
+        cp "$PG_EXPORTER_QUERIES" "$PG_EXPORTER_DIR/queries.yaml"
+        log "starting prometheus-postgres-exporter on $HOST:$PG_EXPORTER_PORT"
+        # setsid + nohup: a daemon of its own, not held by this shell or the services.lock descriptor.
+        DATA_SOURCE_URI="$HOST:$PG_PORT/$PG_DB?sslmode=disable" DATA_SOURCE_USER="$PG_USER" \
+            DATA_SOURCE_PASS_FILE="$PG_EXPORTER_DIR/password" \
+            setsid nohup prometheus-postgres-exporter --web.listen-address="$HOST:$PG_EXPORTER_PORT" \
+            --extend.query-path="$PG_EXPORTER_DIR/queries.yaml" --log.level=warn \
+            >>"$PG_EXPORTER_LOG" 2>&1 </dev/null 9>&- &
+        echo $! >"$PG_EXPORTER_PIDFILE"
+    fi
+    wait_until "prometheus-postgres-exporter on $HOST:$PG_EXPORTER_PORT" "$PG_EXPORTER_LOG" pg_exporter_ready
+}
+
 # --- commands ----------------------------------------------------------------------------------
 
 # One start/stop at a time: several test runs may share this machine.
@@ -207,8 +264,11 @@ locked() {
     "$@"
 }
 
-cmd_start() { pg_start; redis_start; log "ready: PostgreSQL $HOST:$PG_PORT, Redis $HOST:$REDIS_PORT"; }
-cmd_stop() { redis_stop; pg_stop; }
+cmd_start() {
+    pg_start; redis_start; pg_exporter_start
+    log "ready: PostgreSQL $HOST:$PG_PORT, Redis $HOST:$REDIS_PORT, postgres exporter $HOST:$PG_EXPORTER_PORT"
+}
+cmd_stop() { pg_exporter_stop; redis_stop; pg_stop; }
 
 cmd_status() {
     local rc=0
@@ -216,6 +276,9 @@ cmd_status() {
     else echo "postgres: not running"; rc=1; fi
     if redis_running && redis_ready; then echo "redis: running on $HOST:$REDIS_PORT (pid $(redis_pid))"
     else echo "redis: not running"; rc=1; fi
+    if pg_exporter_running && pg_exporter_ready; then
+        echo "postgres-exporter: running on $HOST:$PG_EXPORTER_PORT (pid $(pg_exporter_pid))"
+    else echo "postgres-exporter: not running"; rc=1; fi
     return "$rc"
 }
 
@@ -224,6 +287,7 @@ cmd_env() {
     password="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$PG_PASSWORD")"
     echo "export TAROT_TEST_POSTGRES_DSN='postgresql://$PG_USER:$password@$HOST:$PG_PORT/$PG_DB'"
     echo "export TAROT_TEST_REDIS_URL='redis://$HOST:$REDIS_PORT/0'"
+    echo "export TAROT_TEST_POSTGRES_EXPORTER_ADDR='$HOST:$PG_EXPORTER_PORT'"
 }
 
 case "${1:-}" in

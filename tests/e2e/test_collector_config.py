@@ -32,8 +32,9 @@ COMBINATIONS = [
     ("base", "gateway"),
     ("base", "production"),
     ("base", "gateway", "production"),
-    ("base", "datastores"),
-    ("base", "local", "datastores"),
+    ("base", "datastores-redis", "datastores-postgres"),
+    ("base", "local", "datastores-redis", "datastores-postgres"),
+    ("base", "compose", "datastores-redis", "datastores-postgres"),
 ]
 
 

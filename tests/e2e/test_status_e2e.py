@@ -76,11 +76,19 @@ async def test_database_group_by_dsn(postgres_dsn: str, pg_conn: asyncpg.Connect
     assert first.is_replica is False
     assert first.replication_lag_s is None  # a primary without replicas
     assert first.replicas == 0
-    assert first.cache_hit_ratio is not None
-    assert 0.0 < first.cache_hit_ratio <= 1.0
     assert first.size_bytes > 0
-    assert first.commits_per_s is None  # nothing to compare with yet
+    # Rates and ratios are over the window between collections, never since the server started:
+    # the first collection has nothing to compare with.
+    assert first.commits_per_s is None
+    assert first.cache_hit_ratio is None
+    assert first.rates_window_s is None
     assert second.commits_per_s is not None
+    assert second.rates_window_s is not None
+    assert second.rates_window_s > 0
+    assert second.cache_hit_ratio is not None
+    assert 0.0 < second.cache_hit_ratio <= 1.0
+    assert second.deadlocks_in_window == 0
+    assert second.longest_lock_wait_s == 0.0
     assert second.commits >= first.commits
 
 
@@ -143,6 +151,8 @@ async def test_deadlocks_are_counted(postgres_dsn: str, pg_schema: str) -> None:
 
         after = await eventually(lambda: database(collector), lambda d: d.deadlocks > before)
         assert after.deadlocks >= before + 1
+        assert after.deadlocks_in_window is not None
+        assert after.deadlocks_in_window >= 1
     finally:
         await first.close()
         await second.close()
@@ -152,13 +162,17 @@ async def test_index_usage(postgres_dsn: str, pg_conn: asyncpg.Connection, pg_sc
     table = f'"{pg_schema}".spreads'
     await pg_conn.execute(f"CREATE TABLE {table} (id int primary key, name text)")
     await pg_conn.execute(f"INSERT INTO {table} SELECT g, 'spread ' || g FROM generate_series(1, 100) g")
+    collector = MetricsCollector(postgres=postgres_dsn, min_index_scans=1)
+    assert (await database(collector)).index_usage_ratio is None  # the window starts here
     for _ in range(5):
         await pg_conn.fetch(f"SELECT * FROM {table} WHERE name = 'spread 7'")  # no index on name: seq scan
     await pg_conn.execute("SELECT pg_stat_force_next_flush()")
     await pg_conn.execute("SELECT 1")
-    collector = MetricsCollector(postgres=postgres_dsn, min_index_scans=1)
 
-    metrics = await eventually(lambda: database(collector), lambda d: d.lowest_index_usage is not None)
+    metrics = await eventually(
+        lambda: database(collector),
+        lambda d: d.lowest_index_usage is not None and d.index_usage_ratio is not None,
+    )
 
     assert metrics.index_usage_ratio is not None
     assert 0.0 <= metrics.index_usage_ratio <= 1.0
@@ -204,8 +218,12 @@ async def test_cache_group_counts_hits_misses_and_expiry(
     assert after.hits >= before.hits + 1
     assert after.misses >= before.misses + 2  # the missing key and the expired one
     assert after.expired_keys >= before.expired_keys + 1
-    assert after.hit_ratio is not None
+    assert before.hit_ratio is None  # the first collection: no window yet, no lifetime ratio
+    assert after.hit_ratio is not None  # the window between the two collections
     assert 0.0 < after.hit_ratio < 1.0
+    assert after.rates_window_s is not None
+    assert after.expirations_per_s is not None
+    assert after.expirations_per_s > 0
     assert after.used_memory_bytes > 0
     assert after.fragmentation_ratio is not None
     assert after.connected_clients >= 2

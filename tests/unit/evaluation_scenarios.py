@@ -269,6 +269,97 @@ def _families(
     )
 
 
+def _datastores(
+    scenario: Scenario, rng: random.Random, stress: Shape, reachable: Shape = lambda m: 1.0
+) -> None:
+    """PostgreSQL (exporter), Redis (receiver), the bot's pools and cache consistency; `stress` from 0
+    (calm) to 1 (every datastore alert's condition holds), `reachable` 0 while they cannot be read."""
+    minutes = range(HORIZON_MIN + 1)
+    pg = {**COMMON, "job": "postgres", "instance": "exporter-1", "server": "db-1:5432"}
+    redis = {**COMMON, "job": "redis", "instance": "cache-1:6379"}
+    collector = {**COMMON, "job": "otelcol-tarot", "instance": "collector-1", "receiver": "redis/bot"}
+
+    def noisy(base: float, spread: float) -> float:
+        return base * (1 + rng.uniform(-spread, spread))
+
+    scenario.add("pg_up", {k: v for k, v in pg.items() if k != "server"}, [reachable(m) for m in minutes])
+    scenario.add("up", {k: v for k, v in pg.items() if k != "server"}, [1.0 for _ in minutes])
+    scenario.add("pg_settings_max_connections", pg, [100.0 for _ in minutes])
+    scenario.add(
+        "pg_stat_database_numbackends",
+        {**pg, "datname": "tarot"},
+        [float(round(40 + 55 * stress(m))) for m in minutes],
+    )
+    database = {**pg, "datname": "tarot"}
+    scenario.add("pg_stat_database_xact_commit_total", database, counter([noisy(600, 0.2) for _ in minutes]))
+    scenario.add("pg_stat_database_xact_rollback_total", database, counter([noisy(6, 0.5) for _ in minutes]))
+    scenario.add(
+        "pg_stat_database_deadlocks_total",
+        database,
+        counter([1.0 if stress(m) > 0.9 and m % 9 == 0 else 0.0 for m in minutes]),
+    )
+    scenario.add(
+        "pg_stat_database_blks_hit_total",
+        database,
+        counter([noisy(1200 * (1 - 0.6 * stress(m)), 0.1) for m in minutes]),
+    )
+    scenario.add(
+        "pg_stat_database_blks_read_total",
+        database,
+        counter([noisy(20 + 600 * stress(m), 0.1) for m in minutes]),
+    )
+    scenario.add("tarot_pg_scans_index_total", database, counter([noisy(300, 0.1) for _ in minutes]))
+    scenario.add(
+        "tarot_pg_scans_sequential_total",
+        database,
+        counter([noisy(5 + 200 * stress(m), 0.1) for m in minutes]),
+    )
+    scenario.add(
+        "tarot_pg_replication_lag_seconds", pg, [round(noisy(1 + 60 * stress(m), 0.1), 3) for m in minutes]
+    )
+    scenario.add(
+        "redis_keyspace_hits_total",
+        redis,
+        counter([noisy(300 * (1 - 0.9 * stress(m)), 0.1) for m in minutes]),
+    )
+    scenario.add(
+        "redis_keyspace_misses_total", redis, counter([noisy(30 + 200 * stress(m), 0.1) for m in minutes])
+    )
+    scenario.add("redis_keys_evicted_total", redis, counter([20 * stress(m) for m in minutes]))
+    scenario.add("redis_keys_expired_total", redis, counter([noisy(10, 0.3) for _ in minutes]))
+    scenario.add("redis_maxmemory_bytes", redis, [1e9 for _ in minutes])
+    scenario.add(
+        "redis_memory_used_bytes", redis, [float(round(1e9 * (0.5 + 0.48 * stress(m)))) for m in minutes]
+    )
+    scenario.add(
+        "redis_memory_fragmentation_ratio", redis, [round(1.1 + 0.6 * stress(m), 3) for m in minutes]
+    )
+    scenario.add(
+        "otelcol_scraper_scraped_metric_points_total",
+        {**collector, "scraper": "redis"},
+        counter([30.0 * reachable(m) for m in minutes]),
+    )
+    for system in ("postgresql", "redis"):
+        pool = {**COMMON, "db_system_name": system, "db_client_connection_pool_name": "main"}
+        used = [float(round(4 + 6 * stress(m))) for m in minutes]
+        scenario.add("db_client_connection_count", {**pool, "db_client_connection_state": "used"}, list(used))
+        scenario.add("db_client_connection_max", pool, [10.0 for _ in minutes])
+        scenario.add(
+            "db_client_connection_pending_requests", pool, [float(round(3 * stress(m))) for m in minutes]
+        )
+    keyspace = {**COMMON, "tarot_cache_keyspace": "balance"}
+    scenario.add(
+        "tarot_cache_consistency_checks_total",
+        {**keyspace, "tarot_cache_consistency_result": "match"},
+        counter([50.0 for _ in minutes]),
+    )
+    scenario.add(
+        "tarot_cache_consistency_checks_total",
+        {**keyspace, "tarot_cache_consistency_result": "mismatch"},
+        counter([float(round(10 * stress(m))) for m in minutes]),
+    )
+
+
 def _zeros() -> list[float]:
     return [0.0] * (HORIZON_MIN + 1)
 
@@ -293,6 +384,7 @@ def scenarios() -> list[Scenario]:
     _pipeline(steady, _zeros(), _zeros(), lambda m: 12)
     _reading_cost(steady, rng, lambda m: 0.01, lambda m: 0.05)
     _families(steady, _zeros(), _zeros(), None, 60.0)
+    _datastores(steady, rng, lambda m: 0.0)
     built.append(steady)
 
     rng = random.Random(2)
@@ -308,6 +400,7 @@ def scenarios() -> list[Scenario]:
     _health(ramps, {"openai": lambda m: 0.5 if m > 40 else 1.0}, lambda m: _fresh(m) if m < 90 else None)
     _pipeline(ramps, _zeros(), _zeros(), lambda m: min(990, 8 * m))
     _reading_cost(ramps, rng, lambda m: 0.02 + m * 0.001, lambda m: 0.05)
+    _datastores(ramps, rng, lambda m: min(1.0, m / 100))
     built.append(ramps)
 
     rng = random.Random(3)
@@ -336,6 +429,7 @@ def scenarios() -> list[Scenario]:
     _pipeline(spikes, _bursts({45: 17.0}), _bursts({80: 250.0}), lambda m: 850 if 100 <= m < 106 else 30)
     _reading_cost(spikes, rng, lambda m: 0.4 if 40 <= m < 60 else 0.01, lambda m: 0.05)
     _families(spikes, _bursts({35: 2.0, 90: 6.0}), _bursts({95: 14.0}), 60, 14.02)
+    _datastores(spikes, rng, lambda m: 1.0 if 40 <= m < 85 else 0.1, lambda m: 0.0 if 100 <= m < 110 else 1.0)
     built.append(spikes)
 
     rng = random.Random(4)

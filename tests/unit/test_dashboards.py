@@ -10,12 +10,14 @@ from typing import Any
 
 import yaml
 
-from tarot_monitoring.render import dashboards
+from tarot_monitoring.render import dashboard_datastores, dashboard_pipeline, dashboards
+from tarot_monitoring.render.rules.choices import QUEUE_FULL_RATIO
 from tarot_monitoring.spec import DASHBOARD_DATA_RETENTION, ENDPOINT_BASELINES, RESOURCE_THRESHOLDS
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / dashboards.DASHBOARDS_DIR / f"{dashboards.MAIN_DASHBOARD_UID}.json"
 
+DASHBOARDS = sorted((ROOT / dashboards.DASHBOARDS_DIR).glob("*.json"))
 PROMETHEUS_BUILTINS = {"ALERTS"}
 """Series Prometheus itself writes."""
 _SUFFIXES = (
@@ -42,19 +44,19 @@ _NOT_METRICS = re.compile(
 )
 _PROMQL_WORDS = {
     "sum", "max", "min", "avg", "count", "by", "without", "rate", "increase", "offset",
-    "histogram_quantile", "and", "or", "unless", "on", "ignoring",
+    "histogram_quantile", "and", "or", "unless", "on", "ignoring", "time", "timestamp",
 }  # fmt: skip
 
 
-def _panels() -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = json.loads(MAIN.read_text())["panels"]
+def _panels(path: Path = MAIN) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = json.loads(path.read_text())["panels"]
     return result
 
 
-def _prometheus_exprs() -> list[str]:
+def _prometheus_exprs(path: Path = MAIN) -> list[str]:
     return [
         target["expr"]
-        for panel in _panels()
+        for panel in _panels(path)
         for target in panel.get("targets", [])
         if panel["datasource"]["uid"] == dashboards.PROMETHEUS_DATASOURCE.uid
     ]
@@ -96,7 +98,9 @@ def _known(metric: str, rules: set[str], documented: set[str]) -> bool:
 
 
 def test_checked_in_dashboards_are_generated() -> None:
-    for path, text in dashboards.dashboard_outputs().items():
+    outputs = dashboards.dashboard_outputs()
+    assert sorted(outputs) == [path.relative_to(ROOT).as_posix() for path in DASHBOARDS]
+    for path, text in outputs.items():
         assert (ROOT / path).read_text() == text, f"regenerate {path} with `tarot-monitor render`"
 
 
@@ -111,6 +115,10 @@ def test_metric_name_parser_finds_names_and_only_names() -> None:
     assert _known("system_memory_utilization_ratio", rules, documented)
     assert not _known("tarot_readings_completed_total", rules, documented)
     assert not _known("job_category:traces_span_metrics_duration_seconds:p95_rate2m", rules, documented)
+    assert _known("pg_stat_database_deadlocks_total", rules, documented)
+    assert _known("server:pg_buffer_cache_hit:ratio_rate5m", rules, documented)
+    assert not _known("pg_stat_statements_calls_total", rules, documented)
+    assert _metric_names("time() - max by (instance) (timestamp(up))") == {"up"}
 
 
 def test_every_query_names_a_recording_rule_or_a_documented_metric() -> None:
@@ -134,6 +142,16 @@ def test_every_query_names_a_recording_rule_or_a_documented_metric() -> None:
         "tarot_subscriptions_total",
         "tarot_users_active",
     } <= used
+
+
+def test_every_dashboard_queries_only_rules_and_documented_metrics() -> None:
+    rules, documented = _recording_rules(), _documented_prefixes()
+    assert len(DASHBOARDS) == 4
+    for path in DASHBOARDS:
+        exprs = _prometheus_exprs(path)
+        assert exprs, path
+        used = set().union(*(_metric_names(expr) for expr in exprs))
+        assert sorted(name for name in used if not _known(name, rules, documented)) == [], path.name
 
 
 def _steps(panel: dict[str, Any]) -> list[float | None]:
@@ -199,3 +217,60 @@ def test_prometheus_data_source_is_the_provisioned_one() -> None:
 def test_postgres_data_source_is_provisioned() -> None:
     uid = str(dashboards.POSTGRES_DATASOURCE.uid)
     assert _provisioned_uids().get(uid) == dashboards.POSTGRES_DATASOURCE.type_val
+
+
+def _board(uid: str) -> dict[str, Any]:
+    board: dict[str, Any] = json.loads((ROOT / dashboards.DASHBOARDS_DIR / f"{uid}.json").read_text())
+    return board
+
+
+def _rows(uid: str) -> list[str]:
+    return [panel["title"] for panel in _board(uid)["panels"] if panel["type"] == "row"]
+
+
+def test_database_and_cache_dashboards_have_a_row_per_spec_item() -> None:
+    """The spec's Database Performance and Cache Performance lists, in its order and words."""
+    assert _rows(dashboard_datastores.DATABASE_DASHBOARD_UID) == [
+        "Database cluster query performance", "Connection pool status", "Transaction throughput",
+        "Lock contention and deadlocks", "Replication lag", "Index effectiveness", "Cache hit rates",
+    ]  # fmt: skip
+    assert _rows(dashboard_datastores.CACHE_DASHBOARD_UID) == [
+        "Cache cluster hit/miss rates", "Eviction rates and patterns", "Memory usage and fragmentation",
+        "Key expiration metrics", "Connection status", "Cache consistency metrics",
+    ]  # fmt: skip
+
+
+def test_datastore_panels_draw_the_alert_thresholds() -> None:
+    from tarot_monitoring.render.rules import datastores as rules
+
+    by_title = {
+        panel["title"]: panel
+        for uid in (dashboard_datastores.DATABASE_DASHBOARD_UID, dashboard_datastores.CACHE_DASHBOARD_UID)
+        for panel in _board(uid)["panels"]
+    }
+    for title, line in (
+        ("Server connections / max_connections", rules.CONNECTIONS_SATURATED),
+        ("Replication lag", rules.REPLICATION_LAG_S),
+        ("Buffer-cache hit ratio", rules.BUFFER_HIT_RATIO_LOW),
+        ("Keyspace hit ratio", rules.REDIS_HIT_RATIO_LOW),
+        ("Memory used / maxmemory", rules.REDIS_MEMORY_FULL),
+        ("Fragmentation (RSS / used)", rules.FRAGMENTATION_HIGH),
+        ("Sampled keys differing from the database", rules.CACHE_MISMATCH_RATIO),
+    ):
+        panel = by_title[title]
+        assert _steps(panel)[1] == line, title
+        assert panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] == "dashed"
+
+
+def test_pipeline_dashboard_shows_accepted_refused_dropped_queues_and_remote_write() -> None:
+    board = _board(dashboard_pipeline.PIPELINE_DASHBOARD_UID)
+    exprs = " ".join(_prometheus_exprs(ROOT / dashboards.DASHBOARDS_DIR / "tarot-pipeline.json"))
+    for metric in (
+        "otelcol_receiver_accepted_spans_total", "otelcol_receiver_refused_log_records_total",
+        "otelcol_exporter_sent_metric_points_total", "otelcol_exporter_send_failed_spans_total",
+        "otelcol_exporter_enqueue_failed_log_records_total", "otelcol_exporter_queue_size",
+        dashboard_pipeline.WAL_LAG,
+    ):  # fmt: skip
+        assert metric in exprs
+    (queue,) = [panel for panel in board["panels"] if panel["title"] == "Sending queue fill"]
+    assert _steps(queue)[1] == QUEUE_FULL_RATIO

@@ -9,6 +9,7 @@ every ``rules/*.yml``). One module per output:
 - promtool/: deploy/prometheus/tests/*.yml (a unit test for every alert, one module per area)
 - alertmanager: deploy/alertmanager/alertmanager.yml (routes by priority, receivers, inhibition)
 - runbook: docs/runbook.md (one section per alert)
+- postgres_exporter: otel-collector/config/postgres-queries.yaml (the exporter's custom queries)
 - dashboards: dashboards/*.json (the spec's Grafana dashboards; needs the ``dev`` extra)
 - collector_secrets, collector_latency: blocks of otel-collector/config/base.yaml (the secret
   and PII patterns from tarot_monitoring.scrubbing; the spec's latency buckets and p95 targets),
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Final
 
 from tarot_monitoring.prometheus_semantics.durations import whole_seconds
-from tarot_monitoring.render import collector_latency, collector_secrets
+from tarot_monitoring.render import collector_latency, collector_secrets, postgres_exporter
 from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config, check_timings
 from tarot_monitoring.render.generated_blocks import splice
 from tarot_monitoring.render.model import AlertRule, RuleFile
@@ -77,6 +78,7 @@ def outputs(alertmanager: AlertmanagerSettings | None = None) -> dict[str, str]:
         result[f"{TESTS_DIR}/{suite.filename}"] = _HEADER + dump(suite.to_dict())
     result[ALERTMANAGER_FILE] = _HEADER + dump(alertmanager_config(alertmanager))
     result[RUNBOOK_FILE] = render_runbook(files)
+    result.update(postgres_exporter.outputs())
     result.update(_dashboard_outputs())
     return result
 

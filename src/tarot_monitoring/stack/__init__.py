@@ -1,11 +1,12 @@
 """The native monitoring stack on one machine, without Docker: our collector, Prometheus, Alertmanager.
 
 ``tarot-monitor stack up|down|status`` and the end-to-end tests use the same :class:`Stack`
-(:mod:`.launcher`); :mod:`.process` starts, tracks and stops each program; :mod:`.cli` is the
-command line.
+(:mod:`.launcher`); :mod:`.datastores` adds the bot's PostgreSQL and Redis; :mod:`.process`
+starts, tracks and stops each program; :mod:`.cli` is the command line.
 """
 
 from tarot_monitoring.stack.cli import cli
+from tarot_monitoring.stack.datastores import Datastores
 from tarot_monitoring.stack.launcher import (
     COMPONENTS,
     PROMETHEUS_RETENTION,
@@ -21,6 +22,7 @@ __all__ = [
     "COMPONENTS",
     "PROMETHEUS_RETENTION",
     "ComponentStatus",
+    "Datastores",
     "ManagedProcess",
     "Stack",
     "StackError",

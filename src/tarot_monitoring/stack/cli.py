@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from tarot_monitoring.stack.datastores import Datastores
 from tarot_monitoring.stack.launcher import ComponentStatus, Stack, StackPorts
 from tarot_monitoring.stack.process import StackError
 
@@ -16,7 +18,7 @@ def _print_status(stack: Stack, statuses: Sequence[ComponentStatus]) -> None:
     for item in statuses:
         state = "ready" if item.ready else "running, not ready" if item.running else "stopped"
         pid = f"pid {item.pid}" if item.pid is not None else "no pid"
-        print(f"{item.name:<13} {state:<19} {pid}")
+        print(f"{item.name:<17} {state:<19} {pid}")
         for what, where in item.listens.items():
             print(f"    {what:<13} {where}")
         print(f"    {'log':<13} {item.log}")
@@ -40,7 +42,26 @@ def _parser() -> argparse.ArgumentParser:
     up = commands.add_parser(
         "up", parents=[common], help="build what is missing, start everything, wait until ready"
     )
-    up.add_argument("--datastores", action="store_true", help="also collect redis and PostgreSQL metrics")
+    up.add_argument(
+        "--postgres-dsn-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a file holding the bot's PostgreSQL DSN: starts prometheus-postgres-exporter and collects "
+        "its metrics (default: $TAROT_POSTGRES_DSN_FILE)",
+    )
+    up.add_argument(
+        "--redis-addr",
+        default=None,
+        metavar="HOST:PORT",
+        help="the bot's Redis: collect its server metrics (default: $TAROT_REDIS_ADDR; a password from "
+        "the file $TAROT_REDIS_PASSWORD_FILE)",
+    )
+    up.add_argument(
+        "--no-datastores",
+        action="store_true",
+        help="do not collect PostgreSQL and Redis metrics even when they are configured",
+    )
     up.add_argument(
         "--overlay",
         action="append",
@@ -67,14 +88,22 @@ def cli(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.action == "up":
-            overlays: list[str | Path] = ["local", *(["datastores"] if args.datastores else [])]
-            overlays += [Path(path) for path in args.overlay]
+            overlays: list[str | Path] = ["local", *(Path(path) for path in args.overlay)]
+            datastores = Datastores()
+            if not args.no_datastores:
+                found = Datastores.from_environment()
+                datastores = replace(
+                    found,
+                    postgres_dsn_file=args.postgres_dsn_file or found.postgres_dsn_file,
+                    redis_addr=args.redis_addr or found.redis_addr,
+                )
             stack = Stack(
                 state_dir=args.state_dir,
                 ports=StackPorts.free() if args.free_ports else None,
                 collector_overlays=overlays,
                 alertmanager=not args.no_alertmanager,
                 ready_timeout_s=args.timeout,
+                datastores=datastores,
             )
             stack.start()
             _print_status(stack, stack.status())

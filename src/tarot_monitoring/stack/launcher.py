@@ -1,4 +1,5 @@
-"""The native monitoring stack on one machine, without Docker: our collector, Prometheus, Alertmanager.
+"""The native monitoring stack on one machine, without Docker: our collector, Prometheus, Alertmanager,
+and prometheus-postgres-exporter when the bot's PostgreSQL is configured (:mod:`.datastores`).
 
 ``tarot-monitor stack up|down|status`` and the end-to-end tests use the same :class:`Stack`.
 It starts each program on loopback ports with the repository's configs, waits until each one
@@ -9,8 +10,9 @@ later shell stops exactly what ``up`` started. Data and logs live in a state dir
 repository (``$TAROT_STATE_DIR``, default ``~/.local/state/tarot-monitoring/stack``).
 
 Binaries: the collector from ``otel-collector/build.sh`` (built once, cached by manifest hash),
-Alertmanager from ``deploy/alertmanager/build.sh``, Prometheus from ``$PATH`` (Debian's 2.42);
-``TAROT_OTELCOL_BIN``, ``TAROT_ALERTMANAGER_BIN`` and ``TAROT_PROMETHEUS_BIN`` override them.
+Alertmanager from ``deploy/alertmanager/build.sh``, Prometheus and the exporter from ``$PATH``
+(Debian's 2.42 and 0.11.1); ``TAROT_OTELCOL_BIN``, ``TAROT_ALERTMANAGER_BIN``,
+``TAROT_PROMETHEUS_BIN`` and ``TAROT_POSTGRES_EXPORTER_BIN`` override them.
 """
 
 from __future__ import annotations
@@ -28,11 +30,24 @@ from types import TracebackType
 from typing import Final, Literal
 
 from tarot_monitoring.spec import METRICS_RETENTION
+from tarot_monitoring.stack.datastores import EXPORTER_BINARIES, Datastores
 from tarot_monitoring.stack.process import ManagedProcess, StackError, free_ports, http_ok, port_free
 
-ComponentName = Literal["alertmanager", "prometheus", "collector"]
-COMPONENTS: Final[tuple[ComponentName, ...]] = ("alertmanager", "prometheus", "collector")
-"""Start order; stop order is the reverse (the collector flushes into a still-running Prometheus)."""
+ComponentName = Literal["alertmanager", "prometheus", "postgres-exporter", "collector"]
+COMPONENTS: Final[tuple[ComponentName, ...]] = (
+    "alertmanager",
+    "prometheus",
+    "postgres-exporter",
+    "collector",
+)
+"""Start order; stop order is the reverse (the collector flushes into a still-running Prometheus).
+The exporter runs only when a PostgreSQL DSN is configured."""
+_PORT_OWNERS: Final[dict[str, ComponentName]] = {
+    "prometheus": "prometheus",
+    "alertmanager": "alertmanager",
+    "postgres_exporter": "postgres-exporter",
+}
+"""StackPorts fields owned by a program other than the collector."""
 
 PROMETHEUS_RETENTION: Final = METRICS_RETENTION.prometheus_duration
 """Prometheus' ``--storage.tsdb.retention.time``: the spec's metric retention."""
@@ -51,6 +66,7 @@ class StackPorts:
     pprof: int = 1777
     prometheus: int = 9090
     alertmanager: int = 9093
+    postgres_exporter: int = 9187
 
     @classmethod
     def free(cls) -> StackPorts:
@@ -116,8 +132,10 @@ class Stack:
     `collector_overlays` are merged over ``otel-collector/config/base.yaml`` in order; a bare
     name means ``otel-collector/config/<name>.yaml``. `collector_env` adds to the collector's
     environment (endpoints of other backends, shorter windows in tests). `die_with_parent`
-    makes the programs exit with the process that started them (test fixtures). Nothing is
-    started by the constructor.
+    makes the programs exit with the process that started them (test fixtures). `datastores` says
+    where the bot's PostgreSQL and Redis are: their overlays are added after `collector_overlays`
+    and, with a DSN, prometheus-postgres-exporter runs as one more program. Nothing is started by
+    the constructor.
     """
 
     def __init__(
@@ -132,11 +150,16 @@ class Stack:
         ready_timeout_s: float = 60.0,
         stop_timeout_s: float = 20.0,
         die_with_parent: bool = False,
+        datastores: Datastores | None = None,
     ) -> None:
         self.state_dir = (state_dir or default_state_dir()).resolve()
         self.ports = ports or StackPorts()
         self.repo_root = (repo_root or find_repo_root()).resolve()
-        self.collector_overlays = [self._overlay_path(overlay) for overlay in collector_overlays]
+        self.datastores = datastores or Datastores()
+        self.collector_overlays = [
+            self._overlay_path(overlay) for overlay in [*collector_overlays, *self.datastores.overlays]
+        ]
+        self.collector_overlays = list(dict.fromkeys(self.collector_overlays))  # each overlay once
         self.collector_env = dict(collector_env or {})
         self.with_alertmanager = alertmanager
         self.ready_timeout_s = ready_timeout_s
@@ -185,6 +208,8 @@ class Stack:
             }
         if name == "prometheus":
             return {"web/api": self.prometheus_url, "remote write": f"{self.prometheus_url}/api/v1/write"}
+        if name == "postgres-exporter":
+            return {"metrics": f"http://127.0.0.1:{ports.postgres_exporter}/metrics"}
         return {"web/api": self.alertmanager_url}
 
     def process(self, name: ComponentName) -> ManagedProcess:
@@ -322,6 +347,7 @@ class Stack:
             collector_overlays=[Path(path) for path in state["collector_overlays"]],
             collector_env=state["collector_env"],
             alertmanager=state["alertmanager"],
+            datastores=Datastores.from_state(state.get("datastores")),
         )
         stack._binaries = dict(state["binaries"])
         return stack
@@ -332,6 +358,7 @@ class Stack:
             "repo_root": str(self.repo_root),
             "collector_overlays": [str(path) for path in self.collector_overlays],
             "collector_env": self.collector_env,
+            "datastores": self.datastores.to_state(),  # file paths only, never a secret
             "alertmanager": self.with_alertmanager,
             "binaries": self._binaries,
         }
@@ -339,7 +366,11 @@ class Stack:
 
     # --- internals ------------------------------------------------------------------------------------
     def _components(self) -> tuple[ComponentName, ...]:
-        return COMPONENTS if self.with_alertmanager else tuple(c for c in COMPONENTS if c != "alertmanager")
+        skip = {
+            *([] if self.with_alertmanager else ["alertmanager"]),
+            *([] if self.datastores.postgres_dsn_file is not None else ["postgres-exporter"]),
+        }
+        return tuple(c for c in COMPONENTS if c not in skip)
 
     def _overlay_path(self, overlay: str | Path) -> Path:
         path = Path(overlay)
@@ -362,7 +393,7 @@ class Stack:
         busy = []
         for port_field in fields(self.ports):
             owner = port_field.name
-            component: ComponentName = owner if owner in ("prometheus", "alertmanager") else "collector"  # type: ignore[assignment]
+            component = _PORT_OWNERS.get(owner, "collector")
             if component not in self._components() or self._pidfile_process(component).running():
                 continue  # not ours to start, or already up (its port is rightly taken)
             port = getattr(self.ports, owner)
@@ -383,6 +414,15 @@ class Stack:
                     "prometheus not found: install Debian's package (apt-get install prometheus)"
                 )
             self._binaries["prometheus"] = prometheus
+        if "postgres-exporter" in self._components() and "postgres-exporter" not in self._binaries:
+            explicit = os.environ.get("TAROT_POSTGRES_EXPORTER_BIN")
+            found = explicit or next(filter(None, map(shutil.which, EXPORTER_BINARIES)), None)
+            if not found:
+                raise StackError(
+                    "prometheus-postgres-exporter not found: install Debian's package "
+                    "(apt-get install prometheus-postgres-exporter) or set TAROT_POSTGRES_EXPORTER_BIN"
+                )
+            self._binaries["postgres-exporter"] = found
         if self.with_alertmanager and "alertmanager" not in self._binaries:
             explicit = os.environ.get("TAROT_ALERTMANAGER_BIN")
             self._binaries["alertmanager"] = explicit or str(
@@ -404,6 +444,10 @@ class Stack:
             ]:
                 argv += ["--config", f"file:{config}"]
             return argv
+        if name == "postgres-exporter":
+            return self.datastores.exporter_argv(
+                self._binary("postgres-exporter"), self.repo_root, self.ports.postgres_exporter
+            )
         if name == "prometheus":
             return [
                 self._binary("prometheus"),
@@ -425,6 +469,8 @@ class Stack:
         ]
 
     def _env(self, name: ComponentName) -> dict[str, str]:
+        if name == "postgres-exporter":
+            return self.datastores.exporter_env()
         if name != "collector":
             return {}
         ports = self.ports
@@ -439,6 +485,7 @@ class Stack:
             "TAROT_PROMETHEUS_REMOTE_WRITE_URL": f"{self.prometheus_url}/api/v1/write",
             # The Go runtime collects before the memory_limiter's soft limit (200 MiB) is reached.
             "GOMEMLIMIT": "180MiB",
+            **self.datastores.collector_env(ports.postgres_exporter),
             **self.collector_env,
         }
 
@@ -447,6 +494,8 @@ class Stack:
             return f"http://127.0.0.1:{self.ports.collector_health}/"
         if name == "prometheus":
             return f"{self.prometheus_url}/-/ready"
+        if name == "postgres-exporter":
+            return f"http://127.0.0.1:{self.ports.postgres_exporter}/"
         return f"{self.alertmanager_url}/-/ready"
 
     def _write_prometheus_config(self) -> None:

@@ -38,7 +38,7 @@ from tarot_monitoring.status.sources.application import application_metrics
 from tarot_monitoring.status.sources.business import LONGEST_WINDOW_S, payment_metrics, reading_metrics
 from tarot_monitoring.status.sources.host import HostSource
 from tarot_monitoring.status.sources.postgres import PostgresSource
-from tarot_monitoring.status.sources.redis import read_cache
+from tarot_monitoring.status.sources.redis import RedisSource
 from tarot_monitoring.status.verdicts import verdicts_for
 from tarot_monitoring.status.windows import NS, History, WindowedData
 from tarot_monitoring.telemetry import current_telemetry
@@ -112,8 +112,11 @@ class MetricsCollector:
         ]
         self._host = HostSource()
         self._postgres = (
-            PostgresSource(postgres, min_index_scans=self.min_index_scans) if postgres is not None else None
+            PostgresSource(postgres, min_index_scans=self.min_index_scans, window_s=self.window_s)
+            if postgres is not None
+            else None
         )
+        self._redis_source = RedisSource(redis, window_s=self.window_s) if redis is not None else None
         remembered_s = max(self.window_s, LONGEST_WINDOW_S) + HISTORY_MARGIN_S
         self._history = History(max_age_ns=int(remembered_s * NS))
 
@@ -194,7 +197,8 @@ class MetricsCollector:
     async def get_cache_metrics(self) -> CacheMetrics:
         if self._redis is None:
             raise LookupError("no Redis configured: pass redis=... (a client or a URL)")
-        return await read_cache(self._redis, timeout_s=self.timeout_s)
+        assert self._redis_source is not None
+        return await self._redis_source.read(timeout_s=self.timeout_s)
 
     # --- plumbing -----------------------------------------------------------------------------
 

@@ -115,9 +115,14 @@ def _base_ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f}"
 
 
+def _window(window_s: float | None) -> str:
+    """Which window the ratios cover: none yet on a first collection (never since start)."""
+    return "ratios: from the next collection on" if window_s is None else f"over {duration_text(window_s)}"
+
+
 def _format_database(database: DatabaseMetrics) -> list[str]:
     replica = ", replica" if database.is_replica else ""
-    lines = [f"database (PostgreSQL {database.server_version}{replica})"]
+    lines = [f"database (PostgreSQL {database.server_version}{replica}; {_window(database.rates_window_s)})"]
     pool = database.pool
     if pool is not None:
         lines.append(f"  pool {pool.in_use}/{pool.max} in use, {pool.idle} idle, {pool.waiting or 0} waiting")
@@ -128,7 +133,8 @@ def _format_database(database: DatabaseMetrics) -> list[str]:
     )
     lines.append(
         f"  cache hit {_ratio(database.cache_hit_ratio)}   deadlocks {database.deadlocks}"
-        f"   waiting locks {database.waiting_locks}"
+        + ("" if database.deadlocks_in_window is None else f" (+{database.deadlocks_in_window})")
+        + f"   waiting locks {database.waiting_locks}"
         f"   longest transaction {_seconds(database.longest_transaction_s)}"
     )
     tail = f"  index use {_ratio(database.index_usage_ratio)}"
@@ -145,7 +151,7 @@ def _format_cache(cache: CacheMetrics) -> list[str]:
     limit = "" if cache.max_memory_bytes is None else f" of {_bytes(cache.max_memory_bytes)}"
     fragmentation = "-" if cache.fragmentation_ratio is None else f"{cache.fragmentation_ratio:.2f}"
     return [
-        f"cache (Redis {cache.server_version}, {cache.role})",
+        f"cache (Redis {cache.server_version}, {cache.role}; {_window(cache.rates_window_s)})",
         f"  hit ratio {_ratio(cache.hit_ratio)} ({cache.hits} hits, {cache.misses} misses)"
         f"   evicted {cache.evicted_keys}   expired {cache.expired_keys}   keys {cache.keys}",
         f"  memory {_bytes(cache.used_memory_bytes)}{limit}   fragmentation {fragmentation}"

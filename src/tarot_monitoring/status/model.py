@@ -107,6 +107,7 @@ class DatabaseMetrics:
     rollbacks_per_s: float | None
     deadlocks: int
     cache_hit_ratio: float | None
+    """Shared-buffer hits / block accesses over `rates_window_s` (None on the first collection)."""
     waiting_locks: int
     longest_transaction_s: float | None
     is_replica: bool
@@ -114,10 +115,18 @@ class DatabaseMetrics:
     """On a replica: how far replay is behind. On a primary: the worst replica's replay lag."""
     replicas: int
     index_usage_ratio: float | None
-    """Index scans / all scans over the user tables."""
+    """Index scans / all scans over the user tables, over `rates_window_s`."""
     lowest_index_usage: tuple[str, float] | None
-    """The table whose scans use an index least (among tables with enough scans), and its ratio."""
+    """The table whose scans use an index least (among tables with enough scans, since the
+    statistics were reset), and its ratio."""
     size_bytes: int
+    rates_window_s: float | None = None
+    """What the rates and ratios above cover: the time since the oldest collection inside the
+    collector's window (tarot_monitoring.status.sources.counters); None on the first collection."""
+    deadlocks_in_window: int | None = None
+    longest_lock_wait_s: float | None = None
+    block_accesses_per_s: float | None = None
+    """Shared-buffer hits plus reads per second over `rates_window_s` (what the hit ratio rests on)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +136,7 @@ class CacheMetrics:
     hits: int
     misses: int
     hit_ratio: float | None
+    """Hits / lookups over `rates_window_s` (None on the first collection), not since start."""
     evicted_keys: int
     expired_keys: int
     keys: int
@@ -139,6 +149,12 @@ class CacheMetrics:
     rejected_connections: int
     ops_per_s: float
     pool: PoolStats | None
+    rates_window_s: float | None = None
+    """What `hit_ratio` and the per-second rates cover; None on the first collection."""
+    evictions_per_s: float | None = None
+    expirations_per_s: float | None = None
+    lookups_per_s: float | None = None
+    """Hits plus misses per second over `rates_window_s`."""
 
 
 @dataclass(frozen=True, slots=True)

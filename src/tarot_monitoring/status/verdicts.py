@@ -16,7 +16,9 @@ What one snapshot judges, and where it differs from Prometheus:
 - failed readings and payments over the rules' window (TarotReadingFailures*, TarotPaymentFailures*);
 - CPU, memory and disk (TarotCPU*, TarotMemory*, TarotDisk*), sampled now;
 - each health check (TarotHealthCheckFailing, TarotHealthCheckDegraded), when the collector has a
-  HealthChecker.
+  HealthChecker;
+- PostgreSQL and Redis (TarotPostgres*, TarotRedis*) from the windowed rates of
+  tarot_monitoring.status.sources, with the rules' traffic guards (render.rules.datastores).
 
 A snapshot cannot see a condition *hold* for the rule's ``for``: a verdict says the condition
 holds now, and Prometheus fires once it has held that long. Not judged: the response-time rules
@@ -50,6 +52,8 @@ from tarot_monitoring.spec import (
 from tarot_monitoring.status.format import duration_text
 from tarot_monitoring.status.model import (
     ApplicationMetrics,
+    CacheMetrics,
+    DatabaseMetrics,
     MetricsSnapshot,
     PaymentMetrics,
     ReadingMetrics,
@@ -126,6 +130,10 @@ def verdicts_for(snapshot: MetricsSnapshot, rules: AlertRules | None = None) -> 
             _failures(judge, metrics, threshold)
     if snapshot.health is not None:
         _health(judge, snapshot.health)
+    if snapshot.database is not None:
+        _database(judge, snapshot.database)
+    if snapshot.cache is not None:
+        _cache(judge, snapshot.cache)
     return tuple(judge.found)
 
 
@@ -268,6 +276,98 @@ def _health(judge: _Judge, health: HealthStatus) -> None:
                 labels={HEALTH_COMPONENT: name},
                 message=f"Health check {name} is {result.status}{detail}",
             )
+
+
+def _database(judge: _Judge, database: DatabaseMetrics) -> None:
+    from tarot_monitoring.render.rules import datastores as rules
+
+    say = functools.partial(judge, group="database", component="database", labels={"server": "this database"})
+    if database.max_connections:
+        say(
+            "TarotPostgresConnectionsSaturated",
+            value=database.connections / database.max_connections,
+            threshold=rules.CONNECTIONS_SATURATED,
+            subject=f"Connections ({database.connections} of max_connections {database.max_connections})",
+            show=_percent,
+        )
+    pool = database.pool
+    if pool is not None and pool.utilization is not None and pool.waiting:
+        say(
+            "TarotPostgresPoolSaturated",
+            value=pool.utilization,
+            threshold=rules.POOL_SATURATED,
+            subject=f"Pool in use, {pool.waiting} waiting",
+            show=_percent,
+        )
+    if database.deadlocks_in_window is not None:
+        say(
+            "TarotPostgresDeadlocks",
+            value=database.deadlocks_in_window,
+            threshold=0,
+            subject="Deadlocks since the previous collection",
+            show=lambda value: f"{value:.0f}",
+        )
+    if database.replication_lag_s is not None:
+        say(
+            "TarotPostgresReplicationLag",
+            value=database.replication_lag_s,
+            threshold=rules.REPLICATION_LAG_S,
+            subject="Replication lag",
+            show=lambda value: f"{value:.1f} s",
+        )
+    accesses = database.block_accesses_per_s
+    if (
+        database.cache_hit_ratio is not None
+        and accesses is not None
+        and accesses >= rules.BUFFER_MIN_READS_PER_S
+    ):
+        say(
+            "TarotPostgresBufferCacheHitRatioLow",
+            value=database.cache_hit_ratio,
+            threshold=rules.BUFFER_HIT_RATIO_LOW,
+            subject=f"Buffer-cache hit ratio ({accesses:.0f} block accesses/s)",
+            show=_percent,
+        )
+
+
+def _cache(judge: _Judge, cache: CacheMetrics) -> None:
+    from tarot_monitoring.render.rules import datastores as rules
+
+    say = functools.partial(judge, group="cache", component="cache", labels={"instance": "this Redis"})
+    lookups = cache.lookups_per_s
+    if cache.hit_ratio is not None and lookups is not None and lookups >= rules.REDIS_MIN_LOOKUPS_PER_S:
+        say(
+            "TarotRedisHitRatioCollapsed",
+            value=cache.hit_ratio,
+            threshold=rules.REDIS_HIT_RATIO_LOW,
+            subject=f"Keyspace hit ratio ({lookups:.1f} lookups/s)",
+            show=_percent,
+        )
+    if cache.memory_ratio is not None and cache.evictions_per_s is not None:
+        if cache.evictions_per_s > 0 and cache.memory_ratio >= rules.REDIS_MEMORY_NEAR_MAX:
+            say(
+                "TarotRedisEvictingNearMaxmemory",
+                value=cache.evictions_per_s,
+                threshold=0,
+                subject=f"Evictions with memory at {_percent(cache.memory_ratio)} of maxmemory",
+                show=lambda value: f"{value:.2f}/s",
+            )
+        elif cache.evictions_per_s == 0:
+            say(
+                "TarotRedisMemoryFull",
+                value=cache.memory_ratio,
+                threshold=rules.REDIS_MEMORY_FULL,
+                subject="Memory used of maxmemory, nothing evicted",
+                show=_percent,
+            )
+    if cache.fragmentation_ratio is not None and cache.used_memory_bytes >= rules.FRAGMENTATION_MIN_BYTES:
+        say(
+            "TarotRedisFragmentationHigh",
+            value=cache.fragmentation_ratio,
+            threshold=rules.FRAGMENTATION_HIGH,
+            subject="Fragmentation (RSS / used)",
+            show=lambda value: f"{value:.2f}",
+        )
 
 
 def _percent(ratio: float) -> str:

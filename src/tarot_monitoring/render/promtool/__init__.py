@@ -16,9 +16,9 @@ in both versions), and an event whose timing matters falls between two evaluatio
 interval, or half the evaluation interval). Every expected value is computed for both versions
 and must be the same float (scenario.agreed).
 
-One module per rules area (``suite(catalog)`` each: api, response_time, slo, business, llm, llm,
-payment_delays, resources, health, pipeline, data_loss, security, maintenance, meta); the file
-model is in ``suite``, the helpers they share in ``scenario``.
+One module per rules area (``suite(catalog)`` each: api, response_time, slo, business, llm,
+payment_delays, resources, datastores, health, pipeline, data_loss, security, maintenance, meta);
+the file model is in ``suite``, the helpers they share in ``scenario``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from tarot_monitoring.render.promtool import (
     api,
     business,
     data_loss,
+    datastores,
     health,
     llm,
     maintenance,
@@ -55,6 +56,7 @@ _AREA_SUITES: Final[tuple[Callable[[Catalog], PromtoolSuite], ...]] = (
     llm.suite,
     payment_delays.suite,
     resources.suite,
+    datastores.suite,
     health.suite,
     pipeline.suite,
     data_loss.suite,

@@ -2,10 +2,10 @@
 
 Areas, each a module with its rules, then its runbook prose (the ``AlertDoc`` of every alert it
 defines): api (latency, error rates), response_time (against last week), slo (burn rates),
-business (failed payments and readings), llm (LLM cost per reading
-against earnings), payment_delays, resources (CPU, memory, disk), health
-(checks, telemetry absent), pipeline (the collector), data_loss, security, maintenance (backups,
-certificates, disk growth), meta (the Watchdog). Every number comes from
+business (failed payments and readings), llm (LLM cost per reading against earnings),
+payment_delays, resources (CPU, memory, disk), datastores (PostgreSQL, Redis, pools, cache
+consistency), health (checks, telemetry absent), pipeline (the collector), data_loss, security,
+maintenance (backups, certificates, disk growth), meta (the Watchdog). Every number comes from
 tarot_monitoring.spec; the alerting choices the spec leaves open are in :mod:`.choices`.
 
 Cross-cutting parts are applied once: the ``priority``, ``severity`` and ``component`` labels and
@@ -20,6 +20,7 @@ from tarot_monitoring.render.rules import (
     api,
     business,
     data_loss,
+    datastores,
     health,
     llm,
     maintenance,
@@ -48,6 +49,7 @@ def rule_files() -> tuple[RuleFile, ...]:
             llm,
             payment_delays,
             resources,
+            datastores,
             health,
             pipeline,
             data_loss,
