@@ -48,7 +48,10 @@ class CategoryTagger(SpanProcessor):
             span.set_attribute(semconv.CATEGORY, category)
         elif scope.name in _HTTP_CLIENT_SCOPES:
             span.set_attribute(semconv.DEPENDENCY, self.dependency_of(span))
-        elif (span.attributes or {}).get(semconv.GEN_AI_PROVIDER_NAME) == "openai":
+        elif "openai" in (
+            (span.attributes or {}).get(semconv.GEN_AI_PROVIDER_NAME),
+            (span.attributes or {}).get(semconv.GEN_AI_SYSTEM),
+        ):
             # A GenAI span of the OpenAI SDK: with openai>=3 (on httpx2) the only span of the call.
             span.set_attribute(semconv.DEPENDENCY, "openai")
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Final
 
@@ -62,7 +63,12 @@ SDK_HEADER: Final = "x-stainless-lang"
 def _instrumentor() -> Any:
     try:
         import openai  # noqa: F401
-        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+        with warnings.catch_warnings():
+            # Older openai-v2 releases import the SDK's deprecated Events API at import time
+            # (DeprecationWarning "You should use `Logger` instead"): upstream's, not the bot's.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
     except ImportError as exc:
         raise MissingDependencyError("instrument_openai", "openai", exc) from exc
     return OpenAIInstrumentor()  # type: ignore[no-untyped-call]
@@ -72,7 +78,9 @@ def instrument_openai(
     *, tracer_provider: TracerProvider | None = None, meter_provider: MeterProvider | None = None
 ) -> None:
     """Trace every OpenAI SDK call with the upstream GenAI instrumentation; idempotent."""
-    ensure_instrumented(_instrumentor(), tracer_provider=tracer_provider, meter_provider=meter_provider)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # older openai-v2: the Events API
+        ensure_instrumented(_instrumentor(), tracer_provider=tracer_provider, meter_provider=meter_provider)
 
 
 def uninstrument_openai() -> None:
