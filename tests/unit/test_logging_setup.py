@@ -115,7 +115,7 @@ def in_memory_configure(monkeypatch: pytest.MonkeyPatch) -> Captured:
     return Captured(telemetry, spans, logs)
 
 
-async def run_bot(fake: FakeTelegram) -> None:
+async def run_bot(fake: FakeTelegram, *, with_kit: bool = True) -> None:
     """The bot's life: start-up logs, one update handled while polling, shutdown logs."""
     log = logging.getLogger(BOT_LOGGER)
     dispatcher = Dispatcher()
@@ -126,7 +126,8 @@ async def run_bot(fake: FakeTelegram) -> None:
         log.debug("deck shuffled")  # below the bot's level: in neither the file nor OTLP
         await message.answer("The Star")
 
-    instrument_aiogram(dispatcher)
+    if with_kit:  # the baseline is the bot without the package at all
+        instrument_aiogram(dispatcher)
     log.warning("bot starting")
     logging.getLogger(LEGACY_LOGGER).warning("a logger from before the setup")
     bot = Bot(fake.token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url)))
@@ -159,7 +160,7 @@ def run(
     if order == "after":
         captured = in_memory_configure(monkeypatch)
     try:
-        asyncio.run(run_bot(fake))
+        asyncio.run(run_bot(fake, with_kit=order != "without"))
     finally:
         for handler in logging.getLogger().handlers:
             handler.flush()
