@@ -133,7 +133,7 @@ async def run_bot(fake: FakeTelegram, *, with_kit: bool = True) -> None:
     bot = Bot(fake.token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url)))
     fake.push_message("/start", user_id=5550001, chat_id=5550001)
     polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1))
-    for _ in range(200):
+    for _ in range(1500):  # up to 30 s on a loaded machine; usually a few hundred ms
         if fake.sent_messages:
             break
         await asyncio.sleep(0.02)
