@@ -44,7 +44,7 @@ _NOT_METRICS = re.compile(
 )
 _PROMQL_WORDS = {
     "sum", "max", "min", "avg", "count", "by", "without", "rate", "increase", "offset",
-    "histogram_quantile", "and", "or", "unless", "on", "ignoring", "time", "timestamp",
+    "histogram_quantile", "and", "or", "unless", "on", "ignoring", "time", "timestamp", "last_over_time",
 }  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from grafana_foundation_sdk.models import dashboard as model
 
 from tarot_monitoring.llm_prices import LLM_PRICES_CURRENCY
 from tarot_monitoring.prometheus_semantics.durations import format_duration
+from tarot_monitoring.render.rules import health as health_rules
 from tarot_monitoring.render.rules import llm as llm_rules
 from tarot_monitoring.spec import (
     DASHBOARD_DATA_RETENTION,
@@ -229,11 +230,17 @@ def _system_overview() -> list[_Panel]:
     health = (
         stat.Panel()
         .title("Health status")
-        .description("tarot.health.status per component: 1 healthy, 0.5 degraded, 0 unhealthy.")
+        .description(
+            "tarot.health.status per component: 1 healthy, 0.5 degraded, 0 unhealthy. Only results "
+            f"from the last {health_rules.STALE_AFTER_S} s: a stopped health monitor shows no value "
+            "(remote write sends no staleness markers, so a plain query would repeat the last "
+            "'healthy' for 5 minutes)."
+        )
         .datasource(PROMETHEUS_DATASOURCE)
         .with_target(
             _instant(
-                "min by (tarot_health_component) (tarot_health_status_ratio)",
+                "min by (tarot_health_component) "
+                f"(last_over_time(tarot_health_status_ratio[{health_rules.STALE_AFTER_S}s]))",
                 "{{tarot_health_component}}",
                 "A",
             )
