@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -665,7 +666,7 @@ def test_stack_command_line_up_status_down(tmp_path: Path, capsys: pytest.Captur
         up_output = capsys.readouterr().out
         for name in ("collector", "prometheus", "alertmanager"):
             assert started.pid(name) is not None, name
-            assert f"{name:<13} ready" in up_output
+            assert re.search(rf"^{name}\s+ready", up_output, flags=re.M), up_output
         assert f"127.0.0.1:{started.ports.otlp_grpc}" in up_output
         assert stack_cli([*state, "status"]) == 0
         # Prometheus runs with the remote-write receiver, 30 days of retention, loopback only.
