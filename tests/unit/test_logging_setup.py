@@ -142,6 +142,9 @@ async def run_bot(fake: FakeTelegram, *, with_kit: bool = True) -> None:
     log.info("bot stopped")
 
 
+_NETWORK_HICCUP = "TelegramNetworkError"
+
+
 def file_lines(log_file: Path) -> list[str]:
     # aiogram's "Duration 3 ms" is the one thing that differs between runs.
     return [re.sub(r"\d+ ms", "N ms", line) for line in log_file.read_text().splitlines()]
@@ -176,12 +179,18 @@ def test_the_bots_log_file_and_the_exported_records_do_not_depend_on_the_order(
     pristine_logging: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    baseline_file, file = tmp_path / "without.log", tmp_path / "with.log"
-    with FakeTelegram() as fake:
-        assert run("without", setup, baseline_file, fake, monkeypatch) is None
-    with FakeTelegram() as fake:
-        captured = run(order, setup, file, fake, monkeypatch)
-    assert captured is not None
+    for attempt in range(3):
+        baseline_file, file = tmp_path / f"without-{attempt}.log", tmp_path / f"with-{attempt}.log"
+        with FakeTelegram() as fake:
+            assert run("without", setup, baseline_file, fake, monkeypatch) is None
+        with FakeTelegram() as fake:
+            captured = run(order, setup, file, fake, monkeypatch)
+        assert captured is not None
+        # A connection the fake dropped under load makes aiogram log retries and tracebacks in one
+        # run and not the other: the two files are then not comparable, so the pair runs again.
+        if not any(_NETWORK_HICCUP in f.read_text() for f in (baseline_file, file)):
+            break
+        tm.shutdown(timeout_s=5)
     try:
         expected = file_lines(baseline_file)
         assert file_lines(file) == expected
