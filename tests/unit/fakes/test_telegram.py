@@ -7,6 +7,7 @@ import json
 
 import httpx
 import pytest
+from telegram.request import HTTPXRequest
 
 from tarot_monitoring.demo.fakes import FakeTelegram
 from tarot_monitoring.demo.fakes.telegram import METHODS
@@ -503,9 +504,21 @@ async def test_error_answers_become_each_clients_own_exceptions(
             await ptb_bot.delete_message(42, 999)
         with pytest.raises(TelegramUnauthorizedError):
             await wrong_token.get_me()
-        with pytest.raises(InvalidToken):  # initialize() calls getMe; a failed one closes the bot
-            async with PtbBot("42:WRONG", base_url=f"{fake_telegram.base_url}/bot"):
-                pass
+        # initialize() calls getMe and fails; PTB 21.6 then leaves its HTTP clients open, so the
+        # test owns them and closes them itself.
+        requests = (HTTPXRequest(), HTTPXRequest())
+        try:
+            with pytest.raises(InvalidToken):
+                async with PtbBot(
+                    "42:WRONG",
+                    base_url=f"{fake_telegram.base_url}/bot",
+                    request=requests[0],
+                    get_updates_request=requests[1],
+                ):
+                    pass
+        finally:
+            for request in requests:
+                await request.shutdown()
         await aiogram_bot.set_webhook("https://bot.example/hook")
         with pytest.raises(TelegramConflictError):
             await aiogram_bot.get_updates()
