@@ -23,13 +23,18 @@ from typing import Annotated, Any, Final, Literal, get_args, get_type_hints
 from tarot_monitoring.config_types import (
     Check,
     HttpUrl,
+    Milliseconds,
     NonEmptyText,
+    OtlpHeaders,
     PositiveInt,
     PositiveNumber,
     PositiveSeconds,
     Ratio,
     Regexes,
+    SecretText,
     cast,
+    int_up_to,
+    shown,
     type_source,
     type_text,
 )
@@ -38,6 +43,11 @@ from tarot_monitoring.llm_prices import (
     LLM_PRICES_CURRENCY,
     LLM_PRICES_TAKEN,
     check_prices,
+)
+from tarot_monitoring.telemetry_limits import (
+    MAX_ATTRIBUTE_VALUE_LENGTH,
+    MAX_RESOURCE_BYTES,
+    check_resource_size,
 )
 
 ExporterKind = Literal["otlp", "console", "none"]
@@ -57,6 +67,19 @@ Sampler = Literal[
     "parentbased_traceidratio",
 ]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def _bounded_resource(attributes: dict[str, str]) -> dict[str, str]:
+    check_resource_size(attributes)
+    return attributes
+
+
+ResourceAttributes = Annotated[
+    dict[str, str], Check(f"mapping str to str, at most {MAX_RESOURCE_BYTES} bytes", _bounded_resource)
+]
+AttributeLength = Annotated[
+    int, Check(f"int 1..{MAX_ATTRIBUTE_VALUE_LENGTH}", int_up_to(MAX_ATTRIBUTE_VALUE_LENGTH))
+]
 
 ALL_INTEGRATIONS: Final[tuple[Integration, ...]] = get_args(Integration)
 DEFAULT_DEPENDENCY_HOSTS: Final[Mapping[str, str]] = {
@@ -104,11 +127,12 @@ class Settings:
             doc="`deployment.environment.name`, e.g. production or staging.",
         ),
     )
-    resource_attributes: dict[str, str] = field(
+    resource_attributes: ResourceAttributes = field(
         default_factory=dict,
         metadata=_about(
             "OTEL_RESOURCE_ATTRIBUTES",
-            doc="Extra resource attributes (key=value pairs in the variable); explicit settings above win.",
+            doc="Extra resource attributes (key=value pairs in the variable); explicit settings above win. "
+            "Bounded, because the resource rides in every export request.",
         ),
     )
     traces_exporter: ExporterKind = field(
@@ -141,11 +165,13 @@ class Settings:
             "(http). For http/protobuf the /v1/traces, /v1/metrics, /v1/logs paths are appended.",
         ),
     )
-    otlp_headers: dict[str, str] = field(
+    otlp_headers: OtlpHeaders = field(
         default_factory=dict,
+        repr=False,
         metadata=_about(
             "OTEL_EXPORTER_OTLP_HEADERS",
-            doc="Headers sent with every export, e.g. authorization=Bearer%20<token> in the variable.",
+            doc="Headers sent with every export, e.g. authorization=Bearer%20<token> in the variable. "
+            "A secret: no error message or repr shows its values.",
         ),
     )
     otlp_timeout_s: PositiveSeconds = field(
@@ -176,7 +202,7 @@ class Settings:
             doc="Ratio for the traceidratio samplers, 0..1 (1 when unset).",
         ),
     )
-    metric_export_interval_ms: PositiveInt = field(
+    metric_export_interval_ms: Milliseconds = field(
         default=5000,
         metadata=_about(
             "OTEL_METRIC_EXPORT_INTERVAL",
@@ -184,11 +210,11 @@ class Settings:
             "reach on-call inside the spec's one minute.",
         ),
     )
-    metric_export_timeout_ms: PositiveInt = field(
+    metric_export_timeout_ms: Milliseconds = field(
         default=5000,
         metadata=_about("OTEL_METRIC_EXPORT_TIMEOUT", doc="Milliseconds one metric export may take."),
     )
-    bsp_schedule_delay_ms: PositiveInt = field(
+    bsp_schedule_delay_ms: Milliseconds = field(
         default=1000,
         metadata=_about("OTEL_BSP_SCHEDULE_DELAY", doc="Milliseconds between span batch exports."),
     )
@@ -203,7 +229,7 @@ class Settings:
         default=512,
         metadata=_about("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", doc="Spans per export request at most."),
     )
-    blrp_schedule_delay_ms: PositiveInt = field(
+    blrp_schedule_delay_ms: Milliseconds = field(
         default=1000,
         metadata=_about("OTEL_BLRP_SCHEDULE_DELAY", doc="Milliseconds between log batch exports."),
     )
@@ -218,11 +244,12 @@ class Settings:
         default=512,
         metadata=_about("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", doc="Log records per export request at most."),
     )
-    attribute_value_length_limit: PositiveInt = field(
+    attribute_value_length_limit: AttributeLength = field(
         default=4096,
         metadata=_about(
             "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
-            doc="Longest string attribute kept (characters); bounds memory per span.",
+            doc="Longest string attribute kept (characters) on spans, events and log records; bounds "
+            "memory per span and keeps every export under the collector's request limit.",
         ),
     )
     sdk_disabled: bool = field(
@@ -253,8 +280,9 @@ class Settings:
             "A Bot API path (/bot<TOKEN>/<method>) is telegram on any host without an entry.",
         ),
     )
-    user_hash_key: NonEmptyText | None = field(
+    user_hash_key: SecretText | None = field(
         default=None,
+        repr=False,
         metadata=_about(
             "TAROT_USER_HASH_KEY",
             doc="Secret key for hashing user ids (HMAC-SHA256). Set it in production so one user "
@@ -359,10 +387,11 @@ def load_settings(
         given = arguments.get(setting.name)
         env_name = next((name for name in setting.env if environ.get(name, "").strip()), None)
         if given is not None:
-            source, raw, where = "argument", given, f"{setting.name}={given!r} (from argument)"
+            source, raw = "argument", given
+            where = f"{setting.name}={shown(setting.type, given)} (from argument)"
         elif env_name is not None:
             raw = environ[env_name]
-            source, where = env_name, f"{setting.name}: {env_name}={raw!r}"
+            source, where = env_name, f"{setting.name}: {env_name}={shown(setting.type, raw)}"
         else:
             default = setting.default
             values[setting.name] = dict(default) if isinstance(default, dict) else default

@@ -26,8 +26,9 @@ class SettingArguments(TypedDict, total=False):
     DEPLOYMENT_ENVIRONMENT. Default: 'development'."""
 
     resource_attributes: dict[str, str]
-    """Extra resource attributes (key=value pairs in the variable); explicit settings above win.
-    Environment: OTEL_RESOURCE_ATTRIBUTES. Default: {}."""
+    """Extra resource attributes (key=value pairs in the variable); explicit settings above win. Bounded,
+    because the resource rides in every export request. Environment: OTEL_RESOURCE_ATTRIBUTES. Default:
+    {}."""
 
     traces_exporter: Literal["otlp", "console", "none"]
     """Where spans go: otlp, console (stdout, for a first look) or none. Environment: OTEL_TRACES_EXPORTER.
@@ -49,8 +50,8 @@ class SettingArguments(TypedDict, total=False):
     OTEL_EXPORTER_OTLP_ENDPOINT. Default: None."""
 
     otlp_headers: dict[str, str]
-    """Headers sent with every export, e.g. authorization=Bearer%20<token> in the variable. Environment:
-    OTEL_EXPORTER_OTLP_HEADERS. Default: {}."""
+    """Headers sent with every export, e.g. authorization=Bearer%20<token> in the variable. A secret: no
+    error message or repr shows its values. Environment: OTEL_EXPORTER_OTLP_HEADERS. Default: {}."""
 
     otlp_timeout_s: float
     """Seconds one export may take, retries included; keeps flushes and shutdown bounded. Environment:
@@ -103,7 +104,8 @@ class SettingArguments(TypedDict, total=False):
     """Log records per export request at most. Environment: OTEL_BLRP_MAX_EXPORT_BATCH_SIZE. Default: 512."""
 
     attribute_value_length_limit: int
-    """Longest string attribute kept (characters); bounds memory per span. Environment:
+    """Longest string attribute kept (characters) on spans, events and log records; bounds memory per span
+    and keeps every export under the collector's request limit. Environment:
     OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT. Default: 4096."""
 
     sdk_disabled: bool

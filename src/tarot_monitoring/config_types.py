@@ -30,6 +30,11 @@ class Check:
 
 
 @dataclass(frozen=True, slots=True)
+class Secret:
+    """Marks a setting whose value is a secret: no error message, log line or repr repeats it."""
+
+
+@dataclass(frozen=True, slots=True)
 class Separator:
     """How an environment variable's text splits into the items of a tuple setting."""
 
@@ -40,6 +45,35 @@ def _positive(value: float) -> float:
     if not 0 < value < math.inf:
         raise ValueError("expected a positive number")
     return value
+
+
+A_DAY_S = 86_400
+"""The longest wait a duration setting may ask for. Longer ones are typos (ms for s), and one
+beyond the platform's time_t kills the SDK's worker threads (OverflowError), so telemetry would
+silently stop."""
+
+
+def _positive_seconds(value: float) -> float:
+    if not 0 < value <= A_DAY_S:
+        raise ValueError(f"expected a positive number of seconds, at most {A_DAY_S} (a day)")
+    return value
+
+
+def _positive_millis(value: int) -> int:
+    if not 0 < value <= A_DAY_S * 1000:
+        raise ValueError(f"expected a positive number of milliseconds, at most {A_DAY_S * 1000} (a day)")
+    return value
+
+
+def int_up_to(bound: int) -> Callable[[int], int]:
+    """A check for "a whole number from 1 to `bound`" (an upper bound another module derives)."""
+
+    def check(value: int) -> int:
+        if not 0 < value <= bound:
+            raise ValueError(f"expected a whole number from 1 to {bound}")
+        return value
+
+    return check
 
 
 def _ratio(value: float) -> float:
@@ -62,6 +96,13 @@ def _http_url(value: str) -> str:
         port_ok = False
     if parsed.scheme not in {"http", "https"} or not parsed.hostname or not port_ok:
         raise ValueError("expected a URL with a valid port, such as http://localhost:4317")
+    if "@" in parsed.netloc:
+        # The exporters log their endpoint with every failed export: the password would follow.
+        raise ValueError(
+            "credentials in the URL (user:password@) are refused, because every failed export would "
+            "log them; send them as a header instead: "
+            "OTEL_EXPORTER_OTLP_HEADERS=authorization=Basic%20<base64 of user:password>"
+        )
     return value.strip().rstrip("/")
 
 
@@ -69,18 +110,78 @@ def _regexes(patterns: tuple[str, ...]) -> tuple[str, ...]:
     for pattern in patterns:
         try:
             re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"{pattern!r} is not a regular expression ({exc})") from None
+        except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999}, ((((...
+            detail = exc if isinstance(exc, re.error) else type(exc).__name__
+            raise ValueError(f"{pattern[:80]!r} is not a usable regular expression ({detail})") from None
     return patterns
+
+
+_HEADER_NAME = re.compile(r"[0-9a-z_.-]+")
+"""What gRPC accepts as a metadata key (HTTP accepts it too, case-insensitively)."""
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
+"""Printable ASCII: what gRPC accepts in a text metadata value (no line breaks)."""
+
+
+def _otlp_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Names lower-cased (gRPC refuses upper case at export time); values checked, never shown."""
+    clean: dict[str, str] = {}
+    for number, (name, value) in enumerate(headers.items(), start=1):
+        key = name.strip().lower()
+        if not _HEADER_NAME.fullmatch(key):
+            # Not even the name is shown: "authorization: Bearer <token>=" would make it the token.
+            raise ValueError(f"header {number}: its name may only have letters, digits, '-', '_' and '.'")
+        if not _HEADER_VALUE.fullmatch(value):
+            raise ValueError(
+                f"header {key!r}: its value must be printable ASCII, without line breaks or control "
+                "characters"
+            )
+        clean[key] = value
+    return clean
 
 
 NonEmptyText = Annotated[str, Check("non-empty str", _non_empty)]
 PositiveInt = Annotated[int, Check("int > 0", _positive)]
-PositiveSeconds = Annotated[float, Check("float > 0", _positive)]
+PositiveSeconds = Annotated[float, Check("float 0..86400 (s)", _positive_seconds)]
+Milliseconds = Annotated[int, Check("int 1..86400000 (ms)", _positive_millis)]
 PositiveNumber = Annotated[float, Check("float > 0", _positive)]
 Ratio = Annotated[float, Check("float 0..1", _ratio)]
 HttpUrl = Annotated[str, Check("http(s) URL", _http_url)]
 Regexes = Annotated[tuple[str, ...], Separator("\n"), Check("list of regular expressions", _regexes)]
+OtlpHeaders = Annotated[dict[str, str], Secret(), Check("mapping header name to value", _otlp_headers)]
+SecretText = Annotated[str, Secret(), Check("non-empty str (secret)", _non_empty)]
+
+
+def is_secret(tp: Any) -> bool:
+    """Whether a setting of type `tp` holds a secret (`Secret` in its Annotated extras)."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        base, *extras = get_args(tp)
+        return any(isinstance(extra, Secret) for extra in extras) or is_secret(base)
+    if origin in (Union, types.UnionType):
+        return any(is_secret(arg) for arg in get_args(tp))
+    return False
+
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
+
+
+def redact_userinfo(text: str) -> str:
+    """`text` with the ``user:password@`` of every URL in it replaced by ``***@``."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
+SHOWN_CHARS = 120
+"""The most of a value an error message repeats (a 9 MiB variable is not printed whole)."""
+
+
+def shown(tp: Any, value: Any) -> str:
+    """`value` of a setting of type `tp` as an error may show it: a secret hidden, a URL's userinfo too."""
+    if is_secret(tp):
+        return "<hidden>"
+    text = redact_userinfo(repr(value))
+    if len(text) > SHOWN_CHARS:
+        return f"{text[:SHOWN_CHARS]}... ({len(text)} characters)"
+    return text
 
 
 # --- casting: dispatches on the type -- ----------------------------------------------------------------
@@ -172,12 +273,13 @@ def _cast_tuple(item_type: Any, value: Any, text: bool, separator: str) -> tuple
 def _key_values(raw: str) -> dict[str, str]:
     """The W3C-baggage-like ``k1=v1,k2=v2`` form the OTEL_* variables use (values URL-encoded)."""
     result: dict[str, str] = {}
-    for item in raw.split(","):
+    for number, item in enumerate(raw.split(","), start=1):
         if not item.strip():
             continue
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"expected key=value pairs separated by commas, got {item.strip()!r}")
+            # Only the pair's position: the text may be a secret (a header's token).
+            raise ValueError(f"expected key=value pairs separated by commas; pair {number} is not one")
         result[unquote(key.strip())] = unquote(value.strip())
     return result
 

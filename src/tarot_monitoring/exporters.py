@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.trace import Status
 
 from tarot_monitoring.scrubbing import Scrubber
+from tarot_monitoring.telemetry_limits import truncate_body
 from tarot_monitoring.update_secrets import ContextualRedaction
 
 _log = logging.getLogger(__name__)
@@ -75,6 +76,11 @@ class DeliveryStats:
             counts.ended += ended
             counts.exported += exported
             counts.failed += failed
+
+    def failures(self) -> int:
+        """Failed exports' items so far, all signals together (grows whenever an export fails)."""
+        with self._lock:
+            return sum(counts.failed for counts in self._counts.values())
 
     def snapshot(self) -> dict[Signal, SignalCounts]:
         with self._lock:
@@ -174,7 +180,7 @@ class ScrubbingSpanExporter(SpanExporter):
 
 
 class ScrubbingLogExporter(LogRecordExporter):
-    """Scrubs log bodies and attributes (exception messages and stack traces included).
+    """Scrubs log bodies and attributes (exception messages and stack traces included); cuts long bodies.
 
     Each update's own secrets (`tarot_monitoring.update_secrets`) go first, then the patterns.
     """
@@ -228,7 +234,9 @@ class ScrubbingLogExporter(LogRecordExporter):
 
     def _scrub_body(self, body: Any) -> Any:
         if isinstance(body, str):
-            return self._scrubber.scrub_text(body)
+            # Scrubbed whole, then cut (a cut could leave half a secret no pattern matches): a 9 MiB
+            # message would make the collector refuse its whole batch.
+            return truncate_body(self._scrubber.scrub_text(body))
         if isinstance(body, dict):
             return {key: self._scrub_body(value) for key, value in body.items()}
         if isinstance(body, list | tuple):

@@ -36,7 +36,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
@@ -62,6 +62,7 @@ from tarot_monitoring.scrubbing import Scrubber
 from tarot_monitoring.security import register_redaction_metric
 from tarot_monitoring.spec import LATENCY_BUCKETS_SECONDS
 from tarot_monitoring.tagging import CategoryTagger
+from tarot_monitoring.telemetry_limits import check_resource_size, log_record_limits, span_limits
 
 _log = logging.getLogger(__name__)
 
@@ -215,7 +216,7 @@ def _build(
     tracer_provider = TracerProvider(
         resource=resource,
         sampler=_sampler(settings) if not disabled else ALWAYS_OFF,
-        span_limits=SpanLimits(max_attribute_length=settings.attribute_value_length_limit),
+        span_limits=span_limits(settings.attribute_value_length_limit),
         shutdown_on_exit=False,
     )
     tracer_provider.add_span_processor(CategoryTagger(settings.dependency_hosts))
@@ -235,7 +236,11 @@ def _build(
             )
         )
 
-    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    logger_provider = LoggerProvider(
+        resource=resource,
+        shutdown_on_exit=False,
+        log_record_limits=log_record_limits(settings.attribute_value_length_limit),
+    )
     log_sink = None if disabled else (log_exporter or _log_exporter(settings, meter_provider))
     if log_sink is not None:
         logger_provider.add_log_record_processor(
@@ -266,7 +271,16 @@ def _resource(settings: Settings) -> Resource:
         attributes["service.version"] = settings.service_version
     if settings.sources["environment"] != "default" or "deployment.environment.name" not in attributes:
         attributes["deployment.environment.name"] = settings.environment
-    return Resource.create(attributes)
+    resource = Resource.create(attributes)
+    try:
+        # Again on the result: the SDK's resource detectors add to what the settings gave.
+        check_resource_size(resource.attributes)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"invalid resource (OTEL_RESOURCE_ATTRIBUTES, the service settings and "
+            f"OTEL_EXPERIMENTAL_RESOURCE_DETECTORS together): {exc}"
+        ) from None
+    return resource
 
 
 def _sampler(settings: Settings) -> Sampler:
@@ -440,17 +454,25 @@ def _register_runtime_metrics(telemetry: Telemetry) -> None:
 
 
 def force_flush(timeout_s: float = 5.0) -> bool:
-    """Export everything queued now; True when every provider finished within `timeout_s`."""
+    """Export everything queued now; True when every provider finished within `timeout_s` and
+    no export failed meanwhile (a collector refusing or unreachable makes it False).
+
+    The SDK's own force_flush only says the queue was worked through in time; whether the
+    exports were accepted is what the scrubbing gates count (`delivery_stats()`), so a failure
+    counted during the flush (the flush's own exports, or a scheduled one at the same moment)
+    makes the answer False.
+    """
     telemetry = current_telemetry()
     if telemetry is None:
         return True
     millis = int(timeout_s * 1000)
+    failed_before = telemetry.stats.failures()
     results = [
         telemetry.tracer_provider.force_flush(millis),
         telemetry.meter_provider.force_flush(millis),
         telemetry.logger_provider.force_flush(millis),
     ]
-    return all(results)
+    return all(results) and telemetry.stats.failures() == failed_before
 
 
 def delivery_stats() -> dict[Literal["traces", "metrics", "logs"], SignalCounts]:

@@ -111,7 +111,8 @@ def test_invalid_environment_value_names_setting_variable_and_value(
     message = str(caught.value)
     assert setting in message
     assert env in message
-    assert repr(value) in message
+    # A secret's value is never repeated (tests/unit/test_secret_echo.py); any other value is.
+    assert (repr(value) not in message) if setting == "otlp_headers" else (repr(value) in message)
 
 
 @pytest.mark.parametrize(
@@ -140,7 +141,8 @@ def test_invalid_environment_value_names_setting_variable_and_value(
 def test_invalid_argument_names_setting_and_value(name: str, value: object) -> None:
     with pytest.raises(ConfigurationError, match=name) as caught:
         load_settings({name: value}, environ={})
-    assert repr(value) in str(caught.value)
+    secret = name == "otlp_headers"  # never repeated (tests/unit/test_secret_echo.py)
+    assert (repr(value) not in str(caught.value)) if secret else (repr(value) in str(caught.value))
 
 
 def test_unknown_setting_is_refused_with_the_known_ones() -> None:
