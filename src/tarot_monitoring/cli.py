@@ -7,26 +7,34 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from tarot_monitoring.cli_args import (
+    CommandError,
+    SecretOption,
+    directory,
+    http_url,
+    number,
+    positive_seconds,
+    ratio,
+    resolve_secret,
+    secret_option,
+    whole_number,
+)
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text}")
-    return value
+POSTGRES_OPTION = SecretOption(
+    "--postgres", "--postgres-dsn-file", file_env="TAROT_POSTGRES_DSN_FILE", what="DSN"
+)
+"""`status`'s database: the stack's DSN file variable too, so one file serves both commands."""
+REDIS_OPTION = SecretOption(
+    "--redis",
+    "--redis-url-file",
+    file_env="TAROT_REDIS_URL_FILE",
+    what="URL",
+    password_alternative="keep the password out of argv",
+)
 
 
-def _ratio(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
-    return value
+def _otlp_endpoint(text: str) -> str:
+    return text if text == "stack" else http_url(text)
 
 
 UNTIL_ALERT_BOUND_S = 300.0
@@ -41,28 +49,31 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="run the reference bot against local fakes and show its telemetry"
     )
     demo.add_argument(
-        "--users", type=_positive_int, default=20, help="concurrent simulated users (default 20)"
+        "--users", type=whole_number(1, 10_000), default=20, help="concurrent simulated users (default 20)"
     )
-    demo.add_argument("--rounds", type=_positive_int, default=3, help="readings per user (default 3)")
+    demo.add_argument(
+        "--rounds", type=whole_number(1, 10_000), default=3, help="readings per user (default 3)"
+    )
     demo.add_argument(
         "--fail-payments",
-        type=_ratio,
+        type=ratio,
         default=0.0,
         metavar="RATIO",
         help="share of payments the fake provider declines (default 0)",
     )
     demo.add_argument(
         "--slow-readings",
-        type=float,
+        type=number(0.0, 600.0, unit="seconds"),
         default=0.0,
         metavar="SECONDS",
         help="extra latency of the fake OpenAI (default 0)",
     )
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--seed", type=whole_number(0, 2**63 - 1), default=7)
     demo.add_argument(
         "--otlp",
         nargs="?",
         const="stack",
+        type=_otlp_endpoint,
         default=None,
         metavar="ENDPOINT",
         help="also export to a collector over OTLP (default endpoint: the native stack's collector); "
@@ -70,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--duration",
-        type=_seconds,
+        type=positive_seconds,
         default=None,
         metavar="SECONDS",
         help="keep the bot busy, wave after wave of users, this long (default: one wave; "
@@ -88,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--prometheus",
+        type=http_url,
         metavar="URL",
         default=None,
         help="the Prometheus to ask for alerts (default: the native stack's)",
@@ -95,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--live", action="store_true", help="show the live terminal view while it runs")
     demo.add_argument(
         "--refresh",
-        type=_seconds,
+        type=positive_seconds,
         default=None,
         metavar="SECONDS",
         help="live view refresh interval (default 5, at most the spec's 10)",
@@ -104,12 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status", help="print the metrics snapshot and health of this machine's bot stack"
     )
-    status.add_argument("--postgres", metavar="DSN", help="PostgreSQL DSN to check and read statistics from")
-    status.add_argument("--redis", metavar="URL", help="Redis URL to check and read INFO from")
+    secret_option(status, POSTGRES_OPTION, help="PostgreSQL DSN to check and read statistics from")
+    secret_option(status, REDIS_OPTION, help="Redis URL to check and read INFO from")
     status.add_argument(
         "--prometheus",
         nargs="?",
         const="stack",
+        type=_otlp_endpoint,
         default=None,
         metavar="URL",
         help="read application and alert state from this Prometheus (default: the native stack's)",
@@ -120,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument(
         "--interval",
-        type=_seconds,
+        type=positive_seconds,
         default=None,
         metavar="SECONDS",
         help="refresh interval of --watch (default 5, at most the spec's 10)",
@@ -141,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
         "render", help="regenerate the alert rules, their tests, the Alertmanager config and the runbook"
     )
     render.add_argument("--check", action="store_true", help="only report files that differ; exit 1 if any")
-    render.add_argument("--root", default=None, help="the checkout to write into (default: found upwards)")
+    render.add_argument(
+        "--root", type=directory, default=None, help="the checkout to write into (default: found upwards)"
+    )
 
     from tarot_monitoring.alert_history.cli import configure_parser
 
@@ -157,6 +172,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return stack.cli(argv[1:])
     args = build_parser().parse_args(argv)
+    from tarot_monitoring.config import ConfigurationError
+
+    try:
+        return _run(args)
+    except (CommandError, ConfigurationError) as exc:
+        # One line, no traceback: what was wrong with what the command was given, and the fix.
+        command = " ".join(filter(None, (args.command, getattr(args, "alerts_action", None))))
+        print(f"tarot-monitor {command}: {exc}", file=sys.stderr)
+        return exc.status if isinstance(exc, CommandError) else 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; a CommandError is one line for main() to print."""
     if args.command == "demo":
         return _demo(args)
     if args.command == "config":
@@ -174,9 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "status" and (args.prometheus or args.watch):
         return _status_prometheus(args)
     if args.command == "status":
-        return asyncio.run(_status(args.postgres, args.redis))
+        postgres, redis = resolve_secret(args, POSTGRES_OPTION), resolve_secret(args, REDIS_OPTION)
+        return asyncio.run(_status(postgres, redis))
     if args.command == "render":
-        return _render(args.root, check=args.check)
+        return _render(str(args.root) if args.root else None, check=args.check)
     if args.command == "alerts":
         from tarot_monitoring.alert_history.cli import run
 

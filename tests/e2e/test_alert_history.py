@@ -293,12 +293,15 @@ async def test_without_a_token_no_secret_is_required(store: AlertStore) -> None:
     assert response.json() == {"stored": 1, "repeated": 0}
 
 
-async def test_cli_history_lists_incidents(postgres_dsn: str, pg_schema: str, store: AlertStore) -> None:
+async def test_cli_history_lists_incidents(
+    postgres_dsn: str, pg_schema: str, store: AlertStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await store.record(parse_notification(payload(alert())))
     parser = argparse.ArgumentParser()
     configure_parser(parser)
     out = io.StringIO()
-    args = parser.parse_args(["history", "--dsn", postgres_dsn, "--schema", pg_schema])
+    monkeypatch.setenv("TAROT_ALERT_HISTORY_DSN", postgres_dsn)  # a password never goes on argv
+    args = parser.parse_args(["history", "--schema", pg_schema])
     await asyncio.to_thread(run, args, out)
     lines = out.getvalue().splitlines()
     assert lines[0].split()[:3] == ["STARTED", "(UTC)", "PRI"]

@@ -12,28 +12,74 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
+from tarot_monitoring.cli_args import (
+    A_CENTURY_DAYS,
+    CommandError,
+    SecretOption,
+    bind_problem,
+    check_bindable,
+    http_url,
+    listen_address,
+    number,
+    read_secret,
+    resolve_secret,
+    secret_option,
+    split_listen_address,
+    whole_number,
+)
+
 DSN_ENV = "TAROT_ALERT_HISTORY_DSN"
+DSN_FILE_ENV = "TAROT_ALERT_HISTORY_DSN_FILE"
 TOKEN_FILE_ENV = "TAROT_ALERT_HISTORY_TOKEN_FILE"
+DSN_OPTION = SecretOption("--dsn", "--dsn-file", env=DSN_ENV, file_env=DSN_FILE_ENV)
+"""The database: ``--dsn`` without a password (PGPASSWORD, ~/.pgpass), else a file or a variable."""
+
+
+def _schema(text: str) -> str:
+    from tarot_monitoring.alert_history.store import _IDENTIFIER
+
+    if not _IDENTIFIER.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"expected a lower-case SQL identifier such as alert_history, got {text!r}"
+        )
+    return text
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="alerts_action", required=True)
 
     def database(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--dsn", default=None, help=f"PostgreSQL DSN (default: ${DSN_ENV})")
+        secret_option(sub, DSN_OPTION, help="PostgreSQL DSN")
         sub.add_argument(
-            "--schema", default="alert_history", help="schema of the tables (default alert_history)"
+            "--schema",
+            type=_schema,
+            default="alert_history",
+            help="schema of the tables (default alert_history)",
         )
 
     history = actions.add_parser("history", help="the newest incidents from the alert history")
     database(history)
-    history.add_argument("--limit", type=int, default=20, help="incidents to show (default 20)")
-    history.add_argument("--since-days", type=float, default=None, help="only incidents started since")
+    history.add_argument(
+        "--limit", type=whole_number(1, 10_000), default=20, help="incidents to show (default 20)"
+    )
+    history.add_argument(
+        "--since-days",
+        type=number(0.0, A_CENTURY_DAYS, above_minimum=True, unit="days"),
+        default=None,
+        metavar="DAYS",
+        help="only incidents started in the last DAYS days (fractions allowed)",
+    )
     history.add_argument("--json", action="store_true", help="JSON lines instead of a table")
 
     serve = actions.add_parser("serve", help="receive Alertmanager webhooks into PostgreSQL")
     database(serve)
-    serve.add_argument("--listen", default="127.0.0.1:9097", help="host:port (default 127.0.0.1:9097)")
+    serve.add_argument(
+        "--listen",
+        type=listen_address,
+        default="127.0.0.1:9097",
+        metavar="HOST:PORT",
+        help="host:port (default 127.0.0.1:9097)",
+    )
     serve.add_argument(
         "--token-file",
         default=None,
@@ -42,34 +88,53 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
     prune = actions.add_parser("prune", help="delete notifications older than the retention (180 days)")
     database(prune)
-    prune.add_argument("--days", type=int, default=None, help="retention in days (default: the spec's)")
+    prune.add_argument(
+        "--days",
+        type=whole_number(1, A_CENTURY_DAYS, unit="days"),
+        default=None,
+        help="retention in days (default: the spec's 180)",
+    )
 
     config = actions.add_parser(
         "alertmanager-config", help="print alertmanager.yml for other endpoints/files"
     )
-    config.add_argument("--telegram-api-url", default=None)
+    config.add_argument("--telegram-api-url", type=http_url, default=None)
     config.add_argument("--bot-token-file", default=None)
     config.add_argument("--chat-id-file", default=None)
-    config.add_argument("--history-url", default=None)
+    config.add_argument("--history-url", type=http_url, default=None)
     config.add_argument("--history-token-file", default=None)
 
 
 def _dsn(args: argparse.Namespace) -> str:
-    dsn = args.dsn or os.environ.get(DSN_ENV)
+    """The DSN from --dsn-file, --dsn (refused with a password) or the variables; else CommandError."""
+    dsn = resolve_secret(args, DSN_OPTION)
     if not dsn:
-        raise SystemExit(f"tarot-monitor alerts {args.alerts_action}: give --dsn or set {DSN_ENV}")
-    return str(dsn)
+        raise CommandError(
+            f"no database: give --dsn (without a password) or --dsn-file FILE, "
+            f"or set {DSN_ENV} or {DSN_FILE_ENV}"
+        )
+    return dsn
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Run the parsed `alerts` action; CommandError (one line) for what it was given or cannot reach."""
+    import asyncpg
+
     action = args.alerts_action
     if action == "alertmanager-config":
         return _alertmanager_config(args, out)
-    if action == "history":
-        return asyncio.run(_history(_dsn(args), args, out))
-    if action == "prune":
-        return asyncio.run(_prune(_dsn(args), args, out))
-    return asyncio.run(_serve(_dsn(args), args, out))
+    dsn = _dsn(args)
+    try:
+        if action == "history":
+            return asyncio.run(_history(dsn, args, out))
+        if action == "prune":
+            return asyncio.run(_prune(dsn, args, out))
+        return asyncio.run(_serve(dsn, args, out))
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        from tarot_monitoring.config_types import redact_userinfo
+
+        reason = redact_userinfo(str(exc) or type(exc).__name__)
+        raise CommandError(f"PostgreSQL: {reason}", status=1) from None
 
 
 def _alertmanager_config(args: argparse.Namespace, out: TextIO) -> int:
@@ -123,7 +188,7 @@ async def _prune(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
 
     store = await AlertStore.connect(dsn, schema=args.schema, max_size=1)
     try:
-        days = args.days or ALERT_HISTORY_RETENTION.days
+        days = ALERT_HISTORY_RETENTION.days if args.days is None else args.days
         deleted = await store.prune(older_than_days=days)
     finally:
         await store.close()
@@ -131,26 +196,31 @@ async def _prune(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _read_secret(path: str) -> str:
-    """The shared secret from `path`, read once at start-up (before the event loop serves)."""
-    return Path(path).read_text().strip()
+def _read_secret(path: str | Path) -> str:
+    """The shared secret from `path`, read once at start-up: private and non-empty, else CommandError."""
+    return read_secret(path, "token file")
 
 
 async def _serve(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
     from tarot_monitoring.alert_history.server import AlertHistoryServer
     from tarot_monitoring.alert_history.store import AlertStore
 
-    host, _, port = args.listen.rpartition(":")
+    # Everything the command line decides is checked before PostgreSQL is touched.
     token_file = args.token_file or os.environ.get(TOKEN_FILE_ENV)
     token = _read_secret(token_file) if token_file else None
+    listen = split_listen_address(args.listen)
+    check_bindable(listen)
     store = await AlertStore.connect(dsn, schema=args.schema)
-    server = AlertHistoryServer(store, host=host or "127.0.0.1", port=int(port), token=token)
+    server = AlertHistoryServer(store, host=listen.host, port=listen.port, token=token)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await server.start()
+        try:
+            await server.start()
+        except OSError as exc:  # lost the port since check_bindable
+            raise CommandError(f"cannot listen on {listen}: {bind_problem(exc)}") from None
         out.write(f"alert history on {server.url} (schema {args.schema}); Ctrl-C stops\n")
         out.flush()
         await stop.wait()

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from tarot_monitoring.config_types import redact_userinfo
 from tarot_monitoring.live.endpoints import stack_endpoints
 
 __all__ = ["SIGNAL_ENDPOINT_VARIABLES", "STACK_COLLECTOR", "OtlpTarget", "otlp_target"]
@@ -52,14 +53,14 @@ def otlp_target(endpoint: str | None, environ: Mapping[str, str] | None = None) 
         return OtlpTarget(f"OTLP to {endpoint}", {"otlp_endpoint": endpoint, "otlp_protocol": _protocol(env)})
     if env.get(GENERAL_VARIABLE):
         # configure() reads the variable (and the protocol, headers, ...) itself.
-        return OtlpTarget(f"OTLP to {env[GENERAL_VARIABLE]} ({GENERAL_VARIABLE})")
+        return OtlpTarget(f"OTLP to {redact_userinfo(env[GENERAL_VARIABLE])} ({GENERAL_VARIABLE})")
     per_signal = {signal: env[name] for signal, name in SIGNAL_ENDPOINT_VARIABLES.items() if env.get(name)}
     if not per_signal:
         return None
     settings: dict[str, Any] = {}
     for signal in per_signal:
         settings[_EXPORTER_ARGUMENT[signal]] = _upstream_exporter(signal, env)
-    where = ", ".join(f"{signal} to {url}" for signal, url in per_signal.items())
+    where = ", ".join(f"{signal} to {redact_userinfo(url)}" for signal, url in per_signal.items())
     return OtlpTarget(f"OTLP: {where}", settings)
 
 

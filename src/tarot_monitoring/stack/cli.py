@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from tarot_monitoring.cli_args import positive_seconds
 from tarot_monitoring.stack.datastores import Datastores
 from tarot_monitoring.stack.launcher import ComponentStatus, Stack, StackPorts
 from tarot_monitoring.stack.process import StackError
@@ -76,7 +77,10 @@ def _parser() -> argparse.ArgumentParser:
         help="free loopback ports instead of the defaults (4317, 4318, 9090, 9093, ...): a second stack",
     )
     up.add_argument(
-        "--timeout", type=float, default=120.0, help="seconds to wait for each program (default 120)"
+        "--timeout",
+        type=positive_seconds,
+        default=120.0,
+        help="seconds to wait for each program (default 120)",
     )
     commands.add_parser("down", parents=[common], help="stop everything `up` started")
     commands.add_parser("status", parents=[common], help="what runs, whether it is ready, where it listens")
