@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-from tarot_monitoring.config_types import A_DAY_S
+from tarot_monitoring.config_types import A_DAY_S, redact_userinfo
 from tarot_monitoring.secret_files import SecretFileError, read_secret_file
 
 __all__ = [
@@ -194,7 +194,12 @@ def http_url(text: str) -> str:
         port_ok = False
     if parsed.scheme not in {"http", "https"} or not parsed.hostname or not port_ok:
         raise argparse.ArgumentTypeError(
-            f"expected an http(s) URL such as http://127.0.0.1:9090, got {text!r}"
+            f"expected an http(s) URL such as http://127.0.0.1:9090, got {redact_userinfo(repr(text))}"
+        )
+    if "@" in parsed.netloc:
+        raise argparse.ArgumentTypeError(
+            "credentials in a URL are not supported (and every local user would read them in ps), "
+            f"got {redact_userinfo(repr(text))}"
         )
     return text.strip().rstrip("/")
 

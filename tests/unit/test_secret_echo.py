@@ -7,12 +7,14 @@ had to be given on the command line, where every local user reads it in ``ps``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tarot_monitoring as tm
+from tarot_monitoring.cli import main
 from tarot_monitoring.config import ConfigurationError, load_settings
 from tarot_monitoring.config_types import redact_userinfo
 
@@ -117,3 +119,72 @@ def test_redact_userinfo_keeps_the_rest_of_every_url() -> None:
     assert redact_userinfo(text) == "postgresql://***@db:5432/x and redis://***@cache:6379/0"
     assert redact_userinfo("http://collector:4317/v1/traces") == "http://collector:4317/v1/traces"
 
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status", "--prometheus", f"http://admin:{PASSWORD}@127.0.0.1:9090"],
+        ["demo", "--prometheus", f"http://admin:{PASSWORD}@127.0.0.1:9090"],
+        ["demo", "--otlp", f"http://admin:{PASSWORD}@127.0.0.1:4317"],
+        ["alerts", "alertmanager-config", "--history-url", f"http://:{PASSWORD}@127.0.0.1:9097"],
+        ["alerts", "history", "--dsn", f"postgresql://alert_history:{PASSWORD}@db/alert_history"],
+        ["alerts", "serve", "--dsn", f"host=db user=alert_history password={PASSWORD}"],
+        ["status", "--postgres", f"postgresql://tarot:{PASSWORD}@db/tarot"],
+        ["status", "--redis", f"redis://:{PASSWORD}@cache:6379/0"],
+    ],
+    ids=lambda argv: " ".join(argv[:2]),
+)
+def test_a_password_on_the_command_line_is_refused_without_repeating_it(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("TAROT_ALERT_HISTORY_DSN", "TAROT_ALERT_HISTORY_DSN_FILE", "TAROT_POSTGRES_DSN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        status = main(argv)
+    except SystemExit as exit_:
+        status = int(exit_.code or 0)
+    err = capsys.readouterr().err
+    assert status == 2
+    assert PASSWORD not in err
+    last = err.strip().splitlines()[-1]
+    assert "password" in last or "credentials" in last
+
+
+def test_a_refused_dsn_names_every_safe_way_to_give_it(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["alerts", "serve", "--dsn", f"postgresql://alert_history:{PASSWORD}@db/x"])
+    assert status == 2
+    assert capsys.readouterr().err.strip() == (
+        "tarot-monitor alerts serve: --dsn carries a password, which every local user can read in the "
+        "process list; give the DSN with --dsn-file FILE (chmod 600) or $TAROT_ALERT_HISTORY_DSN or "
+        "$TAROT_ALERT_HISTORY_DSN_FILE, or leave the password out and set PGPASSWORD, or use ~/.pgpass"
+    )
+
+
+def test_a_dsn_file_readable_by_others_is_refused_and_a_private_one_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tarot_monitoring.cli import POSTGRES_OPTION, build_parser
+    from tarot_monitoring.cli_args import CommandError, resolve_secret
+
+    dsn_file = tmp_path / "dsn"
+    dsn_file.write_text(f"postgresql://tarot:{PASSWORD}@db/tarot\n")
+    dsn_file.chmod(0o644)
+    args = build_parser().parse_args(["status", "--postgres-dsn-file", str(dsn_file)])
+    with pytest.raises(CommandError, match=r"mode 0644\); make it private: chmod 600") as caught:
+        resolve_secret(args, POSTGRES_OPTION, environ={})
+    assert PASSWORD not in str(caught.value)
+    dsn_file.chmod(0o600)
+    assert resolve_secret(args, POSTGRES_OPTION, environ={}) == f"postgresql://tarot:{PASSWORD}@db/tarot"
+    # The stack's variable names the same file, so `status` finds the bot's database by itself.
+    bare = build_parser().parse_args(["status"])
+    assert resolve_secret(bare, POSTGRES_OPTION, environ={"TAROT_POSTGRES_DSN_FILE": str(dsn_file)}) == (
+        f"postgresql://tarot:{PASSWORD}@db/tarot"
+    )
+
+
+def test_the_demo_never_prints_an_endpoints_password() -> None:
+    from tarot_monitoring.demo.otlp import otlp_target
+
+    target = otlp_target(None, environ={"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://u:{PASSWORD}@collector:4317"})
+    assert target is not None
+    assert PASSWORD not in target.description

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tarot_monitoring.config_types import redact_userinfo
+
 __all__ = ["PrometheusAlert", "PrometheusClient", "PrometheusError", "Sample"]
 
 
@@ -52,7 +54,11 @@ class PrometheusClient:
 
     def __init__(self, url: str, *, timeout_s: float = 5.0) -> None:
         if not url.startswith(("http://", "https://")):
-            raise ValueError(f"expected an http(s) URL of Prometheus, got {url!r}")
+            raise ValueError(f"expected an http(s) URL of Prometheus, got {redact_userinfo(repr(url))}")
+        if "@" in urllib.parse.urlsplit(url).netloc:  # urllib cannot use them; errors would repeat them
+            raise ValueError(
+                f"credentials in a Prometheus URL are not supported, got {redact_userinfo(repr(url))}"
+            )
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
 
