@@ -188,3 +188,27 @@ def test_the_demo_never_prints_an_endpoints_password() -> None:
     target = otlp_target(None, environ={"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://u:{PASSWORD}@collector:4317"})
     assert target is not None
     assert PASSWORD not in target.description
+
+
+def test_the_demo_refuses_a_malformed_header_in_one_line_without_the_token(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"Authorization: Bearer {TOKEN}=")
+    assert main(["demo", "--users", "1", "--rounds", "1"]) == 2
+    err = capsys.readouterr().err
+    assert TOKEN not in err
+    assert err.strip().splitlines() == [
+        "tarot-monitor demo: invalid setting otlp_headers: OTEL_EXPORTER_OTLP_HEADERS=<hidden>: "
+        "header 1: its name may only have letters, digits, '-', '_' and '.'"
+    ]
+
+
+@pytest.mark.parametrize("addr", [f":{PASSWORD}@cache:6379", f"redis://:{PASSWORD}@cache:6379"])
+def test_a_redis_address_with_a_password_is_refused_without_repeating_it(addr: str) -> None:
+    from tarot_monitoring.stack.datastores import Datastores
+    from tarot_monitoring.stack.process import StackError
+
+    with pytest.raises(StackError, match="TAROT_REDIS_PASSWORD_FILE") as caught:
+        Datastores(redis_addr=addr)
+    assert PASSWORD not in str(caught.value)
+    assert "@cache:6379" in str(caught.value)

@@ -63,8 +63,11 @@ class Datastores:
         if self.redis_addr is not None and (
             ":" not in self.redis_addr or "://" in self.redis_addr or "@" in self.redis_addr
         ):
+            # Everything before an "@" may be a password: never repeated.
+            shown = f"...@{self.redis_addr.rpartition('@')[2]}" if "@" in self.redis_addr else self.redis_addr
             raise StackError(
-                f"the Redis address must be host:port (no URL, no password), got {self.redis_addr!r}"
+                f"the Redis address must be host:port (no URL, no password; a password goes in "
+                f"TAROT_REDIS_PASSWORD_FILE), got {shown!r}"
             )
         if self.redis_password_file is not None and self.redis_addr is None:
             raise StackError("a Redis password file needs a Redis address (--redis-addr / TAROT_REDIS_ADDR)")
