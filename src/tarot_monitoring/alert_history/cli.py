@@ -37,7 +37,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--token-file",
         default=None,
-        help=f"shared secret required as Bearer token (default: ${TOKEN_FILE_ENV})",
+        help=f"file (mode 0600) holding the shared secret every request but /healthz must send as a "
+        f"Bearer token; required (default: ${TOKEN_FILE_ENV})",
     )
 
     prune = actions.add_parser("prune", help="delete notifications older than the retention (180 days)")
@@ -131,9 +132,20 @@ async def _prune(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _read_secret(path: str) -> str:
-    """The shared secret from `path`, read once at start-up (before the event loop serves)."""
-    return Path(path).read_text().strip()
+def _token(args: argparse.Namespace) -> str:
+    """The shared secret from --token-file or $TAROT_ALERT_HISTORY_TOKEN_FILE; one line and exit 2 without."""
+    from tarot_monitoring.secret_files import SecretFileError, read_secret_file
+
+    token_file = args.token_file or os.environ.get(TOKEN_FILE_ENV)
+    if not token_file:
+        raise SystemExit(
+            f"tarot-monitor alerts serve: give --token-file or set {TOKEN_FILE_ENV}: the alert history "
+            "always requires a shared secret (create one: umask 077; openssl rand -hex 32 > FILE)"
+        )
+    try:
+        return read_secret_file(Path(token_file), "alert history token file")
+    except SecretFileError as exc:
+        raise SystemExit(f"tarot-monitor alerts serve: {exc}") from None
 
 
 async def _serve(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
@@ -141,8 +153,7 @@ async def _serve(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
     from tarot_monitoring.alert_history.store import AlertStore
 
     host, _, port = args.listen.rpartition(":")
-    token_file = args.token_file or os.environ.get(TOKEN_FILE_ENV)
-    token = _read_secret(token_file) if token_file else None
+    token = _token(args)
     store = await AlertStore.connect(dsn, schema=args.schema)
     server = AlertHistoryServer(store, host=host or "127.0.0.1", port=int(port), token=token)
     stop = asyncio.Event()
