@@ -29,6 +29,7 @@ from tarot_monitoring.demo.fakes import FakeServices, FakeTelegram
 from tarot_monitoring.health import HealthChecker
 from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config
 from tarot_monitoring.render.yaml_dumper import dump
+from tarot_monitoring.secret_files import ensure_token_file
 from tarot_monitoring.stack import ManagedProcess, Stack, StackPorts, find_repo_root, free_ports
 
 T = TypeVar("T")
@@ -97,10 +98,11 @@ class AlertingHarness:
         self.fakes.__enter__()
         self.on_call.__enter__()
         self.store = await AlertStore.connect(self.postgres_dsn, schema=self.schema)
-        self.history = AlertHistoryServer(self.store, port=0)
-        await self.history.start()
         secrets = self.directory / "secrets"
         secrets.mkdir(parents=True, exist_ok=True)
+        history_token = ensure_token_file(secrets / "alert-history-token")
+        self.history = AlertHistoryServer(self.store, port=0, token=history_token)
+        await self.history.start()
         (secrets / "telegram-bot-token").write_text(self.on_call.token + "\n")
         (secrets / "telegram-chat-id").write_text(ON_CALL_CHAT + "\n")
         settings = AlertmanagerSettings(
@@ -108,6 +110,7 @@ class AlertingHarness:
             bot_token_file=str(secrets / "telegram-bot-token"),
             chat_id_file=str(secrets / "telegram-chat-id"),
             history_url=self.history.url,
+            history_token_file=str(secrets / "alert-history-token"),
         )
         self.config_path.write_text(dump(alertmanager_config(settings)))
         binary = await asyncio.to_thread(alertmanager_binary)

@@ -1,6 +1,6 @@
 """The alert history against the real PostgreSQL: every notification stored once, bad or forged
-payloads refused with a clear 4xx and nothing written, retention, the recent-incidents view and
-`tarot-monitor alerts history`."""
+payloads refused with a clear 4xx and nothing written, hostile text stored repaired, retention,
+the recent-incidents view and `tarot-monitor alerts history`."""
 
 from __future__ import annotations
 
@@ -19,12 +19,20 @@ import pytest
 
 from tarot_monitoring.alert_history import AlertHistoryServer, AlertStore, PayloadError, parse_notification
 from tarot_monitoring.alert_history.cli import configure_parser, run
+from tarot_monitoring.alert_history.payload import MAX_TEXT, TRUNCATED_MARK
 from tarot_monitoring.alert_history.server import MAX_BODY
 
 pytestmark = pytest.mark.e2e
 
 TOKEN = "s3cret-shared-token"
-START = "2025-02-08T10:00:00.123456789Z"
+# Yesterday 10:00 (UTC): times must be plausible (payload.MAX_PAST/MAX_FUTURE) to be stored.
+START_AT = (datetime.now(UTC) - timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=123456)
+START = START_AT.strftime("%Y-%m-%dT%H:%M:%S.123456789Z")
+END_AT = START_AT.replace(microsecond=0) + timedelta(minutes=20)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def alert(
@@ -48,7 +56,7 @@ def alert(
             "runbook_url": "docs/runbook.md#tarotpaymentfailurescritical",
         },
         "startsAt": START,
-        "endsAt": "2025-02-08T10:20:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+        "endsAt": rfc3339(END_AT) if status == "resolved" else "0001-01-01T00:00:00Z",
         "generatorURL": "http://127.0.0.1:9090/graph?g0.expr=x",
         "fingerprint": fingerprint,
     }
@@ -116,9 +124,9 @@ async def test_firing_and_resolved_are_stored_once_each(client: httpx.AsyncClien
     assert (first_row["alertname"], first_row["priority"], first_row["component"]) == (
         "TarotPaymentFailuresCritical", "P1", "payment",
     )  # fmt: skip
-    assert first_row["starts_at"] == datetime(2025, 2, 8, 10, 0, 0, 123456, tzinfo=UTC)
+    assert first_row["starts_at"] == START_AT
     assert first_row["ends_at"] is None
-    assert stored[1]["ends_at"] == datetime(2025, 2, 8, 10, 20, tzinfo=UTC)
+    assert stored[1]["ends_at"] == END_AT
     assert first_row["receiver"] == "alert-history"
     assert json.loads(first_row["labels"])["job"] == "tarot-bot"
     assert json.loads(first_row["annotations"])["runbook_url"].endswith("#tarotpaymentfailurescritical")
@@ -129,12 +137,12 @@ async def test_firing_and_resolved_are_stored_once_each(client: httpx.AsyncClien
         "P1",
         "TarotPaymentFailuresCritical",
     )
-    assert incident.resolved_at == datetime(2025, 2, 8, 10, 20, tzinfo=UTC)
+    assert incident.resolved_at == END_AT
 
 
 async def test_recent_incidents_view_for_dashboards(client: httpx.AsyncClient, store: AlertStore) -> None:
     older = alert(fingerprint="aaaaaaaaaaaaaaaa", name="TarotCPUWarning")
-    older["startsAt"] = "2025-02-07T08:00:00Z"
+    older["startsAt"] = rfc3339(START_AT - timedelta(days=1, hours=2))
     await client.post("/alertmanager/webhook", json=payload(older, alert()))
     view = await store.pool.fetch(
         f'SELECT alertname, state, summary, resolved_at FROM "{store.schema}".recent_incidents '
@@ -171,7 +179,11 @@ async def test_recent_incidents_view_for_dashboards(client: httpx.AsyncClient, s
         ),
         (lambda p: p["alerts"][1].pop("status"), 422, "alerts[1].status: missing"),
         (lambda p: p["alerts"][1]["labels"].pop("alertname"), 422, "alerts[1].labels.alertname: missing"),
-        (lambda p: p["alerts"][1]["annotations"].update(summary="a\x00b"), 422, "NUL character"),
+        (
+            lambda p: p["alerts"][1].update(startsAt="9999-12-31T00:00:00Z"),
+            422,
+            "alerts[1].startsAt: 9999-12-31T00:00:00+00:00 is more than 1:00:00 ahead",
+        ),
         (lambda p: p["alerts"][1].update(status="resolved"), 422, "alerts[1].endsAt: a resolved alert needs"),
     ],
 )
@@ -276,7 +288,7 @@ async def test_the_server_prunes_on_its_own(store: AlertStore) -> None:
     await store.pool.execute(
         f"UPDATE \"{store.schema}\".notifications SET last_received_at = now() - interval '200 days'"
     )
-    async with AlertHistoryServer(store, port=0, prune_interval_s=3600):
+    async with AlertHistoryServer(store, port=0, token=TOKEN, prune_interval_s=3600):
         for _ in range(100):
             if await store.count() == 0:
                 break
@@ -284,13 +296,63 @@ async def test_the_server_prunes_on_its_own(store: AlertStore) -> None:
     assert await store.count() == 0
 
 
-async def test_without_a_token_no_secret_is_required(store: AlertStore) -> None:
-    async with (
-        AlertHistoryServer(store, port=0) as open_server,
-        httpx.AsyncClient(base_url=open_server.url) as http,
-    ):
-        response = await http.post("/alertmanager/webhook", json=payload(alert()))
-    assert response.json() == {"stored": 1, "repeated": 0}
+async def test_without_the_token_nothing_is_forged_and_nothing_read(
+    client: httpx.AsyncClient, store: AlertStore
+) -> None:
+    """The issue's attack: a forged 'resolved' for a real outage, a forged heartbeat, a read of the
+    fingerprints to forge against. Each gets 401 and the history is as it was."""
+    await client.post("/alertmanager/webhook", json=payload(alert()))
+    resolved = payload(alert(status="resolved"), status="resolved")
+    for headers in ({"Authorization": "Bearer guessed"}, {}):  # a wrong token, and none
+        async with httpx.AsyncClient(base_url=str(client.base_url), headers=headers) as forger:
+            answers = [
+                await forger.post("/alertmanager/webhook", json=resolved),
+                await forger.post("/watchdog", json=payload(alert(name="Watchdog"))),
+                await forger.get("/api/v1/incidents"),
+            ]
+        assert [a.status_code for a in answers] == [401, 401, 401]
+        assert all("fingerprint" not in a.text for a in answers)
+    ((incident,), last_beat) = await store.recent(limit=5), await store.watchdog_last_seen()
+    assert incident.state == "firing"
+    assert last_beat is None
+    async with httpx.AsyncClient(base_url=str(client.base_url)) as anonymous:
+        health = await anonymous.get("/healthz")
+    assert (health.status_code, health.json()) == (200, {"status": "healthy"})
+
+
+async def test_implausible_times_are_refused_and_never_stored(
+    client: httpx.AsyncClient, store: AlertStore
+) -> None:
+    future, never_pruned = alert(), alert(status="resolved", fingerprint="1111111111111111")
+    future["startsAt"] = "9999-12-31T23:59:59Z"
+    never_pruned["endsAt"] = "9999-12-31T00:00:00Z"
+    for body in (payload(future), payload(never_pruned, status="resolved")):
+        response = await client.post("/alertmanager/webhook", json=body)
+        assert response.status_code == 422  # Alertmanager does not retry a 4xx
+        assert "ahead of this clock" in response.json()["error"]
+    assert await store.count() == 0
+
+
+async def test_hostile_text_is_stored_repaired_not_retried_forever(
+    client: httpx.AsyncClient, store: AlertStore
+) -> None:
+    """A lone surrogate or a NUL (which PostgreSQL cannot hold) is replaced by U+FFFD, and an
+    oversized annotation is kept truncated with a mark: stored, 200, not 503 (retried forever)
+    nor 422 (lost for good)."""
+    hostile = alert()
+    hostile["labels"]["job"] = "bot\ud800\u0000"
+    hostile["annotations"]["description"] = "x" * 20_000
+    body = json.dumps(payload(hostile))
+    assert "\\ud800\\u0000" in body  # as JSON escapes, the way a hostile sender writes them
+    response = await client.post(
+        "/alertmanager/webhook", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert (response.status_code, response.json()) == (200, {"stored": 1, "repeated": 0})
+    (row,) = await rows(store)
+    assert json.loads(row["labels"])["job"] == "bot\ufffd\ufffd"
+    description = json.loads(row["annotations"])["description"]
+    assert len(description) == MAX_TEXT
+    assert description.endswith(TRUNCATED_MARK.format(length=20_000))
 
 
 async def test_cli_history_lists_incidents(
@@ -305,13 +367,13 @@ async def test_cli_history_lists_incidents(
     await asyncio.to_thread(run, args, out)
     lines = out.getvalue().splitlines()
     assert lines[0].split()[:3] == ["STARTED", "(UTC)", "PRI"]
-    assert lines[1].split()[:5] == ["2025-02-08", "10:00:00", "P1", "firing", "payment"]
+    assert lines[1].split()[:5] == [START_AT.strftime("%Y-%m-%d"), "10:00:00", "P1", "firing", "payment"]
     assert "TarotPaymentFailuresCritical" in lines[1]
     assert lines[-1] == "watchdog last seen: never"
 
 
 def test_payload_errors_name_the_field() -> None:
     bad = payload(alert(status="resolved"))
-    bad["alerts"][0]["endsAt"] = "2025-02-08T09:00:00Z"
+    bad["alerts"][0]["endsAt"] = rfc3339(START_AT - timedelta(hours=1))
     with pytest.raises(PayloadError, match=r"alerts\[0\]\.endsAt: before startsAt"):
         parse_notification(bad)

@@ -83,7 +83,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--token-file",
         default=None,
-        help=f"shared secret required as Bearer token (default: ${TOKEN_FILE_ENV})",
+        help=f"file (mode 0600) holding the shared secret every request but /healthz must send as a "
+        f"Bearer token; required (default: ${TOKEN_FILE_ENV})",
     )
 
     prune = actions.add_parser("prune", help="delete notifications older than the retention (180 days)")
@@ -196,9 +197,18 @@ async def _prune(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _read_secret(path: str | Path) -> str:
-    """The shared secret from `path`, read once at start-up: private and non-empty, else CommandError."""
-    return read_secret(path, "token file")
+def _token(args: argparse.Namespace) -> str:
+    """The shared secret from --token-file or $TAROT_ALERT_HISTORY_TOKEN_FILE: private and non-empty.
+
+    The alert history always requires one; without it, one line (CommandError) and exit 2.
+    """
+    token_file = args.token_file or os.environ.get(TOKEN_FILE_ENV)
+    if not token_file:
+        raise CommandError(
+            f"give --token-file or set {TOKEN_FILE_ENV}: the alert history always requires a shared "
+            "secret (create one: umask 077; openssl rand -hex 32 > FILE)"
+        )
+    return read_secret(token_file, "alert history token file")
 
 
 async def _serve(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
@@ -206,8 +216,7 @@ async def _serve(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
     from tarot_monitoring.alert_history.store import AlertStore
 
     # Everything the command line decides is checked before PostgreSQL is touched.
-    token_file = args.token_file or os.environ.get(TOKEN_FILE_ENV)
-    token = _read_secret(token_file) if token_file else None
+    token = _token(args)
     listen = split_listen_address(args.listen)
     check_bindable(listen)
     store = await AlertStore.connect(dsn, schema=args.schema)

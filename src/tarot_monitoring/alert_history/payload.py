@@ -3,7 +3,20 @@
 Everything is validated up front, the whole payload at once, so the store never sees half of a
 bad notification: a missing field, a label that is not a string, a time that is not RFC 3339 or
 a fingerprint that is not Alertmanager's 16 hex digits gets a :class:`PayloadError` naming the
-field (``alerts[2].startsAt``), which the server answers with 422.
+field (``alerts[2].startsAt``), which the server answers with 422. Alertmanager does not retry a
+4xx, so only what can never be stored is refused; what can be stored is kept, visibly repaired:
+
+- text PostgreSQL cannot hold (a lone surrogate such as ``"\ud800"``, a NUL) is replaced by
+  U+FFFD, the replacement character, so the alert is stored rather than answered 503 and
+  retried forever;
+- a label or annotation value (or the group key, a URL) over :data:`MAX_TEXT` characters is cut
+  to it and ends with :data:`TRUNCATED_MARK` saying how long it was;
+- a time outside the plausible window is refused (422): ``startsAt`` from :data:`MAX_PAST` ago to
+  :data:`MAX_FUTURE` ahead of the receiver's clock, ``endsAt`` (when set) likewise and not before
+  ``startsAt``. Go's zero time ``0001-01-01T00:00:00Z`` as ``endsAt`` is Alertmanager's "not
+  ended" and stays valid for firing alerts. Such a time is not a clock that drifted: it is a
+  forged or broken sender, and stored it would sit first in "recent incidents" (startsAt 9999)
+  or never be pruned (endsAt 9999).
 """
 
 from __future__ import annotations
@@ -11,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 Status = Literal["firing", "resolved"]
@@ -24,6 +37,14 @@ ZERO_TIME: Final = "0001-01-01T00:00:00Z"
 """Go's zero time: Alertmanager's endsAt of an alert that has not ended."""
 MAX_TEXT: Final = 16_384
 """Longest label or annotation value kept (a description is a few hundred characters)."""
+TRUNCATED_MARK: Final = "... [truncated by the alert history: {length} characters]"
+"""Ends a value cut to :data:`MAX_TEXT` characters (the mark included)."""
+MAX_FUTURE: Final = timedelta(hours=1)
+"""How far ahead of our clock a time may be: clock skew between Alertmanager and us, generously."""
+MAX_PAST: Final = timedelta(days=366)
+"""How long ago an alert may have started: a year (ours resolve within hours or days; an alert
+firing for a year is a broken rule, not an incident), twice the history's 180-day retention."""
+_REPLACEMENT: Final = "\ufffd"
 
 
 class PayloadError(ValueError):
@@ -72,22 +93,49 @@ def parse_time(text: object, where: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def storable(value: str) -> str:
+    """`value` with what PostgreSQL text cannot hold (lone surrogates, NUL) replaced by U+FFFD."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # surrogatepass keeps the lone surrogates as bytes the decoder then replaces.
+            value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return value.replace("\x00", _REPLACEMENT)
+
+
+def truncated(value: str) -> str:
+    """`value` cut to :data:`MAX_TEXT` characters ending in :data:`TRUNCATED_MARK`, when longer."""
+    if len(value) <= MAX_TEXT:
+        return value
+    mark = TRUNCATED_MARK.format(length=len(value))
+    return value[: MAX_TEXT - len(mark)] + mark
+
+
 def _text(value: object, where: str, *, required: bool = True) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str):
         raise PayloadError(f"{where}: expected a string, got {type(value).__name__}")
-    if "\x00" in value:
-        raise PayloadError(f"{where}: contains a NUL character")
-    if len(value) > MAX_TEXT:
-        raise PayloadError(f"{where}: longer than {MAX_TEXT} characters")
-    return value
+    return truncated(storable(value))
 
 
 def _pairs(value: object, where: str) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise PayloadError(f"{where}: expected an object of strings, got {type(value).__name__}")
-    return {_text(key, f"{where} key"): _text(item, f"{where}.{key}") for key, item in value.items()}
+    pairs: dict[str, str] = {}
+    for key, item in value.items():
+        name = _text(key, f"{where} key")
+        pairs[name] = _text(item, f"{where}.{name[:40]}")
+    return pairs
+
+
+def _plausible(moment: datetime, where: str, now: datetime) -> datetime:
+    if moment > now + MAX_FUTURE:
+        raise PayloadError(f"{where}: {moment.isoformat()} is more than {MAX_FUTURE} ahead of this clock")
+    if moment < now - MAX_PAST:
+        raise PayloadError(f"{where}: {moment.isoformat()} is more than {MAX_PAST.days} days in the past")
+    return moment
 
 
 def _status(value: object, where: str) -> Status:
@@ -102,7 +150,7 @@ def _field(data: Mapping[str, Any], key: str, where: str) -> Any:
     return data[key]
 
 
-def _alert(data: object, where: str) -> Alert:
+def _alert(data: object, where: str, now: datetime) -> Alert:
     if not isinstance(data, Mapping):
         raise PayloadError(f"{where}: expected an object, got {type(data).__name__}")
     prefix = f"{where}."
@@ -118,6 +166,9 @@ def _alert(data: object, where: str) -> Alert:
     if status == "resolved" and ends_at is None:
         raise PayloadError(f"{where}.endsAt: a resolved alert needs its end time")
     starts_at = parse_time(_field(data, "startsAt", prefix), f"{where}.startsAt")
+    _plausible(starts_at, f"{where}.startsAt", now)
+    if ends_at is not None:
+        _plausible(ends_at, f"{where}.endsAt", now)
     if ends_at is not None and ends_at < starts_at:
         raise PayloadError(f"{where}.endsAt: before startsAt")
     return Alert(
@@ -131,8 +182,12 @@ def _alert(data: object, where: str) -> Alert:
     )
 
 
-def parse_notification(data: object) -> Notification:
-    """A validated :class:`Notification`; PayloadError naming the first bad field otherwise."""
+def parse_notification(data: object, *, now: datetime | None = None) -> Notification:
+    """A validated :class:`Notification`; PayloadError naming the first bad field otherwise.
+
+    Times are judged against `now` (default: the current time).
+    """
+    now = now or datetime.now(UTC)
     if not isinstance(data, Mapping):
         raise PayloadError(f"payload: expected a JSON object, got {type(data).__name__}")
     version = _field(data, "version", "")
@@ -150,5 +205,5 @@ def parse_notification(data: object) -> Notification:
         group_key=_text(_field(data, "groupKey", ""), "groupKey"),
         truncated_alerts=truncated,
         external_url=_text(data.get("externalURL"), "externalURL", required=False),
-        alerts=tuple(_alert(alert, f"alerts[{i}]") for i, alert in enumerate(alerts)),
+        alerts=tuple(_alert(alert, f"alerts[{i}]", now) for i, alert in enumerate(alerts)),
     )

@@ -2,11 +2,21 @@
 
 Routes: ``POST /alertmanager/webhook`` (every notification), ``POST /watchdog`` (the Watchdog
 heartbeat), ``GET /api/v1/incidents?limit=N`` (the recent-incidents view as JSON) and
-``GET /healthz``. Answers are JSON. A bad request never reaches the database: 401 without the
-shared secret (when one is configured), 411 without a length, 413 above 1 MiB, 415 for anything
-but JSON, 400 for broken JSON, 422 naming the field for a payload that is not Alertmanager's v4
-webhook; 503 when PostgreSQL fails, so Alertmanager retries. A retention task deletes
-notifications older than the spec's 180 days every hour.
+``GET /healthz``. Answers are JSON.
+
+Authenticated always: every request but ``GET /healthz`` must carry the shared secret as
+``Authorization: Bearer <token>`` (compared in constant time), or it gets 401 before its body is
+read and before routing, so a forged alert, a forged heartbeat, a read of the incidents (whose
+fingerprints are what a forger needs) and even a probe for paths get the same 401. There is no
+tokenless mode: the history decides which outages are shown as resolved. ``/healthz`` says
+healthy or not, nothing else.
+
+A bad request never reaches the database: 411 without a length, 413 above 1 MiB, 415 for
+anything but JSON, 400 for broken JSON (also nested too deeply or an integer too long to
+convert), 422 naming the field for a payload that is not Alertmanager's v4 webhook or whose
+times are implausible (:mod:`.payload`); Alertmanager retries none of them. 503 when PostgreSQL
+fails, so Alertmanager retries. Each refused request is one WARNING line in the log, never a
+traceback. A retention task deletes notifications older than the spec's 180 days every hour.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ READ_TIMEOUT_S: Final = 10.0
 WEBHOOK_PATH: Final = "/alertmanager/webhook"
 WATCHDOG_PATH: Final = "/watchdog"
 INCIDENTS_PATH: Final = "/api/v1/incidents"
+HEALTH_PATH: Final = "/healthz"
 _LIMITS: Final = Limits(
     max_body_bytes=MAX_BODY, max_header_lines=MAX_HEADER_LINES, read_timeout_s=READ_TIMEOUT_S
 )
@@ -45,14 +56,14 @@ class AlertHistoryServer(HttpServer):
         *,
         host: str = "127.0.0.1",
         port: int = 9097,
-        token: str | None = None,
+        token: str,
         retention_days: int = ALERT_HISTORY_RETENTION.days,
         prune_interval_s: float = 3600.0,
     ) -> None:
-        if token is not None and not token.strip():
-            raise ValueError("token must be a non-empty string (or None for no shared secret)")
+        if not isinstance(token, str) or not token.strip():
+            raise ValueError("token must be a non-empty string: the alert history always requires one")
         self.store = store
-        self._token = token.strip().encode() if token else None
+        self._token = token.strip().encode()
         self.retention_days = retention_days
         self.prune_interval_s = prune_interval_s
         routes = Router(
@@ -60,10 +71,11 @@ class AlertHistoryServer(HttpServer):
                 ("POST", WEBHOOK_PATH): self._webhook,
                 ("POST", WATCHDOG_PATH): self._watchdog,
                 ("GET", INCIDENTS_PATH): self._incidents,
-                ("GET", "/healthz"): self._health,
+                ("GET", HEALTH_PATH): self._health,
             }
         )
-        super().__init__(routes, host=host, port=port, limits=_LIMITS)
+        self._routes = routes
+        super().__init__(self._gate, host=host, port=port, limits=_LIMITS, refusal_log=_log)
         self._pruner: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -98,10 +110,14 @@ class AlertHistoryServer(HttpServer):
             await asyncio.sleep(self.prune_interval_s)
 
     # --- HTTP -----------------------------------------------------------------------------------
+    async def _gate(self, request: Request) -> Response | None:
+        """Every request but the health check is authorized before routing and before its body is read."""
+        if not (request.method == "GET" and request.path == HEALTH_PATH):
+            self._authorize(request)
+        return await self._routes(request)
+
     def _authorize(self, request: Request) -> None:
-        """Before any body is read: 401 without the shared secret, when one is configured."""
-        if self._token is None:
-            return
+        """401 without the shared secret."""
         scheme, _, credentials = request.header("authorization").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(credentials.strip().encode(), self._token):
             raise HttpError(
@@ -110,7 +126,6 @@ class AlertHistoryServer(HttpServer):
             )  # fmt: skip
 
     async def _notification(self, request: Request) -> Notification:
-        self._authorize(request)
         try:
             return parse_notification(await request.json())
         except PayloadError as exc:
@@ -137,7 +152,6 @@ class AlertHistoryServer(HttpServer):
         return Response(200, {"beats": beats})
 
     async def _incidents(self, request: Request) -> Response:
-        self._authorize(request)
         try:
             limit = int(request.query.get("limit", "20"))
             if not 0 < limit <= 1000:
@@ -157,5 +171,6 @@ class AlertHistoryServer(HttpServer):
         try:
             await self.store.count()
         except Exception as exc:
-            raise HttpError(503, {"status": "unhealthy", "error": type(exc).__name__}) from None
+            _log.warning("alert history: health check failed: %s", type(exc).__name__)
+            raise HttpError(503, {"status": "unhealthy"}) from None
         return Response(200, {"status": "healthy"})

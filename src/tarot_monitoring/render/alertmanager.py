@@ -12,7 +12,7 @@ tarot_monitoring.spec.PRIORITY_LEVELS); :func:`check_timings` holds them to half
 room for export, evaluation and a retry of the notification.
 
 Secrets: the bot token and chat id are read from files (``bot_token_file``, ``chat_id_file``,
-Alertmanager >= 0.26); the alert history's shared secret, when set, from ``credentials_file``.
+Alertmanager >= 0.26); the alert history's shared secret (always required) from ``credentials_file``.
 Nothing secret is in this file. ``api_url`` points the Telegram receiver elsewhere (the tests'
 local fake Telegram).
 """
@@ -55,8 +55,8 @@ class AlertmanagerSettings:
     bot_token_file: str = "/etc/alertmanager/secrets/telegram-bot-token"
     chat_id_file: str = "/etc/alertmanager/secrets/telegram-chat-id"
     history_url: str = f"http://127.0.0.1:{HISTORY_PORT}"
-    history_token_file: str | None = None
-    """The alert history's shared secret (sent as ``Authorization: Bearer``); None sends none."""
+    history_token_file: str = "/etc/alertmanager/secrets/alert-history-token"
+    """The alert history's shared secret (sent as ``Authorization: Bearer``), which it always requires."""
     email_to: str = "oncall@tarot-bot.invalid"
     email_from: str = "alertmanager@tarot-bot.invalid"
     smtp_smarthost: str = "localhost:25"
@@ -108,8 +108,9 @@ def _webhook(settings: AlertmanagerSettings, path: str, *, resolved: bool) -> di
         "max_alerts": 0,
         "timeout": "10s",
     }
-    if settings.history_token_file:
-        config["http_config"] = {"authorization": {"credentials_file": settings.history_token_file}}
+    if not settings.history_token_file:
+        raise ValueError("history_token_file: the alert history always requires its shared secret")
+    config["http_config"] = {"authorization": {"credentials_file": settings.history_token_file}}
     return config
 
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tarot_monitoring.cli_args import positive_seconds
+from tarot_monitoring.stack import receivers
 from tarot_monitoring.stack.datastores import Datastores
 from tarot_monitoring.stack.launcher import ComponentStatus, Stack, StackPorts
 from tarot_monitoring.stack.process import StackError
@@ -71,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
         help="extra collector config merged last (repeatable)",
     )
     up.add_argument("--no-alertmanager", action="store_true", help="start only the collector and Prometheus")
+    receivers.add_arguments(up)
+    up.add_argument(
+        "--debug-endpoints",
+        action="store_true",
+        help="leave the collector's zpages and pprof on (loopback; heap dumps can hold unredacted telemetry)",
+    )
     up.add_argument(
         "--free-ports",
         action="store_true",
@@ -108,9 +115,12 @@ def cli(argv: list[str]) -> int:
                 alertmanager=not args.no_alertmanager,
                 ready_timeout_s=args.timeout,
                 datastores=datastores,
+                receivers=receivers.from_arguments(args),
+                debug_endpoints=args.debug_endpoints,
             )
             stack.start()
             _print_status(stack, stack.status())
+            receivers.report(stack)
             return 0
         stack = Stack.load(args.state_dir)
         if args.action == "down":

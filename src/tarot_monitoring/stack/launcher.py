@@ -9,6 +9,12 @@ in pidfiles (pid plus kernel start time, so a recycled pid is never signalled), 
 later shell stops exactly what ``up`` started. Data and logs live in a state directory outside the
 repository (``$TAROT_STATE_DIR``, default ``~/.local/state/tarot-monitoring/stack``).
 
+Control planes stay closed and secrets private (:mod:`.control_planes`): no Prometheus lifecycle
+or admin API, no collector zpages/pprof unless ``debug_endpoints``, the state directory 0700 and
+``stack.json`` 0600 with secret values redacted. Alertmanager gets a config rendered for this
+stack whose receiver files are checked before anything starts and whose webhooks carry the alert
+history's generated token (:mod:`.receivers`).
+
 Binaries: the collector from ``otel-collector/build.sh`` (built once, cached by manifest hash),
 Alertmanager from ``deploy/alertmanager/build.sh``, Prometheus and the exporter from ``$PATH``
 (Debian's 2.42 and 0.11.1); ``TAROT_OTELCOL_BIN``, ``TAROT_ALERTMANAGER_BIN``,
@@ -30,8 +36,10 @@ from types import TracebackType
 from typing import Final, Literal
 
 from tarot_monitoring.spec import METRICS_RETENTION
+from tarot_monitoring.stack import control_planes
 from tarot_monitoring.stack.datastores import EXPORTER_BINARIES, Datastores
 from tarot_monitoring.stack.process import ManagedProcess, StackError, free_ports, http_ok, port_free
+from tarot_monitoring.stack.receivers import Receivers, prepare_alertmanager
 
 ComponentName = Literal["alertmanager", "prometheus", "postgres-exporter", "collector"]
 COMPONENTS: Final[tuple[ComponentName, ...]] = (
@@ -135,7 +143,8 @@ class Stack:
     makes the programs exit with the process that started them (test fixtures). `datastores` says
     where the bot's PostgreSQL and Redis are: their overlays are added after `collector_overlays`
     and, with a DSN, prometheus-postgres-exporter runs as one more program. Nothing is started by
-    the constructor.
+    the constructor. `receivers` says where the Telegram secrets are (checked at start);
+    `debug_endpoints` leaves the collector's zpages and pprof on.
     """
 
     def __init__(
@@ -151,6 +160,8 @@ class Stack:
         stop_timeout_s: float = 20.0,
         die_with_parent: bool = False,
         datastores: Datastores | None = None,
+        receivers: Receivers | None = None,
+        debug_endpoints: bool = False,
     ) -> None:
         self.state_dir = (state_dir or default_state_dir()).resolve()
         self.ports = ports or StackPorts()
@@ -166,6 +177,10 @@ class Stack:
         self.stop_timeout_s = stop_timeout_s
         self.die_with_parent = die_with_parent
         self._binaries: dict[str, str] = {}
+        self.receivers = receivers or Receivers()
+        self.debug_endpoints = debug_endpoints
+        self.warnings: list[str] = []
+        """What `start()` found wrong but not fatal (pages that cannot be sent with ``pages=False``)."""
 
     # --- where things are ---------------------------------------------------------------------------
     @property
@@ -198,13 +213,16 @@ class Stack:
         """Where `name` listens, for people and for tests."""
         ports = self.ports
         if name == "collector":
+            debug = {
+                "zpages": f"http://127.0.0.1:{ports.zpages}/debug/tracez",
+                "pprof": f"http://127.0.0.1:{ports.pprof}/debug/pprof/",
+            }
             return {
                 "otlp grpc": f"127.0.0.1:{ports.otlp_grpc}",
                 "otlp http": self.otlp_http_endpoint,
                 "health": f"http://127.0.0.1:{ports.collector_health}/",
                 "own metrics": self.collector_metrics_url,
-                "zpages": f"http://127.0.0.1:{ports.zpages}/debug/tracez",
-                "pprof": f"http://127.0.0.1:{ports.pprof}/debug/pprof/",
+                **(debug if self.debug_endpoints else {}),
             }
         if name == "prometheus":
             return {"web/api": self.prometheus_url, "remote write": f"{self.prometheus_url}/api/v1/write"}
@@ -230,8 +248,11 @@ class Stack:
         Raises StackError naming the program (with the end of its log) when one does not come up
         within `ready_timeout_s`; whatever was started by this call is stopped again first.
         """
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.state_dir.chmod(0o700)  # logs, queues and the generated secrets: no other user's business
         self._check_ports()
+        if self.with_alertmanager:
+            _, self.warnings = prepare_alertmanager(self.state_dir, self.receivers)
         self._resolve_binaries()
         self._write_state()
         started: list[ComponentName] = []
@@ -263,6 +284,11 @@ class Stack:
         """Start one program and wait for it to be ready (fault tests restart single programs)."""
         if name == "prometheus":
             self._write_prometheus_config()
+        if name == "collector" and not self.debug_endpoints:
+            control_planes.write_collector_overlay_without_debug(
+                [self.repo_root / "otel-collector" / "config" / "base.yaml", *self.collector_overlays],
+                self._no_debug_overlay,
+            )
         proc = self.process(name)
         proc.start()
         self.wait_ready(name, proc=proc)
@@ -348,6 +374,8 @@ class Stack:
             collector_env=state["collector_env"],
             alertmanager=state["alertmanager"],
             datastores=Datastores.from_state(state.get("datastores")),
+            receivers=Receivers.from_state(state.get("receivers")),
+            debug_endpoints=bool(state.get("debug_endpoints", False)),
         )
         stack._binaries = dict(state["binaries"])
         return stack
@@ -357,12 +385,19 @@ class Stack:
             "ports": asdict(self.ports),
             "repo_root": str(self.repo_root),
             "collector_overlays": [str(path) for path in self.collector_overlays],
-            "collector_env": self.collector_env,
+            # For `status` and `down`; a secret given in the environment is not written down.
+            "collector_env": control_planes.redact_environment(self.collector_env),
             "datastores": self.datastores.to_state(),  # file paths only, never a secret
             "alertmanager": self.with_alertmanager,
+            "receivers": self.receivers.to_state(),  # file paths only
+            "debug_endpoints": self.debug_endpoints,
             "binaries": self._binaries,
         }
-        (self.state_dir / _STATE_FILE).write_text(json.dumps(state, indent=2))
+        path = self.state_dir / _STATE_FILE
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # also when an older, world-readable one is overwritten
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(json.dumps(state, indent=2))
 
     # --- internals ------------------------------------------------------------------------------------
     def _components(self) -> tuple[ComponentName, ...]:
@@ -379,6 +414,10 @@ class Stack:
         if not path.is_file():
             raise StackError(f"collector config overlay {path} does not exist")
         return path.resolve()
+
+    @property
+    def _no_debug_overlay(self) -> Path:
+        return self.state_dir / "collector-config" / "no-debug-endpoints.yaml"
 
     def _pidfile_process(self, name: ComponentName) -> ManagedProcess:
         # Signalling needs only the pidfile; no binary lookup (so `down` works without a build).
@@ -443,6 +482,8 @@ class Stack:
                 *self.collector_overlays,
             ]:
                 argv += ["--config", f"file:{config}"]
+            if not self.debug_endpoints:  # written by start_component
+                argv += ["--config", f"file:{self._no_debug_overlay}"]
             return argv
         if name == "postgres-exporter":
             return self.datastores.exporter_argv(
@@ -455,14 +496,13 @@ class Stack:
                 f"--storage.tsdb.path={self.state_dir / 'prometheus' / 'data'}",
                 f"--storage.tsdb.retention.time={PROMETHEUS_RETENTION}",
                 f"--web.listen-address=127.0.0.1:{self.ports.prometheus}",
-                "--web.enable-remote-write-receiver",
-                "--web.enable-lifecycle",
+                *control_planes.PROMETHEUS_FLAGS,
                 # The span-metrics histograms carry trace ids as exemplars.
                 "--enable-feature=exemplar-storage",
             ]
         return [
             self._binary("alertmanager"),
-            f"--config.file={self.repo_root / 'deploy' / 'alertmanager' / 'alertmanager.yml'}",
+            f"--config.file={self.state_dir / 'alertmanager' / 'alertmanager.yml'}",  # see .receivers
             f"--storage.path={self.state_dir / 'alertmanager'}",
             f"--web.listen-address=127.0.0.1:{self.ports.alertmanager}",
             "--cluster.listen-address=",  # a single instance: no gossip port

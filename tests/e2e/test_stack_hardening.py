@@ -1,0 +1,91 @@
+"""The native stack, started for real (collector, Prometheus, Alertmanager): the alert history
+gets the generated token from Alertmanager's ``credentials_file`` (the Watchdog heartbeat arrives
+authenticated), Prometheus' lifecycle and admin APIs and the collector's pprof and zpages are
+closed, and the state is private."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import stat
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tarot_monitoring.alert_history import AlertHistoryServer, AlertStore
+from tarot_monitoring.secret_files import ensure_token_file
+from tarot_monitoring.stack import Stack, StackPorts
+from tarot_monitoring.stack.receivers import Receivers, history_token_file
+from tests.e2e.conftest_stack import REPO, build_collector
+
+
+def answer(method: str, url: str) -> tuple[int, str]:
+    request = urllib.request.Request(url, method=method, data=b"" if method != "GET" else None)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def status_of(method: str, url: str) -> int:
+    return answer(method, url)[0]
+
+
+def refused(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+async def test_native_stack_authenticates_to_the_history_and_keeps_control_planes_closed(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAROT_OTELCOL_BIN", str(await asyncio.to_thread(build_collector)))
+    state = tmp_path / "state"
+    telegram = tmp_path / "telegram"
+    telegram.mkdir()
+    (telegram / "token").write_text("123456:AAunused-the-pages-go-nowhere\n")
+    (telegram / "token").chmod(0o600)
+    (telegram / "chat").write_text("-100123\n")
+    token = ensure_token_file(history_token_file(state))  # the stack keeps an existing token
+    store = await AlertStore.connect(postgres_dsn, schema=pg_schema)
+    try:
+        async with AlertHistoryServer(store, port=0, token=token) as history:
+            stack = Stack(
+                state_dir=state,
+                ports=StackPorts.free(),
+                repo_root=REPO,
+                collector_overlays=(),
+                ready_timeout_s=120,
+                die_with_parent=True,
+                receivers=Receivers(
+                    bot_token_file=telegram / "token", chat_id_file=telegram / "chat", history_url=history.url
+                ),
+            )
+            await asyncio.to_thread(stack.start)
+            try:
+                # Prometheus fires the Watchdog (15 s groups); Alertmanager posts it at once, with the token.
+                for _ in range(240):
+                    if await store.watchdog_last_seen() is not None:
+                        break
+                    await asyncio.sleep(0.5)
+                assert await store.watchdog_last_seen() is not None, stack.process_log_tail("alertmanager")
+
+                prometheus = stack.prometheus_url
+                assert status_of("POST", f"{prometheus}/-/quit") == 403
+                assert status_of("POST", f"{prometheus}/-/reload") == 403
+                snapshot = answer("POST", f"{prometheus}/api/v1/admin/tsdb/snapshot")
+                assert (snapshot[0], "admin APIs disabled" in snapshot[1]) == (500, True), snapshot
+                assert status_of("GET", f"{prometheus}/-/ready") == 200  # still running
+                assert refused(stack.ports.pprof)
+                assert refused(stack.ports.zpages)
+                assert status_of("GET", f"http://127.0.0.1:{stack.ports.collector_health}/") == 200
+            finally:
+                await asyncio.to_thread(stack.stop)
+    finally:
+        await store.close()
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert stat.S_IMODE((state / "stack.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE(history_token_file(state).stat().st_mode) == 0o600
