@@ -14,6 +14,7 @@ from typing import TextIO
 
 DSN_ENV = "TAROT_ALERT_HISTORY_DSN"
 TOKEN_FILE_ENV = "TAROT_ALERT_HISTORY_TOKEN_FILE"
+PROMETHEUS_ENV = "TAROT_ALERT_HISTORY_PROMETHEUS_URL"
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +39,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--token-file",
         default=None,
         help=f"shared secret required as Bearer token (default: ${TOKEN_FILE_ENV})",
+    )
+    serve.add_argument(
+        "--prometheus",
+        default=None,
+        metavar="URL",
+        help=f"keep the daily aggregates of `tarot-monitor capacity` from it (default: ${PROMETHEUS_ENV})",
     )
 
     prune = actions.add_parser("prune", help="delete notifications older than the retention (180 days)")
@@ -144,7 +151,15 @@ async def _serve(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
     token_file = args.token_file or os.environ.get(TOKEN_FILE_ENV)
     token = _read_secret(token_file) if token_file else None
     store = await AlertStore.connect(dsn, schema=args.schema)
-    server = AlertHistoryServer(store, host=host or "127.0.0.1", port=int(port), token=token)
+    aggregates = None
+    if prometheus := args.prometheus or os.environ.get(PROMETHEUS_ENV):
+        from tarot_monitoring.alert_history.daily_aggregates import DailyAggregates
+        from tarot_monitoring.reports.prometheus_range import HistoryClient
+
+        aggregates = DailyAggregates(store, HistoryClient(prometheus))
+    server = AlertHistoryServer(
+        store, host=host or "127.0.0.1", port=int(port), token=token, daily_aggregates=aggregates
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -34,6 +34,7 @@ fired. The spec sets no resolution target: time to resolve is reported, not judg
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,7 @@ __all__ = [
     "acknowledgements_table_sql",
     "find_incident",
     "group_incidents",
+    "load_alerts",
     "load_incidents",
 ]
 
@@ -289,24 +291,23 @@ def find_incident(incidents: Sequence[AlertIncident], prefix: str) -> AlertIncid
     return matches[0]
 
 
-async def load_incidents(
-    store: AlertStore, *, since: datetime | None = None, until: datetime | None = None
-) -> list[AlertIncident]:
-    """The incidents that fired in [since, until) (all of them when None), from `store`."""
+async def load_alerts(
+    store: AlertStore, *, since: datetime | None = None
+) -> tuple[list[AlertOccurrence], list[Acknowledgement]]:
+    """Alert occurrences that started, and acknowledgements made, since `since` (all when None)."""
     async with store.pool.acquire() as connection:
         await connection.execute(acknowledgements_table_sql(store.schema))
-        window = "WHERE starts_at >= $1" if since is not None else "WHERE $1::timestamptz IS NULL"
-        start = None if since is None else since - LOOKBACK
         rows: Sequence[Any] = await connection.fetch(
             f"""SELECT fingerprint, alertname, priority, component, summary, labels, starts_at, resolved_at
-                FROM "{store.schema}".recent_incidents {window}""",
-            start,
+                FROM "{store.schema}".recent_incidents
+                WHERE $1::timestamptz IS NULL OR starts_at >= $1""",
+            since,
         )
         ack_rows: Sequence[Any] = await connection.fetch(
             f"""SELECT fingerprint, alertname, starts_at, acknowledged_at, author, comment, silence_id
                 FROM "{store.schema}".acknowledgements
                 WHERE $1::timestamptz IS NULL OR acknowledged_at >= $1""",
-            start,
+            since,
         )
     alerts = [
         AlertOccurrence(
@@ -321,18 +322,22 @@ async def load_incidents(
         )
         for row in rows
     ]
-    acks = [Acknowledgement(**dict(row)) for row in ack_rows]
-    incidents = group_incidents(alerts, acks)
+    return alerts, [Acknowledgement(**dict(row)) for row in ack_rows]
+
+
+async def load_incidents(
+    store: AlertStore, *, since: datetime | None = None, until: datetime | None = None
+) -> list[AlertIncident]:
+    """The incidents that fired in [since, until) (all of them when None), from `store`."""
+    alerts, acks = await load_alerts(store, since=None if since is None else since - LOOKBACK)
     return [
         incident
-        for incident in incidents
+        for incident in group_incidents(alerts, acks)
         if (since is None or incident.fired_at >= since) and (until is None or incident.fired_at < until)
     ]
 
 
 def _labels(value: object) -> dict[str, str]:
-    import json
-
     if isinstance(value, str):
         value = json.loads(value)
     return {str(key): str(item) for key, item in value.items()} if isinstance(value, Mapping) else {}
