@@ -148,3 +148,51 @@ def test_deadlines_follow_the_spec_and_its_stated_interpretations() -> None:
     assert acknowledge_deadline("P4", friday) == datetime(2026, 11, 9, 18, 0, tzinfo=UTC)  # Monday
     assert acknowledge_deadline("P4", T0) == datetime(2026, 11, 3, 18, 0, tzinfo=UTC)
     assert acknowledge_deadline(None, T0) is None
+
+
+def test_the_explore_links_use_the_provisioned_datasources() -> None:
+    import json
+    import urllib.parse
+    from pathlib import Path
+
+    import yaml
+
+    from tarot_monitoring.reports.postmortem import DATASOURCE_UIDS, explore_url
+
+    provisioning = (
+        Path(__file__).resolve().parents[2] / "deploy/grafana/provisioning/datasources/datasources.yaml"
+    )
+    provisioned = {(d["type"], d["uid"]) for d in yaml.safe_load(provisioning.read_text())["datasources"]}
+    assert set(DATASOURCE_UIDS.items()) <= provisioned
+    url = explore_url(
+        "http://grafana:3000/", "tempo", {"query": "{ status = error }"}, T0, T0 + timedelta(hours=1)
+    )
+    assert url.startswith("http://grafana:3000/explore?schemaVersion=1&orgId=1&panes=")
+    (pane,) = json.loads(urllib.parse.unquote(url.split("panes=", 1)[1])).values()
+    assert pane["range"] == {
+        "from": str(int(T0.timestamp() * 1000)),
+        "to": str(int(T0.timestamp() * 1000) + 3_600_000),
+    }
+    assert pane["queries"][0]["datasource"] == {"type": "tempo", "uid": "tempo"}
+
+
+def test_the_postmortem_skeleton_without_prometheus() -> None:
+    from tarot_monitoring.reports.postmortem import postmortem_markdown
+
+    (incident,) = group_incidents(
+        [
+            occurrence("a1", 0, 30, priority="P2"),
+            occurrence("a2", 5, 20, name="TarotPaymentFailuresCritical"),
+        ],
+        [ack("a1", 4)],
+    )
+    text = postmortem_markdown(
+        incident, now=T0 + timedelta(days=1), impact=None, impact_error="Prometheus down"
+    )
+    times = "| 2026-11-02 10:00:00 | 2026-11-02 10:04:00 | 2026-11-02 10:30:00 |"
+    assert f"{times} 4 min (met, due 10:30) | 30 min |" in text
+    assert "_Not measured: Prometheus down. Fill in by hand._" in text
+    assert (
+        "[docs/runbook.md#tarotpaymentfailurescritical](docs/runbook.md#tarotpaymentfailurescritical)" in text
+    )
+    assert text.index("fired: TarotLatencyP95AboveTarget") < text.index("acknowledged by oncall")
