@@ -161,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     from tarot_monitoring.alert_history.cli import configure_parser
 
     configure_parser(commands.add_parser("alerts", help="the alert history: serve, history, prune"))
+
+    from tarot_monitoring.reports.cli import configure_parsers as configure_report_parsers
+
+    configure_report_parsers(commands)
     return parser
 
 
@@ -210,6 +214,10 @@ def _run(args: argparse.Namespace) -> int:
         from tarot_monitoring.alert_history.cli import run
 
         return run(args)
+    if args.command in ("incidents", "review", "capacity"):
+        from tarot_monitoring.reports.cli import run as run_report
+
+        return run_report(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -31,6 +31,7 @@ from tarot_monitoring.cli_args import (
 DSN_ENV = "TAROT_ALERT_HISTORY_DSN"
 DSN_FILE_ENV = "TAROT_ALERT_HISTORY_DSN_FILE"
 TOKEN_FILE_ENV = "TAROT_ALERT_HISTORY_TOKEN_FILE"
+PROMETHEUS_ENV = "TAROT_ALERT_HISTORY_PROMETHEUS_URL"
 DSN_OPTION = SecretOption("--dsn", "--dsn-file", env=DSN_ENV, file_env=DSN_FILE_ENV)
 """The database: ``--dsn`` without a password (PGPASSWORD, ~/.pgpass), else a file or a variable."""
 
@@ -85,6 +86,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"file (mode 0600) holding the shared secret every request but /healthz must send as a "
         f"Bearer token; required (default: ${TOKEN_FILE_ENV})",
+    )
+    serve.add_argument(
+        "--prometheus",
+        default=None,
+        metavar="URL",
+        type=http_url,
+        help=f"keep the daily aggregates of `tarot-monitor capacity` from it (default: ${PROMETHEUS_ENV})",
     )
 
     prune = actions.add_parser("prune", help="delete notifications older than the retention (180 days)")
@@ -220,7 +228,15 @@ async def _serve(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
     listen = split_listen_address(args.listen)
     check_bindable(listen)
     store = await AlertStore.connect(dsn, schema=args.schema)
-    server = AlertHistoryServer(store, host=listen.host, port=listen.port, token=token)
+    aggregates = None
+    if prometheus := args.prometheus or os.environ.get(PROMETHEUS_ENV):
+        from tarot_monitoring.alert_history.daily_aggregates import DailyAggregates
+        from tarot_monitoring.reports.prometheus_range import HistoryClient
+
+        aggregates = DailyAggregates(store, HistoryClient(prometheus))
+    server = AlertHistoryServer(
+        store, host=listen.host, port=listen.port, token=token, daily_aggregates=aggregates
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

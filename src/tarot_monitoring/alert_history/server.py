@@ -16,7 +16,8 @@ anything but JSON, 400 for broken JSON (also nested too deeply or an integer too
 convert), 422 naming the field for a payload that is not Alertmanager's v4 webhook or whose
 times are implausible (:mod:`.payload`); Alertmanager retries none of them. 503 when PostgreSQL
 fails, so Alertmanager retries. Each refused request is one WARNING line in the log, never a
-traceback. A retention task deletes notifications older than the spec's 180 days every hour.
+traceback. A retention task deletes notifications older than the spec's 180 days every hour. Given a Prometheus, another task keeps the capacity report's daily
+aggregates (tarot_monitoring.alert_history.daily_aggregates).
 """
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ import contextlib
 import hmac
 import logging
 from dataclasses import asdict
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from tarot_monitoring.alert_history.payload import Notification, PayloadError, parse_notification
 from tarot_monitoring.alert_history.store import AlertStore
 from tarot_monitoring.http_server import HttpError, HttpServer, Limits, Request, Response, Router
 from tarot_monitoring.spec import ALERT_HISTORY_RETENTION
+
+if TYPE_CHECKING:
+    from tarot_monitoring.alert_history.daily_aggregates import DailyAggregates
 
 _log = logging.getLogger(__name__)
 
@@ -59,6 +63,7 @@ class AlertHistoryServer(HttpServer):
         token: str,
         retention_days: int = ALERT_HISTORY_RETENTION.days,
         prune_interval_s: float = 3600.0,
+        daily_aggregates: DailyAggregates | None = None,
     ) -> None:
         if not isinstance(token, str) or not token.strip():
             raise ValueError("token must be a non-empty string: the alert history always requires one")
@@ -66,6 +71,9 @@ class AlertHistoryServer(HttpServer):
         self._token = token.strip().encode()
         self.retention_days = retention_days
         self.prune_interval_s = prune_interval_s
+        self.daily_aggregates = daily_aggregates
+        """Writes the capacity report's daily aggregates once a day (None: not kept)."""
+        self._aggregator: asyncio.Task[None] | None = None
         routes = Router(
             {
                 ("POST", WEBHOOK_PATH): self._webhook,
@@ -84,9 +92,18 @@ class AlertHistoryServer(HttpServer):
             return
         await super().start()
         self._pruner = asyncio.create_task(self._prune_forever(), name="alert-history-retention")
+        if self.daily_aggregates is not None:
+            self._aggregator = asyncio.create_task(
+                self.daily_aggregates.run_forever(), name="alert-history-daily-aggregates"
+            )
         _log.info("alert history listening on %s", self.url)
 
     async def stop(self) -> None:
+        if self._aggregator is not None:
+            self._aggregator.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._aggregator
+            self._aggregator = None
         if self._pruner is not None:
             self._pruner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
