@@ -71,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--no-alertmanager", action="store_true", help="start only the collector and Prometheus")
     up.add_argument(
+        "--alertmanager-replicas",
+        type=int,
+        default=1,
+        choices=(1, 2),
+        help="2: two Alertmanagers clustered by gossip on loopback, both in Prometheus' alerting targets",
+    )
+    up.add_argument(
         "--free-ports",
         action="store_true",
         help="free loopback ports instead of the defaults (4317, 4318, 9090, 9093, ...): a second stack",
@@ -102,6 +109,7 @@ def cli(argv: list[str]) -> int:
                 ports=StackPorts.free() if args.free_ports else None,
                 collector_overlays=overlays,
                 alertmanager=not args.no_alertmanager,
+                alertmanager_replicas=args.alertmanager_replicas,
                 ready_timeout_s=args.timeout,
                 datastores=datastores,
             )
