@@ -12,6 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
+from tarot_monitoring.alert_history import deadman_cli
+
 DSN_ENV = "TAROT_ALERT_HISTORY_DSN"
 TOKEN_FILE_ENV = "TAROT_ALERT_HISTORY_TOKEN_FILE"
 
@@ -39,6 +41,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"shared secret required as Bearer token (default: ${TOKEN_FILE_ENV})",
     )
+    deadman_cli.add_arguments(serve)
 
     prune = actions.add_parser("prune", help="delete notifications older than the retention (180 days)")
     database(prune)
@@ -143,8 +146,9 @@ async def _serve(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
     host, _, port = args.listen.rpartition(":")
     token_file = args.token_file or os.environ.get(TOKEN_FILE_ENV)
     token = _read_secret(token_file) if token_file else None
+    deadman = deadman_cli.switch_from_args(args)
     store = await AlertStore.connect(dsn, schema=args.schema)
-    server = AlertHistoryServer(store, host=host or "127.0.0.1", port=int(port), token=token)
+    server = AlertHistoryServer(store, host=host or "127.0.0.1", port=int(port), token=token, deadman=deadman)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -152,6 +156,9 @@ async def _serve(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
     try:
         await server.start()
         out.write(f"alert history on {server.url} (schema {args.schema}); Ctrl-C stops\n")
+        if deadman is not None:
+            channels = ", ".join(notifier.name for notifier in deadman.notifiers)
+            out.write(f"dead man's switch: {channels} after {deadman.timeout_s:.0f}s without a heartbeat\n")
         out.flush()
         await stop.wait()
     finally:

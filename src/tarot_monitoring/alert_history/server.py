@@ -6,7 +6,8 @@ heartbeat), ``GET /api/v1/incidents?limit=N`` (the recent-incidents view as JSON
 shared secret (when one is configured), 411 without a length, 413 above 1 MiB, 415 for anything
 but JSON, 400 for broken JSON, 422 naming the field for a payload that is not Alertmanager's v4
 webhook; 503 when PostgreSQL fails, so Alertmanager retries. A retention task deletes
-notifications older than the spec's 180 days every hour.
+notifications older than the spec's 180 days every hour. With a :class:`~.deadman.DeadmanSwitch`
+each heartbeat resets it and its checks run beside the server (out-of-band notice when they stop).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 from dataclasses import asdict
 from typing import Any, Final
 
+from tarot_monitoring.alert_history.deadman import DeadmanSwitch
 from tarot_monitoring.alert_history.payload import Notification, PayloadError, parse_notification
 from tarot_monitoring.alert_history.store import AlertStore
 from tarot_monitoring.http_server import HttpError, HttpServer, Limits, Request, Response, Router
@@ -48,6 +50,7 @@ class AlertHistoryServer(HttpServer):
         token: str | None = None,
         retention_days: int = ALERT_HISTORY_RETENTION.days,
         prune_interval_s: float = 3600.0,
+        deadman: DeadmanSwitch | None = None,
     ) -> None:
         if token is not None and not token.strip():
             raise ValueError("token must be a non-empty string (or None for no shared secret)")
@@ -55,6 +58,8 @@ class AlertHistoryServer(HttpServer):
         self._token = token.strip().encode() if token else None
         self.retention_days = retention_days
         self.prune_interval_s = prune_interval_s
+        self.deadman = deadman
+        self._deadman_task: asyncio.Task[None] | None = None
         routes = Router(
             {
                 ("POST", WEBHOOK_PATH): self._webhook,
@@ -72,9 +77,16 @@ class AlertHistoryServer(HttpServer):
             return
         await super().start()
         self._pruner = asyncio.create_task(self._prune_forever(), name="alert-history-retention")
+        if self.deadman is not None:
+            self._deadman_task = asyncio.create_task(self.deadman.run_forever(), name="deadman-switch")
         _log.info("alert history listening on %s", self.url)
 
     async def stop(self) -> None:
+        if self._deadman_task is not None:
+            self._deadman_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._deadman_task
+            self._deadman_task = None
         if self._pruner is not None:
             self._pruner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -129,6 +141,8 @@ class AlertHistoryServer(HttpServer):
         notification = await self._notification(request)
         if any(alert.alertname != "Watchdog" for alert in notification.alerts):
             raise HttpError(422, {"error": "the watchdog endpoint takes only the Watchdog alert"})
+        if self.deadman is not None:
+            self.deadman.beat()  # the heartbeat arrived, whether or not PostgreSQL stores it
         try:
             beats = await self.store.watchdog_beat()
         except Exception as exc:
