@@ -30,6 +30,7 @@ from tarot_monitoring.alert_history.payload import (
     truncated,
 )
 from tarot_monitoring.alert_history.store import Incident, RecordResult
+from tarot_monitoring.cli_args import CommandError
 
 TOKEN = "hostile-test-token"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -183,10 +184,10 @@ def serve_args(*extra: str) -> argparse.Namespace:
 
 def test_serve_refuses_to_start_without_a_token_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(TOKEN_FILE_ENV, raising=False)
-    with pytest.raises(SystemExit) as refused:
+    with pytest.raises(CommandError) as refused:
         run(serve_args())
     assert str(refused.value).startswith(
-        f"tarot-monitor alerts serve: give --token-file or set {TOKEN_FILE_ENV}: the alert history always "
+        f"give --token-file or set {TOKEN_FILE_ENV}: the alert history always "
         "requires a shared secret"
     )
 
@@ -207,10 +208,10 @@ def test_serve_refuses_a_token_file_that_is_open_missing_or_empty(
     if mode is not None:
         path.write_text(content)
         os.chmod(path, mode)
-    with pytest.raises(SystemExit) as refused:
+    with pytest.raises(CommandError) as refused:
         run(serve_args("--token-file", str(path)))
     message = str(refused.value)
-    assert message.startswith(f"tarot-monitor alerts serve: alert history token file {path} {problem}")
+    assert message.startswith(f"alert history token file {path} {problem}")
     assert "secret-in-file" not in message
 
 

@@ -9,9 +9,9 @@ import os
 import signal
 import sys
 from dataclasses import asdict
-from pathlib import Path
 from typing import TextIO
 
+from tarot_monitoring.alert_history import deadman_cli
 from tarot_monitoring.cli_args import (
     A_CENTURY_DAYS,
     CommandError,
@@ -94,6 +94,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=http_url,
         help=f"keep the daily aggregates of `tarot-monitor capacity` from it (default: ${PROMETHEUS_ENV})",
     )
+    deadman_cli.add_arguments(serve)
 
     prune = actions.add_parser("prune", help="delete notifications older than the retention (180 days)")
     database(prune)
@@ -227,6 +228,7 @@ async def _serve(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
     token = _token(args)
     listen = split_listen_address(args.listen)
     check_bindable(listen)
+    deadman = deadman_cli.switch_from_args(args)
     store = await AlertStore.connect(dsn, schema=args.schema)
     aggregates = None
     if prometheus := args.prometheus or os.environ.get(PROMETHEUS_ENV):
@@ -235,7 +237,12 @@ async def _serve(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
 
         aggregates = DailyAggregates(store, HistoryClient(prometheus))
     server = AlertHistoryServer(
-        store, host=listen.host, port=listen.port, token=token, daily_aggregates=aggregates
+        store,
+        host=listen.host,
+        port=listen.port,
+        token=token,
+        daily_aggregates=aggregates,
+        deadman=deadman,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -247,6 +254,9 @@ async def _serve(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
         except OSError as exc:  # lost the port since check_bindable
             raise CommandError(f"cannot listen on {listen}: {bind_problem(exc)}") from None
         out.write(f"alert history on {server.url} (schema {args.schema}); Ctrl-C stops\n")
+        if deadman is not None:
+            channels = ", ".join(notifier.name for notifier in deadman.notifiers)
+            out.write(f"dead man's switch: {channels} after {deadman.timeout_s:.0f}s without a heartbeat\n")
         out.flush()
         await stop.wait()
     finally:

@@ -16,8 +16,11 @@ anything but JSON, 400 for broken JSON (also nested too deeply or an integer too
 convert), 422 naming the field for a payload that is not Alertmanager's v4 webhook or whose
 times are implausible (:mod:`.payload`); Alertmanager retries none of them. 503 when PostgreSQL
 fails, so Alertmanager retries. Each refused request is one WARNING line in the log, never a
-traceback. A retention task deletes notifications older than the spec's 180 days every hour. Given a Prometheus, another task keeps the capacity report's daily
-aggregates (tarot_monitoring.alert_history.daily_aggregates).
+traceback. A retention task deletes notifications older than the spec's 180 days every hour.
+Given a Prometheus, another task keeps the capacity report's daily aggregates
+(tarot_monitoring.alert_history.daily_aggregates).
+With a :class:`~.deadman.DeadmanSwitch`
+each heartbeat resets it and its checks run beside the server (out-of-band notice when they stop).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import logging
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Final
 
+from tarot_monitoring.alert_history.deadman import DeadmanSwitch
 from tarot_monitoring.alert_history.payload import Notification, PayloadError, parse_notification
 from tarot_monitoring.alert_history.store import AlertStore
 from tarot_monitoring.http_server import HttpError, HttpServer, Limits, Request, Response, Router
@@ -64,6 +68,7 @@ class AlertHistoryServer(HttpServer):
         retention_days: int = ALERT_HISTORY_RETENTION.days,
         prune_interval_s: float = 3600.0,
         daily_aggregates: DailyAggregates | None = None,
+        deadman: DeadmanSwitch | None = None,
     ) -> None:
         if not isinstance(token, str) or not token.strip():
             raise ValueError("token must be a non-empty string: the alert history always requires one")
@@ -74,6 +79,8 @@ class AlertHistoryServer(HttpServer):
         self.daily_aggregates = daily_aggregates
         """Writes the capacity report's daily aggregates once a day (None: not kept)."""
         self._aggregator: asyncio.Task[None] | None = None
+        self.deadman = deadman
+        self._deadman_task: asyncio.Task[None] | None = None
         routes = Router(
             {
                 ("POST", WEBHOOK_PATH): self._webhook,
@@ -96,6 +103,8 @@ class AlertHistoryServer(HttpServer):
             self._aggregator = asyncio.create_task(
                 self.daily_aggregates.run_forever(), name="alert-history-daily-aggregates"
             )
+        if self.deadman is not None:
+            self._deadman_task = asyncio.create_task(self.deadman.run_forever(), name="deadman-switch")
         _log.info("alert history listening on %s", self.url)
 
     async def stop(self) -> None:
@@ -104,6 +113,11 @@ class AlertHistoryServer(HttpServer):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._aggregator
             self._aggregator = None
+        if self._deadman_task is not None:
+            self._deadman_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._deadman_task
+            self._deadman_task = None
         if self._pruner is not None:
             self._pruner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -161,6 +175,8 @@ class AlertHistoryServer(HttpServer):
         notification = await self._notification(request)
         if any(alert.alertname != "Watchdog" for alert in notification.alerts):
             raise HttpError(422, {"error": "the watchdog endpoint takes only the Watchdog alert"})
+        if self.deadman is not None:
+            self.deadman.beat()  # the heartbeat arrived, whether or not PostgreSQL stores it
         try:
             beats = await self.store.watchdog_beat()
         except Exception as exc:

@@ -79,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
         help="leave the collector's zpages and pprof on (loopback; heap dumps can hold unredacted telemetry)",
     )
     up.add_argument(
+        "--alertmanager-replicas",
+        type=int,
+        default=1,
+        choices=(1, 2),
+        help="2: two Alertmanagers clustered by gossip on loopback, both in Prometheus' alerting targets",
+    )
+    up.add_argument(
         "--free-ports",
         action="store_true",
         help="free loopback ports instead of the defaults (4317, 4318, 9090, 9093, ...): a second stack",
@@ -113,6 +120,7 @@ def cli(argv: list[str]) -> int:
                 ports=StackPorts.free() if args.free_ports else None,
                 collector_overlays=overlays,
                 alertmanager=not args.no_alertmanager,
+                alertmanager_replicas=args.alertmanager_replicas,
                 ready_timeout_s=args.timeout,
                 datastores=datastores,
                 receivers=receivers.from_arguments(args),

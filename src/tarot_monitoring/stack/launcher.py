@@ -15,6 +15,9 @@ or admin API, no collector zpages/pprof unless ``debug_endpoints``, the state di
 stack whose receiver files are checked before anything starts and whose webhooks carry the alert
 history's generated token (:mod:`.receivers`).
 
+With ``alertmanager_replicas=2`` a second Alertmanager joins the first in a gossip cluster on
+loopback and Prometheus sends to both (:mod:`.alertmanager_cluster`).
+
 Binaries: the collector from ``otel-collector/build.sh`` (built once, cached by manifest hash),
 Alertmanager from ``deploy/alertmanager/build.sh``, Prometheus and the exporter from ``$PATH``
 (Debian's 2.42 and 0.11.1); ``TAROT_OTELCOL_BIN``, ``TAROT_ALERTMANAGER_BIN``,
@@ -36,23 +39,27 @@ from types import TracebackType
 from typing import Final, Literal
 
 from tarot_monitoring.spec import METRICS_RETENTION
-from tarot_monitoring.stack import control_planes
+from tarot_monitoring.stack import alertmanager_cluster, control_planes
 from tarot_monitoring.stack.datastores import EXPORTER_BINARIES, Datastores
 from tarot_monitoring.stack.process import ManagedProcess, StackError, free_ports, http_ok, port_free
 from tarot_monitoring.stack.receivers import Receivers, prepare_alertmanager
 
-ComponentName = Literal["alertmanager", "prometheus", "postgres-exporter", "collector"]
+ComponentName = Literal["alertmanager", "alertmanager-2", "prometheus", "postgres-exporter", "collector"]
 COMPONENTS: Final[tuple[ComponentName, ...]] = (
     "alertmanager",
+    "alertmanager-2",
     "prometheus",
     "postgres-exporter",
     "collector",
 )
 """Start order; stop order is the reverse (the collector flushes into a still-running Prometheus).
-The exporter runs only when a PostgreSQL DSN is configured."""
+The exporter runs only when a PostgreSQL DSN is configured, alertmanager-2 only with two replicas."""
 _PORT_OWNERS: Final[dict[str, ComponentName]] = {
     "prometheus": "prometheus",
     "alertmanager": "alertmanager",
+    "alertmanager_cluster": "alertmanager",
+    "alertmanager_2": "alertmanager-2",
+    "alertmanager_2_cluster": "alertmanager-2",
     "postgres_exporter": "postgres-exporter",
 }
 """StackPorts fields owned by a program other than the collector."""
@@ -75,6 +82,10 @@ class StackPorts:
     prometheus: int = 9090
     alertmanager: int = 9093
     postgres_exporter: int = 9187
+    alertmanager_cluster: int = 9094
+    """Gossip of the first Alertmanager (only with two replicas); the second listens on the next two."""
+    alertmanager_2: int = 9095
+    alertmanager_2_cluster: int = 9096
 
     @classmethod
     def free(cls) -> StackPorts:
@@ -156,6 +167,8 @@ class Stack:
         collector_overlays: Sequence[str | Path] = ("local",),
         collector_env: Mapping[str, str] | None = None,
         alertmanager: bool = True,
+        alertmanager_replicas: int = 1,
+        alertmanager_config: Path | None = None,
         ready_timeout_s: float = 60.0,
         stop_timeout_s: float = 20.0,
         die_with_parent: bool = False,
@@ -173,6 +186,9 @@ class Stack:
         self.collector_overlays = list(dict.fromkeys(self.collector_overlays))  # each overlay once
         self.collector_env = dict(collector_env or {})
         self.with_alertmanager = alertmanager
+        self.alertmanager_replicas = alertmanager_cluster.check_replica_count(alertmanager_replicas)
+        self.alertmanager_config = alertmanager_config.resolve() if alertmanager_config else None
+        """A config to run instead of the one rendered for this stack (tests); None: rendered (.receivers)."""
         self.ready_timeout_s = ready_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.die_with_parent = die_with_parent
@@ -195,6 +211,21 @@ class Stack:
     @property
     def alertmanager_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.alertmanager}"
+
+    @property
+    def alertmanagers(self) -> tuple[alertmanager_cluster.AlertmanagerReplica, ...]:
+        """Every Alertmanager replica of this stack (one, or two clustered)."""
+        ports = self.ports
+        return alertmanager_cluster.replicas(
+            [
+                (ports.alertmanager, ports.alertmanager_cluster),
+                (ports.alertmanager_2, ports.alertmanager_2_cluster),
+            ],
+            self.alertmanager_replicas,
+        )
+
+    def _alertmanager(self, name: ComponentName) -> alertmanager_cluster.AlertmanagerReplica:
+        return next(replica for replica in self.alertmanagers if replica.name == name)
 
     @property
     def otlp_grpc_endpoint(self) -> str:
@@ -228,7 +259,10 @@ class Stack:
             return {"web/api": self.prometheus_url, "remote write": f"{self.prometheus_url}/api/v1/write"}
         if name == "postgres-exporter":
             return {"metrics": f"http://127.0.0.1:{ports.postgres_exporter}/metrics"}
-        return {"web/api": self.alertmanager_url}
+        replica = self._alertmanager(name)
+        if len(self.alertmanagers) == 1:
+            return {"web/api": replica.url}
+        return {"web/api": replica.url, "gossip": replica.gossip_address}
 
     def process(self, name: ComponentName) -> ManagedProcess:
         """The managed process of `name` (its argv needs the binaries; resolved on first use)."""
@@ -251,7 +285,7 @@ class Stack:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.state_dir.chmod(0o700)  # logs, queues and the generated secrets: no other user's business
         self._check_ports()
-        if self.with_alertmanager:
+        if self.with_alertmanager and self.alertmanager_config is None:
             _, self.warnings = prepare_alertmanager(self.state_dir, self.receivers)
         self._resolve_binaries()
         self._write_state()
@@ -373,6 +407,10 @@ class Stack:
             collector_overlays=[Path(path) for path in state["collector_overlays"]],
             collector_env=state["collector_env"],
             alertmanager=state["alertmanager"],
+            alertmanager_replicas=state.get("alertmanager_replicas", 1),
+            alertmanager_config=Path(state["alertmanager_config"])
+            if state.get("alertmanager_config")
+            else None,
             datastores=Datastores.from_state(state.get("datastores")),
             receivers=Receivers.from_state(state.get("receivers")),
             debug_endpoints=bool(state.get("debug_endpoints", False)),
@@ -391,6 +429,8 @@ class Stack:
             "alertmanager": self.with_alertmanager,
             "receivers": self.receivers.to_state(),  # file paths only
             "debug_endpoints": self.debug_endpoints,
+            "alertmanager_replicas": self.alertmanager_replicas,
+            "alertmanager_config": str(self.alertmanager_config) if self.alertmanager_config else None,
             "binaries": self._binaries,
         }
         path = self.state_dir / _STATE_FILE
@@ -402,7 +442,8 @@ class Stack:
     # --- internals ------------------------------------------------------------------------------------
     def _components(self) -> tuple[ComponentName, ...]:
         skip = {
-            *([] if self.with_alertmanager else ["alertmanager"]),
+            *([] if self.with_alertmanager else alertmanager_cluster.REPLICA_NAMES),
+            *alertmanager_cluster.REPLICA_NAMES[self.alertmanager_replicas :],
             *([] if self.datastores.postgres_dsn_file is not None else ["postgres-exporter"]),
         }
         return tuple(c for c in COMPONENTS if c not in skip)
@@ -435,6 +476,8 @@ class Stack:
             component = _PORT_OWNERS.get(owner, "collector")
             if component not in self._components() or self._pidfile_process(component).running():
                 continue  # not ours to start, or already up (its port is rightly taken)
+            if owner == "alertmanager_cluster" and self.alertmanager_replicas == 1:
+                continue  # a single Alertmanager opens no gossip port
             port = getattr(self.ports, owner)
             if not port_free(port):
                 busy.append(f"{owner} port 127.0.0.1:{port}")
@@ -470,6 +513,7 @@ class Stack:
             )
 
     def _binary(self, name: ComponentName) -> str:
+        name = "alertmanager" if name == "alertmanager-2" else name  # one binary for both replicas
         if name not in self._binaries:
             self._resolve_binaries()
         return self._binaries[name]
@@ -500,13 +544,14 @@ class Stack:
                 # The span-metrics histograms carry trace ids as exemplars.
                 "--enable-feature=exemplar-storage",
             ]
-        return [
-            self._binary("alertmanager"),
-            f"--config.file={self.state_dir / 'alertmanager' / 'alertmanager.yml'}",  # see .receivers
-            f"--storage.path={self.state_dir / 'alertmanager'}",
-            f"--web.listen-address=127.0.0.1:{self.ports.alertmanager}",
-            "--cluster.listen-address=",  # a single instance: no gossip port
-        ]
+        return alertmanager_cluster.alertmanager_argv(
+            self._binary(name),
+            # The config rendered for this stack (.receivers) unless one was given.
+            config=self.alertmanager_config or self.state_dir / "alertmanager" / "alertmanager.yml",
+            state_dir=self.state_dir,
+            replica=self._alertmanager(name),
+            cluster=self.alertmanagers,
+        )
 
     def _env(self, name: ComponentName) -> dict[str, str]:
         if name == "postgres-exporter":
@@ -536,13 +581,13 @@ class Stack:
             return f"{self.prometheus_url}/-/ready"
         if name == "postgres-exporter":
             return f"http://127.0.0.1:{self.ports.postgres_exporter}/"
-        return f"{self.alertmanager_url}/-/ready"
+        return f"{self._alertmanager(name).url}/-/ready"
 
     def _write_prometheus_config(self) -> None:
         """The repository's prometheus.yml with this stack's ports and an absolute rules path."""
         source = self.repo_root / "deploy" / "prometheus" / "prometheus.yml"
         text = source.read_text()
-        text = text.replace("127.0.0.1:9093", f"127.0.0.1:{self.ports.alertmanager}")
+        text = alertmanager_cluster.with_alertmanager_targets(text, self.alertmanagers)
         text = text.replace("127.0.0.1:9090", f"127.0.0.1:{self.ports.prometheus}")
         text = text.replace("- rules/", f"- {source.parent / 'rules'}/")
         target = self.state_dir / "prometheus" / "prometheus.yml"
