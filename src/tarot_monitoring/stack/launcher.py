@@ -253,6 +253,7 @@ class Stack:
         self._check_ports()
         if self.with_alertmanager:
             _, self.warnings = prepare_alertmanager(self.state_dir, self.receivers)
+            control_planes.write_alertmanager_web_config(self.state_dir)
         self._resolve_binaries()
         self._write_state()
         started: list[ComponentName] = []
@@ -307,7 +308,7 @@ class Stack:
         url = self._ready_url(name)
         deadline = time.monotonic() + self.ready_timeout_s
         while True:
-            if http_ok(url):
+            if http_ok(url, headers=self._probe_headers(name)):
                 return
             if not proc.running():
                 raise StackError(
@@ -339,7 +340,8 @@ class Stack:
                     name=name,
                     pid=pid,
                     running=pid is not None,
-                    ready=pid is not None and http_ok(self._ready_url(name)),
+                    ready=pid is not None
+                    and http_ok(self._ready_url(name), headers=self._probe_headers(name)),
                     listens=self.listens(name),
                     log=proc.log,
                 )
@@ -414,6 +416,15 @@ class Stack:
         if not path.is_file():
             raise StackError(f"collector config overlay {path} does not exist")
         return path.resolve()
+
+    @property
+    def alertmanager_auth(self) -> tuple[str, str] | None:
+        """(user, password) of this stack's Alertmanager API (basic auth), once started."""
+        return control_planes.alertmanager_credentials(self.state_dir)
+
+    def _probe_headers(self, name: ComponentName) -> dict[str, str] | None:
+        credentials = self.alertmanager_auth if name == "alertmanager" else None
+        return control_planes.basic_auth_header(credentials) if credentials else None
 
     @property
     def _no_debug_overlay(self) -> Path:
@@ -506,6 +517,7 @@ class Stack:
             f"--storage.path={self.state_dir / 'alertmanager'}",
             f"--web.listen-address=127.0.0.1:{self.ports.alertmanager}",
             "--cluster.listen-address=",  # a single instance: no gossip port
+            f"--web.config.file={control_planes.alertmanager_web_config_file(self.state_dir)}",  # basic auth
         ]
 
     def _env(self, name: ComponentName) -> dict[str, str]:
@@ -548,3 +560,7 @@ class Stack:
         target = self.state_dir / "prometheus" / "prometheus.yml"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
+        if self.with_alertmanager:
+            control_planes.add_alertmanager_basic_auth(
+                target, control_planes.alertmanager_password_file(self.state_dir)
+            )
