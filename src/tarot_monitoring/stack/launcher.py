@@ -15,6 +15,9 @@ or admin API, no collector zpages/pprof unless ``debug_endpoints``, the state di
 stack whose receiver files are checked before anything starts and whose webhooks carry the alert
 history's generated token (:mod:`.receivers`).
 
+Over 500 lines: one class owns every program's lifecycle; what is specific to an area lives
+beside it (:mod:`.datastores`, :mod:`.receivers`, :mod:`.control_planes`, :mod:`.process`).
+
 Binaries: the collector from ``otel-collector/build.sh`` (built once, cached by manifest hash),
 Alertmanager from ``deploy/alertmanager/build.sh``, Prometheus and the exporter from ``$PATH``
 (Debian's 2.42 and 0.11.1); ``TAROT_OTELCOL_BIN``, ``TAROT_ALERTMANAGER_BIN``,
@@ -35,6 +38,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Literal
 
+from tarot_monitoring.secret_files import SecretFileError
 from tarot_monitoring.spec import METRICS_RETENTION
 from tarot_monitoring.stack import control_planes
 from tarot_monitoring.stack.datastores import EXPORTER_BINARIES, Datastores
@@ -423,7 +427,12 @@ class Stack:
         return control_planes.alertmanager_credentials(self.state_dir)
 
     def _probe_headers(self, name: ComponentName) -> dict[str, str] | None:
-        credentials = self.alertmanager_auth if name == "alertmanager" else None
+        if name != "alertmanager":
+            return None
+        try:
+            credentials = self.alertmanager_auth
+        except SecretFileError:  # made unreadable or public since: the probe fails, `status` says not ready
+            return None
         return control_planes.basic_auth_header(credentials) if credentials else None
 
     @property
