@@ -427,7 +427,7 @@ class Stack:
         return control_planes.alertmanager_credentials(self.state_dir)
 
     def _probe_headers(self, name: ComponentName) -> dict[str, str] | None:
-        if name != "alertmanager":
+        if not name.startswith("alertmanager"):  # every replica shares the web config
             return None
         try:
             credentials = self.alertmanager_auth
