@@ -39,6 +39,7 @@ from tarot_monitoring.prometheus_semantics.promql_math import histogram_quantile
 from tarot_monitoring.spec import CATEGORIES, LATENCY_BUCKETS_SECONDS, baseline_for
 from tarot_monitoring.stack import Stack, free_ports
 from tarot_monitoring.stack import cli as stack_cli
+from tarot_monitoring.stack.control_planes import basic_auth_header
 from tests.e2e.conftest_stack import (
     Prometheus,
     ReceivingEnd,
@@ -664,7 +665,8 @@ def test_malformed_and_oversized_otlp_is_rejected_and_the_collector_keeps_servin
 
 def test_stack_command_line_up_status_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     state = ["--state-dir", str(tmp_path / "state")]
-    assert stack_cli([*state, "up", "--free-ports", "--timeout", "120"]) == 0
+    # --no-pages: no Telegram files here (without it `up` refuses; tests/unit/test_stack_control_planes.py)
+    assert stack_cli([*state, "up", "--free-ports", "--timeout", "120", "--no-pages"]) == 0
     try:
         started = Stack.load(tmp_path / "state")
         up_output = capsys.readouterr().out
@@ -680,7 +682,11 @@ def test_stack_command_line_up_status_down(tmp_path: Path, capsys: pytest.Captur
         assert values["web.enable-remote-write-receiver"] == "true"
         assert values["storage.tsdb.retention.time"] == "30d"
         assert values["web.listen-address"] == f"127.0.0.1:{started.ports.prometheus}"
-        with urllib.request.urlopen(f"{started.alertmanager_url}/api/v2/status", timeout=10) as response:
+        assert started.alertmanager_auth is not None  # its API is behind basic auth
+        status_request = urllib.request.Request(
+            f"{started.alertmanager_url}/api/v2/status", headers=basic_auth_header(started.alertmanager_auth)
+        )
+        with urllib.request.urlopen(status_request, timeout=10) as response:
             assert json.load(response)["versionInfo"]["version"] == "0.35.0"
     finally:
         assert stack_cli([*state, "down"]) == 0

@@ -1,7 +1,8 @@
 """The native stack, started for real (collector, Prometheus, Alertmanager): the alert history
-gets the generated token from Alertmanager's ``credentials_file`` (the Watchdog heartbeat arrives
-authenticated), Prometheus' lifecycle and admin APIs and the collector's pprof and zpages are
-closed, and the state is private."""
+gets the generated token from Alertmanager's ``credentials_file`` and Alertmanager gets the
+alert from Prometheus through its basic auth (the Watchdog heartbeat arrives), Alertmanager's
+silences API refuses anyone without the password, Prometheus' lifecycle and admin APIs and the
+collector's pprof and zpages are closed, and the state is private."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ import pytest
 from tarot_monitoring.alert_history import AlertHistoryServer, AlertStore
 from tarot_monitoring.secret_files import ensure_token_file
 from tarot_monitoring.stack import Stack, StackPorts
+from tarot_monitoring.stack.control_planes import basic_auth_header
 from tarot_monitoring.stack.receivers import Receivers, history_token_file
 from tests.e2e.conftest_stack import REPO, build_collector
 
 
-def answer(method: str, url: str) -> tuple[int, str]:
-    request = urllib.request.Request(url, method=method, data=b"" if method != "GET" else None)
+def answer(method: str, url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    data = b"" if method != "GET" else None
+    request = urllib.request.Request(url, method=method, data=data, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return int(response.status), response.read().decode()
@@ -72,6 +75,12 @@ async def test_native_stack_authenticates_to_the_history_and_keeps_control_plane
                         break
                     await asyncio.sleep(0.5)
                 assert await store.watchdog_last_seen() is not None, stack.process_log_tail("alertmanager")
+
+                silences = f"{stack.alertmanager_url}/api/v2/silences"
+                assert answer("GET", silences)[0] == 401
+                assert answer("GET", silences, {"Authorization": "Basic dGFyb3Q6Z3Vlc3M="})[0] == 401
+                assert stack.alertmanager_auth is not None
+                assert answer("GET", silences, basic_auth_header(stack.alertmanager_auth))[0] == 200
 
                 prometheus = stack.prometheus_url
                 assert status_of("POST", f"{prometheus}/-/quit") == 403

@@ -44,7 +44,7 @@ COMPOSE_ALERTMANAGER_SETTINGS = AlertmanagerSettings(
     history_url="http://alert-history:9097",
     history_token_file=f"{SECRETS_DIR}/alert-history-token",
 )
-ONE_SHOT = {"collector-storage-init"}
+ONE_SHOT = {"collector-storage-init", "receiver-secrets-check"}
 
 
 # --- the files ----------------------------------------------------------------------------------
@@ -66,7 +66,7 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     found = compose["services"]
     assert set(found) == {
         "collector-storage-init", "otel-collector", "prometheus", "alertmanager", "tempo", "loki",
-        "grafana", "postgres", "alert-history",
+        "grafana", "postgres", "alert-history", "receiver-secrets-check",
     }  # fmt: skip
     return dict(found)
 

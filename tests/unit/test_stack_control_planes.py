@@ -17,8 +17,12 @@ from tarot_monitoring.stack.control_planes import (
     CLOSED_PROMETHEUS_FLAGS,
     DEBUG_EXTENSIONS,
     REDACTED,
+    alertmanager_credentials,
+    alertmanager_password_file,
+    basic_auth_header,
     collector_extensions,
     redact_environment,
+    write_alertmanager_web_config,
     write_collector_overlay_without_debug,
 )
 from tarot_monitoring.stack.receivers import Receivers, history_token_file, prepare_alertmanager
@@ -212,3 +216,34 @@ def test_the_state_directory_is_private(tmp_path: Path) -> None:
     with pytest.raises(StackError):
         Stack(state_dir=state, repo_root=ROOT, ports=StackPorts.free(), receivers=receivers).start()
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
+
+
+def test_alertmanager_is_behind_basic_auth_with_a_generated_password(tmp_path: Path) -> None:
+    import bcrypt
+
+    state = tmp_path / "state"
+    web_config = write_alertmanager_web_config(state)
+    credentials = alertmanager_credentials(state)
+    assert credentials is not None
+    user, password = credentials
+    assert stat.S_IMODE(alertmanager_password_file(state).stat().st_mode) == 0o600
+    (hashed,) = yaml.safe_load(web_config.read_text())["basic_auth_users"].values()
+    assert bcrypt.checkpw(password.encode(), hashed.encode())
+    assert password not in web_config.read_text()
+    assert write_alertmanager_web_config(state).read_text() == web_config.read_text()  # kept as it is
+    assert basic_auth_header(credentials)["Authorization"].startswith("Basic ")
+
+    stack = Stack(state_dir=state, repo_root=ROOT)
+    assert f"--web.config.file={web_config}" in stack._argv("alertmanager")
+    assert stack.alertmanager_auth == (user, password)
+    stack._write_prometheus_config()
+    prometheus = yaml.safe_load((state / "prometheus" / "prometheus.yml").read_text())
+    auth = {"username": user, "password_file": str(alertmanager_password_file(state))}
+    assert [entry["basic_auth"] for entry in prometheus["alerting"]["alertmanagers"]] == [auth]
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    assert jobs["alertmanager"]["basic_auth"] == auth
+    assert [name for name, job in jobs.items() if "basic_auth" in job] == ["alertmanager"]
+
+
+def test_no_credentials_before_a_stack_made_them(tmp_path: Path) -> None:
+    assert alertmanager_credentials(tmp_path) is None

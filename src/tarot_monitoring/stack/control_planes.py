@@ -12,12 +12,18 @@ Prometheus down, write series into it, or read the collector's heap. So:
 - The collector's ``zpages`` (live span data) and ``pprof`` (heap dumps, which can hold
   unredacted telemetry) extensions are off, unless asked for (``stack up --debug-endpoints``):
   an overlay merged last lists the service's extensions without them.
+- Alertmanager's API (silences above all: a silence mutes a page) needs basic auth: the stack
+  generates a password (``<state>/secrets/alertmanager-password``, 0600), gives Alertmanager its
+  bcrypt hash in a ``--web.config.file`` (Alertmanager >= 0.22; we build 0.35) and Prometheus the
+  password file for alerting and scraping. Anything else that talks to the stack's Alertmanager
+  (``tarot-monitor alerts ack``, tests) gets the credentials from :func:`alertmanager_credentials`.
 - State files are private: the state directory 0700, ``stack.json`` 0600, and the collector's
   environment recorded there with secret-looking values redacted (:func:`redact_environment`).
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,11 +31,18 @@ from typing import Any, Final
 
 import yaml
 
+from tarot_monitoring.secret_files import SecretFileError, ensure_token_file, read_secret_file
+from tarot_monitoring.stack.process import StackError
+
 PROMETHEUS_FLAGS: Final = ("--web.enable-remote-write-receiver",)
 """The only API flag the stack's Prometheus gets (the collector's remote write needs it)."""
 CLOSED_PROMETHEUS_FLAGS: Final = ("--web.enable-lifecycle", "--web.enable-admin-api")
 DEBUG_EXTENSIONS: Final = ("zpages", "pprof")
 REDACTED: Final = "<redacted>"
+ALERTMANAGER_USER: Final = "tarot"
+"""The one basic-auth user of the stack's Alertmanager."""
+BCRYPT_COST: Final = 10
+"""Alertmanager checks the hash once per new credential and caches the result."""
 _SECRET_NAME: Final = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|HEADERS|AUTH|DSN|CREDENTIAL", re.I)
 _URL_PASSWORD: Final = re.compile(r"(?<=://)[^/@\s]+@")
 
@@ -63,3 +76,80 @@ def redact_environment(env: Mapping[str, str]) -> dict[str, str]:
         name: REDACTED if _SECRET_NAME.search(name) else _URL_PASSWORD.sub(f"{REDACTED}@", value)
         for name, value in env.items()
     }
+
+
+# --- Alertmanager behind basic auth ---------------------------------------------------------------
+
+
+def alertmanager_password_file(state_dir: Path) -> Path:
+    return state_dir / "secrets" / "alertmanager-password"
+
+
+def alertmanager_web_config_file(state_dir: Path) -> Path:
+    return state_dir / "alertmanager" / "web-config.yml"
+
+
+def write_alertmanager_web_config(state_dir: Path) -> Path:
+    """The password (generated once, 0600) and Alertmanager's web config with its bcrypt hash."""
+    try:
+        import bcrypt
+    except ImportError:
+        raise StackError(
+            "Alertmanager's basic auth needs bcrypt: pip install 'tarot-monitoring[stack]'"
+        ) from None
+    try:
+        password = ensure_token_file(alertmanager_password_file(state_dir), "Alertmanager password file")
+    except SecretFileError as exc:
+        raise StackError(str(exc)) from None
+    target = alertmanager_web_config_file(state_dir)
+    if target.is_file():
+        current = (yaml.safe_load(target.read_text()) or {}).get("basic_auth_users", {})
+        hashed = current.get(ALERTMANAGER_USER)
+        if isinstance(hashed, str) and bcrypt.checkpw(password.encode(), hashed.encode()):
+            return target  # the same password: keep the file (and Alertmanager's cache)
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_COST)).decode()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(
+        "# Written by tarot-monitor stack up (tarot_monitoring.stack.control_planes): every\n"
+        "# Alertmanager endpoint needs this user and the password in ../secrets/alertmanager-password.\n"
+        + yaml.safe_dump({"basic_auth_users": {ALERTMANAGER_USER: hashed}})
+    )
+    return target
+
+
+def alertmanager_credentials(state_dir: Path) -> tuple[str, str] | None:
+    """(user, password) for the stack in `state_dir`, None when it runs no Alertmanager auth.
+
+    For anything that calls the stack's Alertmanager API (silences, acknowledgements, tests).
+    SecretFileError when the password file exists but is not private.
+    """
+    path = alertmanager_password_file(state_dir)
+    if not path.exists():
+        return None
+    return ALERTMANAGER_USER, read_secret_file(path, "Alertmanager password file")
+
+
+def basic_auth_header(credentials: tuple[str, str]) -> dict[str, str]:
+    """The ``Authorization`` header for `credentials` (for urllib, httpx, ...)."""
+    user, password = credentials
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def add_alertmanager_basic_auth(prometheus_yml: Path, password_file: Path) -> None:
+    """Give every Alertmanager of `prometheus_yml` (alerting, and scrape jobs of the same targets)
+    the stack's basic auth, rewriting the file in place."""
+    config: dict[str, Any] = yaml.safe_load(prometheus_yml.read_text())
+    auth = {"username": ALERTMANAGER_USER, "password_file": str(password_file)}
+    targets: set[str] = set()
+    for entry in (config.get("alerting") or {}).get("alertmanagers") or []:
+        entry["basic_auth"] = dict(auth)
+        for static in entry.get("static_configs") or []:
+            targets.update(static.get("targets") or [])
+    for job in config.get("scrape_configs") or []:
+        scraped = {t for static in job.get("static_configs") or [] for t in static.get("targets") or []}
+        if scraped and scraped <= targets:
+            job["basic_auth"] = dict(auth)
+    prometheus_yml.write_text(
+        "# The repository's prometheus.yml for this stack (tarot_monitoring.stack.launcher).\n"
+        + yaml.safe_dump(config, sort_keys=False)
+    )

@@ -18,6 +18,9 @@ history's generated token (:mod:`.receivers`).
 With ``alertmanager_replicas=2`` a second Alertmanager joins the first in a gossip cluster on
 loopback and Prometheus sends to both (:mod:`.alertmanager_cluster`).
 
+Over 500 lines: one class owns every program's lifecycle; what is specific to an area lives
+beside it (:mod:`.datastores`, :mod:`.receivers`, :mod:`.control_planes`, :mod:`.process`).
+
 Binaries: the collector from ``otel-collector/build.sh`` (built once, cached by manifest hash),
 Alertmanager from ``deploy/alertmanager/build.sh``, Prometheus and the exporter from ``$PATH``
 (Debian's 2.42 and 0.11.1); ``TAROT_OTELCOL_BIN``, ``TAROT_ALERTMANAGER_BIN``,
@@ -38,6 +41,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Literal
 
+from tarot_monitoring.secret_files import SecretFileError
 from tarot_monitoring.spec import METRICS_RETENTION
 from tarot_monitoring.stack import alertmanager_cluster, control_planes
 from tarot_monitoring.stack.datastores import EXPORTER_BINARIES, Datastores
@@ -285,6 +289,8 @@ class Stack:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.state_dir.chmod(0o700)  # logs, queues and the generated secrets: no other user's business
         self._check_ports()
+        if self.with_alertmanager:
+            control_planes.write_alertmanager_web_config(self.state_dir)
         if self.with_alertmanager and self.alertmanager_config is None:
             _, self.warnings = prepare_alertmanager(self.state_dir, self.receivers)
         self._resolve_binaries()
@@ -341,7 +347,7 @@ class Stack:
         url = self._ready_url(name)
         deadline = time.monotonic() + self.ready_timeout_s
         while True:
-            if http_ok(url):
+            if http_ok(url, headers=self._probe_headers(name)):
                 return
             if not proc.running():
                 raise StackError(
@@ -373,7 +379,8 @@ class Stack:
                     name=name,
                     pid=pid,
                     running=pid is not None,
-                    ready=pid is not None and http_ok(self._ready_url(name)),
+                    ready=pid is not None
+                    and http_ok(self._ready_url(name), headers=self._probe_headers(name)),
                     listens=self.listens(name),
                     log=proc.log,
                 )
@@ -455,6 +462,20 @@ class Stack:
         if not path.is_file():
             raise StackError(f"collector config overlay {path} does not exist")
         return path.resolve()
+
+    @property
+    def alertmanager_auth(self) -> tuple[str, str] | None:
+        """(user, password) of this stack's Alertmanager API (basic auth), once started."""
+        return control_planes.alertmanager_credentials(self.state_dir)
+
+    def _probe_headers(self, name: ComponentName) -> dict[str, str] | None:
+        if not name.startswith("alertmanager"):  # every replica shares the web config
+            return None
+        try:
+            credentials = self.alertmanager_auth
+        except SecretFileError:  # made unreadable or public since: the probe fails, `status` says not ready
+            return None
+        return control_planes.basic_auth_header(credentials) if credentials else None
 
     @property
     def _no_debug_overlay(self) -> Path:
@@ -544,7 +565,7 @@ class Stack:
                 # The span-metrics histograms carry trace ids as exemplars.
                 "--enable-feature=exemplar-storage",
             ]
-        return alertmanager_cluster.alertmanager_argv(
+        argv = alertmanager_cluster.alertmanager_argv(
             self._binary(name),
             # The config rendered for this stack (.receivers) unless one was given.
             config=self.alertmanager_config or self.state_dir / "alertmanager" / "alertmanager.yml",
@@ -552,6 +573,8 @@ class Stack:
             replica=self._alertmanager(name),
             cluster=self.alertmanagers,
         )
+        # Basic auth on the API (silences): .control_planes.
+        return [*argv, f"--web.config.file={control_planes.alertmanager_web_config_file(self.state_dir)}"]
 
     def _env(self, name: ComponentName) -> dict[str, str]:
         if name == "postgres-exporter":
@@ -593,3 +616,7 @@ class Stack:
         target = self.state_dir / "prometheus" / "prometheus.yml"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
+        if self.with_alertmanager:
+            control_planes.add_alertmanager_basic_auth(
+                target, control_planes.alertmanager_password_file(self.state_dir)
+            )

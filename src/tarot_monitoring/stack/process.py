@@ -160,9 +160,11 @@ class ManagedProcess:
             os.waitpid(pid, os.WNOHANG)
 
 
-def http_ok(url: str, *, timeout_s: float = 1.0) -> bool:
+def http_ok(url: str, *, timeout_s: float = 1.0, headers: dict[str, str] | None = None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers or {}), timeout=timeout_s
+        ) as response:
             return 200 <= int(response.status) < 300
     except (urllib.error.URLError, OSError, ValueError):
         return False
