@@ -218,7 +218,10 @@ def _build(
     disabled = settings.sdk_disabled
 
     metric_gate = ScrubbingMetricExporter(
-        None if disabled else (metric_exporter or _metric_exporter(settings)), scrub, stats
+        None if disabled else (metric_exporter or _metric_exporter(settings)),
+        scrub,
+        stats,
+        max_attribute_length=settings.attribute_value_length_limit,
     )
     readers: list[MetricReader] = (
         []

@@ -220,3 +220,10 @@ def test_force_flush_never_raises_into_bot_code(clean_environment: pytest.Monkey
         instrument=(),
     )
     assert tm.force_flush(timeout_s=2) is False
+
+
+def test_metric_point_attributes_are_cut_too(captured: Captured) -> None:
+    meter = captured.telemetry.meter_provider.get_meter("tarot.limits")
+    meter.create_counter("tarot.limits.test").add(1, {"big": "z" * 10_000, "small": "ok"})
+    (point,) = captured.points("tarot.limits.test")
+    assert point.attributes == {"big": "z" * 4096, "small": "ok"}
