@@ -80,6 +80,10 @@ BAD_ARGUMENTS: list[tuple[list[str], str]] = [
     (["demo", "--duration", "inf"], "argument --duration"),
     (["demo", "--otlp", "collector:4317"], "argument --otlp"),
     (["demo", "--fail-payments", "nan"], "argument --fail-payments"),
+    (
+        ["demo", "--until-alert", "PaymentFailures"],
+        "got 'PaymentFailures'; did you mean TarotPaymentFailuresCritical, TarotPaymentFailuresWarning?",
+    ),
     (["status", "--interval", "-1"], "argument --interval"),
     (["status", "--prometheus", "9090"], "argument --prometheus"),
     (
