@@ -37,6 +37,21 @@ def _otlp_endpoint(text: str) -> str:
     return text if text == "stack" else http_url(text)
 
 
+def _alert_or_priority(text: str) -> str:
+    """`--until-alert`: any, a priority or a generated alert's name (a typo would wait in vain)."""
+    from tarot_monitoring.render.rules import rule_files
+    from tarot_monitoring.spec.priorities import PRIORITIES
+
+    if text == "any" or text in PRIORITIES:
+        return text
+    names = sorted({rule.alert for rule_file in rule_files() for rule in rule_file.alerts})
+    if text not in names:
+        close = [name for name in names if text.lower() in name.lower()][:3]
+        hint = f"; did you mean {', '.join(close)}?" if close else " (docs/runbook.md lists them)"
+        raise argparse.ArgumentTypeError(f"expected any, P1-P4 or an alert's name, got {text!r}{hint}")
+    return text
+
+
 UNTIL_ALERT_BOUND_S = 300.0
 """How long `demo --until-alert` waits at most when no --duration is given."""
 
@@ -91,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--until-alert",
         nargs="?",
         const="any",
+        type=_alert_or_priority,
         default=None,
         metavar="ALERT_OR_PRIORITY",
         help="run until an alert fires for the demo (any, or the one named: TarotPaymentFailuresCritical, "

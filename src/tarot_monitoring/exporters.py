@@ -257,7 +257,13 @@ class ScrubbingMetricExporter(MetricExporter):
     views keep working with nothing sent anywhere.
     """
 
-    def __init__(self, inner: MetricExporter | None, scrubber: Scrubber, stats: DeliveryStats) -> None:
+    def __init__(
+        self,
+        inner: MetricExporter | None,
+        scrubber: Scrubber,
+        stats: DeliveryStats,
+        max_attribute_length: int | None = None,
+    ) -> None:
         super().__init__(
             preferred_temporality=getattr(inner, "_preferred_temporality", None),
             preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
@@ -266,6 +272,9 @@ class ScrubbingMetricExporter(MetricExporter):
         self._scrubber = scrubber
         self._stats = stats
         self._latest: MetricsData | None = None
+        # The SDK bounds span and log attributes, not a metric point's: cut them here, or one long
+        # value would be in every cumulative export, and every one refused by the collector.
+        self._max_length = max_attribute_length
 
     @property
     def latest(self) -> MetricsData | None:
@@ -297,7 +306,9 @@ class ScrubbingMetricExporter(MetricExporter):
         return result
 
     def scrub_metrics(self, data: MetricsData) -> MetricsData:
-        scrub = self._scrubber.scrub_attributes
+        scrub: Any = self._scrubber.scrub_attributes
+        if self._max_length is not None:
+            scrub = _cutting(scrub, self._max_length)
         resource_metrics = []
         for rm in data.resource_metrics:
             scope_metrics = []
@@ -313,6 +324,19 @@ class ScrubbingMetricExporter(MetricExporter):
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         if self._inner is not None:
             self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+
+
+def _cutting(scrub: Callable[[Any], dict[str, Any]], limit: int) -> Callable[[Any], dict[str, Any]]:
+    """`scrub`, then string values longer than `limit` cut to it (as the SDK cuts span attributes)."""
+
+    def scrub_and_cut(attributes: Any) -> dict[str, Any]:
+        clean = scrub(attributes)
+        for key, value in clean.items():
+            if type(value) is str and len(value) > limit:
+                clean[key] = value[:limit]
+        return clean
+
+    return scrub_and_cut
 
 
 def _with_points(metric: Metric, scrub: Any) -> Metric:

@@ -133,7 +133,7 @@ def configure(
             any other.
         metric_exporter_override: The same for metrics, instead of `metrics_exporter`'s.
         log_exporter_override: The same for log records, instead of `logs_exporter`'s.
-        metric_readers: More metric readers, besides the periodic exporting one.
+        metric_readers: More metric readers, besides the periodic exporting one (a tuple).
         set_global: Make the providers the OpenTelemetry globals (once per process).
         **settings: Any setting of the table (``tarot_monitoring.config.Settings``,
             docs/configuration.md), typed by :class:`SettingArguments`. One left out is read
@@ -143,6 +143,9 @@ def configure(
     call `shutdown()` first. Raises ConfigurationError (a ValueError) naming the setting, where
     its value came from and the value, when a value is invalid or of the wrong type.
     """
+    _check_objects(span_exporter_override, metric_exporter_override, log_exporter_override, metric_readers)
+    if not isinstance(set_global, bool):
+        raise ConfigurationError(f"invalid argument set_global={set_global!r}: expected True or False")
     resolved = load_settings(settings)
     with _lock:
         existing = current_telemetry()
@@ -172,6 +175,36 @@ def configure(
     return telemetry
 
 
+def _check_objects(
+    span_exporter: object, metric_exporter: object, log_exporter: object, readers: object
+) -> None:
+    """ConfigurationError naming the argument when an object argument is not what the SDK needs.
+
+    Caught here, a wrong object is one clear line at start-up; let through, it would fail in the
+    export thread later (or raise from a flush), far from the call that gave it.
+    """
+    for name, given, needs in (
+        ("span_exporter_override", span_exporter, ("export", "shutdown", "force_flush")),
+        ("metric_exporter_override", metric_exporter, ("export", "shutdown", "force_flush")),
+        ("log_exporter_override", log_exporter, ("export", "shutdown", "force_flush")),
+    ):
+        missing = [method for method in needs if not callable(getattr(given, method, None))]
+        if given is not None and missing:
+            raise ConfigurationError(
+                f"invalid argument {name}={given!r}: expected an exporter (an object with "
+                f"{', '.join(needs)}); it has no {', '.join(missing)}"
+            )
+    if isinstance(readers, str | bytes) or not isinstance(readers, tuple | list):
+        raise ConfigurationError(
+            f"invalid argument metric_readers={readers!r}: expected a tuple of MetricReader"
+        )
+    wrong = [reader for reader in readers if not isinstance(reader, MetricReader)]
+    if wrong:
+        raise ConfigurationError(
+            f"invalid argument metric_readers: {wrong[0]!r} is not an opentelemetry.sdk MetricReader"
+        )
+
+
 def _build(
     settings: Settings,
     span_exporter: SpanExporter | None,
@@ -185,7 +218,10 @@ def _build(
     disabled = settings.sdk_disabled
 
     metric_gate = ScrubbingMetricExporter(
-        None if disabled else (metric_exporter or _metric_exporter(settings)), scrub, stats
+        None if disabled else (metric_exporter or _metric_exporter(settings)),
+        scrub,
+        stats,
+        max_attribute_length=settings.attribute_value_length_limit,
     )
     readers: list[MetricReader] = (
         []
@@ -196,7 +232,7 @@ def _build(
                 export_interval_millis=settings.metric_export_interval_ms,
                 export_timeout_millis=settings.metric_export_timeout_ms,
             ),
-            *extra_readers,
+            *tuple(extra_readers),
         ]
     )
     meter_provider = MeterProvider(
@@ -455,7 +491,7 @@ def _register_runtime_metrics(telemetry: Telemetry) -> None:
 
 def force_flush(timeout_s: float = 5.0) -> bool:
     """Export everything queued now; True when every provider finished within `timeout_s` and
-    no export failed meanwhile (a collector refusing or unreachable makes it False).
+    no export failed meanwhile (a collector refusing or unreachable makes it False). Never raises.
 
     The SDK's own force_flush only says the queue was worked through in time; whether the
     exports were accepted is what the scrubbing gates count (`delivery_stats()`), so a failure
@@ -467,11 +503,13 @@ def force_flush(timeout_s: float = 5.0) -> bool:
         return True
     millis = int(timeout_s * 1000)
     failed_before = telemetry.stats.failures()
-    results = [
-        telemetry.tracer_provider.force_flush(millis),
-        telemetry.meter_provider.force_flush(millis),
-        telemetry.logger_provider.force_flush(millis),
-    ]
+    results = []
+    for provider in (telemetry.tracer_provider, telemetry.meter_provider, telemetry.logger_provider):
+        try:
+            results.append(bool(provider.force_flush(millis)))
+        except Exception:  # never into bot code: the answer is False
+            _log.exception("flushing telemetry failed")
+            results.append(False)
     return all(results) and telemetry.stats.failures() == failed_before
 
 

@@ -7,12 +7,15 @@ is tests/e2e/test_export_refused.py.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from opentelemetry._logs import LogRecord
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -167,3 +170,60 @@ def test_force_flush_is_true_when_everything_was_delivered(captured: Captured) -
     assert [span.name for span in captured.spans_exporter.get_finished_spans()] == ["kept"]
 
 
+@pytest.mark.parametrize(
+    ("argument", "value", "problem"),
+    [
+        ("metric_readers", 5, "metric_readers=5: expected a tuple of MetricReader"),
+        ("metric_readers", [5], "metric_readers: 5 is not an opentelemetry.sdk MetricReader"),
+        ("span_exporter_override", "x", "span_exporter_override='x': expected an exporter"),
+        ("log_exporter_override", 3, "log_exporter_override=3: expected an exporter"),
+        ("metric_exporter_override", object(), "it has no export, shutdown, force_flush"),
+        ("set_global", "no", "set_global='no': expected True or False"),
+    ],
+)
+def test_configures_object_arguments_are_checked_too(
+    clean_environment: pytest.MonkeyPatch, argument: str, value: object, problem: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=rf"invalid argument .*{re.escape(problem.split(':')[-1])}"):
+        tm.configure(resource_metrics=False, instrument=(), **{argument: value})
+    assert tm.current_telemetry() is None
+
+
+class _Raising(InMemorySpanExporter):
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        raise RuntimeError("a broken exporter")
+
+
+class _RaisingMetrics(MetricExporter):
+    """Its flush raises, which the SDK's MeterProvider.force_flush turns into an Exception of its own."""
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        raise RuntimeError("a broken exporter")
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        pass
+
+
+def test_force_flush_never_raises_into_bot_code(clean_environment: pytest.MonkeyPatch) -> None:
+    tm.configure(
+        span_exporter_override=_Raising(),
+        metric_exporter_override=_RaisingMetrics(),
+        metrics_exporter="otlp",
+        logs_exporter="none",
+        set_global=False,
+        resource_metrics=False,
+        instrument=(),
+    )
+    assert tm.force_flush(timeout_s=2) is False
+
+
+def test_metric_point_attributes_are_cut_too(captured: Captured) -> None:
+    meter = captured.telemetry.meter_provider.get_meter("tarot.limits")
+    meter.create_counter("tarot.limits.test").add(1, {"big": "z" * 10_000, "small": "ok"})
+    (point,) = captured.points("tarot.limits.test")
+    assert point.attributes == {"big": "z" * 4096, "small": "ok"}

@@ -311,7 +311,7 @@ def test_the_flag_and_the_standard_variables_turn_export_on(
         },
     )
     assert per_signal is not None
-    exporter = per_signal.settings["metric_exporter"]
+    exporter = per_signal.settings["metric_exporter_override"]
     assert type(exporter).__module__ == "opentelemetry.exporter.otlp.proto.http.metric_exporter"
     assert "metrics to http://metrics:4318/v1/metrics" in per_signal.description
     exporter.shutdown()

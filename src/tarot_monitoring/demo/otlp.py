@@ -65,9 +65,9 @@ def otlp_target(endpoint: str | None, environ: Mapping[str, str] | None = None) 
 
 
 _EXPORTER_ARGUMENT: Final[Mapping[Signal, str]] = {
-    "traces": "span_exporter",
-    "metrics": "metric_exporter",
-    "logs": "log_exporter",
+    "traces": "span_exporter_override",
+    "metrics": "metric_exporter_override",
+    "logs": "log_exporter_override",
 }
 
 
