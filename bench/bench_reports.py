@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import shutil
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from tests.e2e.synthetic_history import History, backfill, start_prometheus  # n
 
 from tarot_monitoring.alert_history.incidents import AlertOccurrence
 from tarot_monitoring.reports import capacity, review
+from tarot_monitoring.reports.charts import require_matplotlib
 from tarot_monitoring.reports.prometheus_range import HistoryClient
 
 SERIES_PER_CATEGORY = 12
@@ -106,6 +108,12 @@ def main() -> int:
     )
     parser.add_argument("--images", type=Path, default=None, help="copy the first round's PNGs here")
     args = parser.parse_args()
+    # Import matplotlib and load its fonts once, outside the timings (the first figure costs seconds).
+    plt = require_matplotlib()
+    figure, axis = plt.subplots()
+    axis.set_title("warm-up")
+    figure.savefig(io.BytesIO(), format="png")
+    plt.close(figure)
     baseline: dict[str, float] | None = None
     for index, extra in enumerate(args.extra):
         series = (6 + extra) * SERIES_PER_CATEGORY + 13

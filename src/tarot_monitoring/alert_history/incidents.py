@@ -41,7 +41,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 from tarot_monitoring.alert_history.store import AlertStore
-from tarot_monitoring.render.alertmanager import GROUP_BY
+from tarot_monitoring.prometheus_semantics.durations import parse_duration
+from tarot_monitoring.render.alertmanager import GROUP_BY, HISTORY
 from tarot_monitoring.spec import PRIORITIES, priority_level
 
 __all__ = [
@@ -66,6 +67,10 @@ P1_ACKNOWLEDGE_S: Final = 5 * 60
 """The spec's P1 "Immediate Response", as a number: acknowledged within 5 minutes."""
 BUSINESS_DAY_END_HOUR: Final = 18
 """P4 "Next business day": acknowledged by 18:00 UTC of the next weekday after it fired."""
+STALE_AFTER: Final = timedelta(seconds=parse_duration(HISTORY.repeat_interval) + 3600)
+"""Alertmanager re-sends a firing alert to the history every ``repeat_interval`` (24 h); an alert not
+heard of for an hour longer has ended unseen (its resolved notification lost), and is taken to
+have ended when it was last heard of, so it does not hold its component's incident open forever."""
 LOOKBACK: Final = timedelta(days=1)
 """Alerts read before the listing's window, so an incident that began just before it is whole."""
 
@@ -292,16 +297,22 @@ def find_incident(incidents: Sequence[AlertIncident], prefix: str) -> AlertIncid
 
 
 async def load_alerts(
-    store: AlertStore, *, since: datetime | None = None
+    store: AlertStore, *, since: datetime | None = None, now: datetime | None = None
 ) -> tuple[list[AlertOccurrence], list[Acknowledgement]]:
-    """Alert occurrences that started, and acknowledgements made, since `since` (all when None)."""
+    """Alert occurrences that started, and acknowledgements made, since `since` (all when None).
+
+    A firing alert not heard of for STALE_AFTER is taken as resolved when it was last heard of."""
+    stale_before = (now or datetime.now(UTC)) - STALE_AFTER
     async with store.pool.acquire() as connection:
         await connection.execute(acknowledgements_table_sql(store.schema))
         rows: Sequence[Any] = await connection.fetch(
-            f"""SELECT fingerprint, alertname, priority, component, summary, labels, starts_at, resolved_at
+            f"""SELECT fingerprint, alertname, priority, component, summary, labels, starts_at,
+                       COALESCE(resolved_at, CASE WHEN last_received_at < $2 THEN last_received_at END)
+                           AS resolved_at
                 FROM "{store.schema}".recent_incidents
                 WHERE $1::timestamptz IS NULL OR starts_at >= $1""",
             since,
+            stale_before,
         )
         ack_rows: Sequence[Any] = await connection.fetch(
             f"""SELECT fingerprint, alertname, starts_at, acknowledged_at, author, comment, silence_id

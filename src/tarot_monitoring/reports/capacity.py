@@ -185,7 +185,7 @@ def markdown(capacity: Capacity, images: Mapping[str, str]) -> str:
         "",
     ]
     sections: tuple[tuple[str, str, str], ...] = (
-        ("volume", "Traffic and business volume", "Per day | Last day | Trend | Growth per 30 days"),
+        ("volume", "Traffic and business volume", "Days | Last day | Trend | Growth per 30 days"),
         ("resource", "Resources (daily peaks)", "Peak | Last day | Trend per day | Days until a threshold"),
         (
             "headroom",
