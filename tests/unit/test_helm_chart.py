@@ -333,6 +333,49 @@ def test_the_collector_configs_are_byte_equal_to_the_native_stacks(
     ]
 
 
+@pytest.fixture(scope="module")
+def otelcol() -> str:
+    given = os.environ.get("TAROT_OTELCOL_BIN")
+    if given:
+        return given
+    done = subprocess.run(
+        [str(ROOT / "otel-collector" / "build.sh"), "--check"], capture_output=True, text=True, timeout=60
+    )
+    if done.returncode != 0:
+        unavailable(
+            "no collector build: run otel-collector/build.sh (scripts/test.sh does) or set TAROT_OTELCOL_BIN"
+        )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_the_collectors_as_deployed_pass_our_distributions_validate(
+    render: Callable[[str], list[dict[str, Any]]], otelcol: str, tmp_path: Path
+) -> None:
+    """The gateway's (and, once agent.yaml exists, the agent's) --config list and environment, as
+    rendered, accepted by `otelcol-tarot validate`. files/node-telemetry.yaml is left out: its
+    hostmetrics and filelog receivers are in the contrib image only."""
+    docs = render("default")
+    for name, data in find(docs, "ConfigMap", "-collector")["data"].items():
+        (tmp_path / name).write_text(data + "\n")
+    workloads = [find(docs, "Deployment", "-gateway")] + [d for d in docs if d["kind"] == "DaemonSet"]
+    for workload in workloads:
+        container = workload["spec"]["template"]["spec"]["containers"][0]
+        configs = [
+            a.replace("/etc/otelcol-tarot/config/", f"{tmp_path}/")
+            for a in container["args"]
+            if not a.endswith("/node-telemetry.yaml")
+        ]
+        env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+        done = subprocess.run(
+            [otelcol, "validate", *configs],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **env, "K8S_NODE_NAME": "node-1", "K8S_POD_NAME": "pod-1"},
+        )
+        assert done.returncode == 0, (workload["metadata"]["name"], done.stderr[-2000:])
+
+
 def test_the_prometheus_rules_are_the_generated_files(render: Callable[[str], list[dict[str, Any]]]) -> None:
     docs = render("default")
     for file in sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.yml")):
