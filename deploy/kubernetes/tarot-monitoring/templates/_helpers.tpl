@@ -78,6 +78,12 @@ app.kubernetes.io/component: {{ .component }}
   value: /etc/otelcol-tarot/tls/tls.key
 - name: TAROT_BACKEND_CA_FILE
   value: /etc/otelcol-tarot/tls/ca.crt
+- name: TAROT_PROMETHEUS_REMOTE_WRITE_URL
+  value: {{ .Values.backends.prometheusRemoteWriteUrl | quote }}
+- name: TAROT_TEMPO_OTLP_ENDPOINT
+  value: {{ .Values.backends.tempoOtlpEndpoint | quote }}
+- name: TAROT_LOKI_OTLP_ENDPOINT
+  value: {{ .Values.backends.lokiOtlpEndpoint | quote }}
 - name: K8S_NODE_NAME
   valueFrom:
     fieldRef:
