@@ -437,6 +437,29 @@ def test_the_alertmanager_config_is_the_generated_one_with_cluster_addresses(
     assert {"/etc/alertmanager/smtp", "/etc/alertmanager/history"} <= mounts
 
 
+def test_the_alertmanager_replicas_are_watched_by_the_operators_maintained_rules(
+    render: Callable[[str], list[dict[str, Any]]],
+) -> None:
+    """kube-prometheus-stack's Alertmanager rules select job="<release>-alertmanager" in its
+    namespace and container="alertmanager": the scraped replicas carry exactly that."""
+    docs = render("default")
+    monitor = find(docs, "ServiceMonitor", "-alertmanager")
+    (scraped,) = [
+        d
+        for d in docs
+        if d["kind"] == "Service"
+        and all(
+            d["metadata"]["labels"].get(k) == v for k, v in monitor["spec"]["selector"]["matchLabels"].items()
+        )
+    ]
+    assert scraped["spec"].get("clusterIP") != "None", "one scrape per replica: not the headless Service too"
+    assert scraped["metadata"]["labels"][monitor["spec"]["jobLabel"]] == "kube-prometheus-stack-alertmanager"
+    statefulset = find(docs, "StatefulSet", "-alertmanager")
+    assert statefulset["spec"]["template"]["spec"]["containers"][0]["name"] == "alertmanager"
+    kps = yaml.safe_load((UPSTREAM / "kube-prometheus-stack.yaml").read_text())
+    assert kps["defaultRules"]["create"] is True
+
+
 def test_the_alertmanager_image_is_the_release_we_build() -> None:
     build = (ROOT / "deploy" / "alertmanager" / "build.sh").read_text()
     version = re.search(r'^AM_VERSION="(v[\d.]+)"', build, re.M)
