@@ -460,6 +460,14 @@ def test_the_alertmanager_replicas_are_watched_by_the_operators_maintained_rules
     assert kps["defaultRules"]["create"] is True
 
 
+def test_the_collector_image_is_the_release_our_distribution_and_compose_use() -> None:
+    image = yaml.safe_load((CHART / "values.yaml").read_text())["collector"]["image"]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert compose["services"]["otel-collector"]["image"] == f"{image['repository']}:{image['tag']}"
+    manifest = (ROOT / "otel-collector" / "builder-config.yaml").read_text()
+    assert f"opentelemetry-collector-contrib/receiver/prometheusreceiver v{image['tag']}" in manifest
+
+
 def test_the_alertmanager_image_is_the_release_we_build() -> None:
     build = (ROOT / "deploy" / "alertmanager" / "build.sh").read_text()
     version = re.search(r'^AM_VERSION="(v[\d.]+)"', build, re.M)
