@@ -42,6 +42,7 @@ SECRETS = {
     "collector.ingestToken.existingSecret": "tarot-otlp-token",
     "alertmanager.existingSecret": "tarot-alertmanager",
     "bot.existingSecret": "tarot-bot",
+    "alertHistory.existingSecret": "tarot-alert-history",
 }
 VALUE_SETS = {"default": None, "small": CHART / "values-small.yaml", "large": CHART / "values-large.yaml"}
 AGENT_CONFIG = COLLECTOR_CONFIG / "agent.yaml"
@@ -466,6 +467,21 @@ def test_the_collector_image_is_the_release_our_distribution_and_compose_use() -
     assert compose["services"]["otel-collector"]["image"] == f"{image['repository']}:{image['tag']}"
     manifest = (ROOT / "otel-collector" / "builder-config.yaml").read_text()
     assert f"opentelemetry-collector-contrib/receiver/prometheusreceiver v{image['tag']}" in manifest
+
+
+def test_the_alertmanager_webhooks_reach_the_charts_alert_history(
+    render: Callable[[str], list[dict[str, Any]]],
+) -> None:
+    docs = render("default")
+    history = find(docs, "Service", "-alert-history")
+    url = yaml.safe_load((CHART / "values.yaml").read_text())["alertmanager"]["alertHistoryUrl"]
+    port = history["spec"]["ports"][0]["port"]
+    assert url == f"http://{history['metadata']['name']}.monitoring.svc:{port}"
+    container = find(docs, "Deployment", "-alert-history")["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][:3] == ["tarot-monitor", "alerts", "serve"]
+    env = {e["name"]: e for e in container["env"]}
+    assert "secretKeyRef" in env["PGPASSWORD"]["valueFrom"]
+    assert ":" not in env["TAROT_ALERT_HISTORY_DSN"]["value"].split("@")[0].removeprefix("postgresql://")
 
 
 def test_the_alertmanager_image_is_the_release_we_build() -> None:
