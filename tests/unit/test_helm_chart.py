@@ -9,6 +9,9 @@ Also here: the chart's collector configs, rules, Alertmanager config, dashboards
 are the native stack's files (symlinks, no second copy), values.schema.json and the required
 Secrets turn bad values into clear errors, and the upstream charts' values files keep the spec's
 retention and only keys checked against those charts.
+
+Over 500 lines on purpose: one chart, one module-scoped helm/validator build and render cache;
+split, each file would rebuild or re-render the same chart.
 """
 
 from __future__ import annotations
