@@ -1,5 +1,5 @@
 # Entry points the README and CI use; the scripts hold the logic.
-.PHONY: test test-deps demo services services-stop services-status
+.PHONY: test test-deps chart demo services services-stop services-status
 
 ## test: install and start the real services, then ruff, mypy and pytest (ARGS="..." go to pytest)
 test:
@@ -8,6 +8,11 @@ test:
 ## test-deps: tests/unit against the lowest and the newest dependency sets (scripts/constraints/)
 test-deps:
 	scripts/test-deps.sh
+
+## chart: helm lint/template of deploy/kubernetes for every value set, each object strictly validated
+chart:
+	TAROT_HELM_BIN="$$(deploy/kubernetes/build-helm.sh)" TAROT_K8S_VALIDATE_BIN="$$(deploy/kubernetes/validate/build.sh)" \
+		.venv/bin/python -m pytest tests/unit/test_helm_chart.py -q
 
 ## demo: run `tarot-monitor demo` (ARGS="..." go to the demo)
 demo:

@@ -2,6 +2,7 @@
 
     python bench/bench_collector_throughput.py [--rates 5000,10000,20000] [--step-seconds 15]
                                                [--latency-samples 20] [--skip-baseline]
+                                               [--collector-overlay gateway]
 
 Part 1 - throughput. OTLP/gRPC requests of pre-built spans (5-span traces of the six categories,
 5 % errors, some slower than their category's p95, a Telegram bot token in some URLs) are sent at
@@ -435,6 +436,13 @@ def main() -> int:
     parser.add_argument("--spans-per-request", type=int, default=1000)
     parser.add_argument("--latency-samples", type=int, default=20)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--collector-overlay",
+        action="append",
+        default=[],
+        help="an otel-collector/config overlay merged over base.yaml for the full chain "
+        "(gateway: the Helm chart's gateway tier)",
+    )
     args = parser.parse_args()
     rates = [float(rate) for rate in args.rates.split(",")]
     if args.step_seconds > 60 or len(rates) > 8:
@@ -494,7 +502,7 @@ def main() -> int:
                 state_dir=directory / "stack",
                 ports=StackPorts.free(),
                 repo_root=REPO,
-                collector_overlays=(),
+                collector_overlays=tuple(args.collector_overlay),
                 collector_env={
                     "TAROT_TEMPO_OTLP_ENDPOINT": f"127.0.0.1:{sink_grpc}",
                     "TAROT_LOKI_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_http}/otlp",
@@ -521,7 +529,11 @@ def main() -> int:
                     )
                     for rate in rates
                 ]
-                print_steps("full chain: base.yaml -> Prometheus (remote write) + receiving collector", chain)
+                overlays = "".join(f" + {name}.yaml" for name in args.collector_overlay)
+                print_steps(
+                    f"full chain: base.yaml{overlays} -> Prometheus (remote write) + receiving collector",
+                    chain,
+                )
                 top, anchor = best(chain), best(baseline) if baseline else None
                 if top is not None:
                     verdict = "meets" if top.per_core >= 10_000 and top.rss_mib < 300 else "misses"

@@ -29,6 +29,12 @@ if [ -x deploy/prometheus/build-promtool.sh ]; then
     TAROT_PROMTOOL3_BIN="$(deploy/prometheus/build-promtool.sh)" || die "deploy/prometheus/build-promtool.sh failed"
     export TAROT_PROMTOOL3_BIN
 fi
+if [ -x deploy/kubernetes/build-helm.sh ]; then
+    log "deploy/kubernetes/build-helm.sh and deploy/kubernetes/validate/build.sh"
+    TAROT_HELM_BIN="$(deploy/kubernetes/build-helm.sh)" || die "deploy/kubernetes/build-helm.sh failed"
+    TAROT_K8S_VALIDATE_BIN="$(deploy/kubernetes/validate/build.sh)" || die "deploy/kubernetes/validate/build.sh failed"
+    export TAROT_HELM_BIN TAROT_K8S_VALIDATE_BIN
+fi
 eval "$(scripts/services.sh env)"
 export TAROT_TEST_POSTGRES_DSN TAROT_TEST_REDIS_URL
 export PATH="$VENV/bin:$PATH"
