@@ -168,6 +168,7 @@ def running_cluster(binary: str, base: Path, *, extra_series: int = 0) -> Iterat
     if not prometheus:
         raise RuntimeError("prometheus not found: install Debian's package (apt-get install prometheus)")
     ports = free_ports(4 * NODES + 5)
+    base.mkdir(parents=True, exist_ok=True)
     hashring = base / "hashring.json"
     nodes = [receive_node(binary, base, i + 1, ports[4 * i : 4 * i + 4], hashring) for i in range(NODES)]
     hashring.write_text(
