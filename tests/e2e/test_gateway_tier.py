@@ -91,7 +91,13 @@ def validate(binary: Path, *configs: Path, env: dict[str, str]) -> subprocess.Co
 
 @pytest.mark.parametrize(
     "overlays",
-    [("agent",), ("agent", "production"), ("agent", "k8s-resolver"), ("gateway", "production")],
+    [
+        ("agent",),
+        ("agent", "production"),
+        ("agent", "production", "agent-production"),
+        ("agent", "k8s-resolver"),
+        ("gateway", "production"),
+    ],
     ids="+".join,
 )
 def test_tier_configs_validate(collector_binary: Path, tmp_path: Path, overlays: tuple[str, ...]) -> None:
