@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from grpc import ssl_channel_credentials
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
@@ -474,3 +475,79 @@ def test_a_gateway_killed_mid_stream_is_rerouted_and_the_loss_bounded(tier: Tier
         f"{len(lost)} traces lost with b's memory (sent <= {max(late, default=0):.1f} s before the kill), "
         f"{duplicates} duplicate spans at a"
     )
+
+
+def test_agent_and_gateway_across_hosts_use_tls_and_bearer_tokens(
+    collector_binary: Path, tmp_path: Path
+) -> None:
+    """base + agent + production + agent-production -> base + gateway + production: the trace gets through."""
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    (tmp_path / "bots.token").write_text("bots-to-agent-token\n")
+    (tmp_path / "gateway.token").write_text("agent-to-gateway-token\n")
+    tls = {
+        "TAROT_COLLECTOR_TLS_CERT_FILE": str(cert),
+        "TAROT_COLLECTOR_TLS_KEY_FILE": str(key),
+        "TAROT_BACKEND_CA_FILE": str(cert),
+    }
+    probe = tmp_path / "probe.yaml"
+    probe.write_text(PROBE_OVERLAY)
+    gateway = Stack(
+        state_dir=tmp_path / "gateway",
+        ports=StackPorts.free(),
+        repo_root=REPO,
+        collector_overlays=("local", "gateway", "production", probe),
+        collector_env={**GATEWAY_ENV, **tls, "TAROT_COLLECTOR_TOKEN_FILE": str(tmp_path / "gateway.token")},
+        alertmanager=False,
+        ready_timeout_s=120,
+        die_with_parent=True,
+    )
+    agent = Stack(
+        state_dir=tmp_path / "agent",
+        ports=StackPorts.free(),
+        repo_root=REPO,
+        collector_overlays=("agent", "production", "agent-production"),
+        collector_env={
+            **tls,
+            "TAROT_COLLECTOR_TOKEN_FILE": str(tmp_path / "bots.token"),
+            "TAROT_GATEWAY_ENDPOINTS": f"[127.0.0.1:{gateway.ports.otlp_grpc}]",
+            "TAROT_GATEWAY_TOKEN_FILE": str(tmp_path / "gateway.token"),
+            "TAROT_GATEWAY_CA_FILE": str(cert),
+        },
+        alertmanager=False,
+        ready_timeout_s=120,
+        die_with_parent=True,
+    )
+    gateway.start_component("collector")
+    try:
+        agent.start_component("collector")
+        try:
+            services = Services()
+            trace_id = services.trace(error=True)
+            for name in reversed(SERVICES):
+                spans, services.collected[name].spans = services.collected[name].spans, []
+                exporter = OTLPSpanExporter(
+                    endpoint=f"127.0.0.1:{agent.ports.otlp_grpc}",
+                    credentials=ssl_channel_credentials(cert.read_bytes()),
+                    headers={"authorization": "Bearer bots-to-agent-token"},
+                    timeout=10,
+                )
+                try:
+                    assert exporter.export(spans) is SpanExportResult.SUCCESS
+                finally:
+                    exporter.shutdown()
+            kept = wait_until(
+                lambda: spans_by_trace(gateway.collector_storage_dir / "traces.jsonl").get(trace_id),
+                timeout_s=30,
+                what="the trace at the gateway over TLS with the agent's bearer token",
+                diagnose=lambda: agent.process_log_tail("collector", 15),
+            )
+            assert len(kept) == SPANS_PER_TRACE
+        finally:
+            agent.stop_component("collector")
+    finally:
+        gateway.stop_component("collector")
