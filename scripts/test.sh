@@ -24,6 +24,11 @@ if [ -x deploy/alertmanager/build.sh ]; then
     alertmanager_dir="$(deploy/alertmanager/build.sh)" || die "deploy/alertmanager/build.sh failed"
     export TAROT_ALERTMANAGER_BIN="$alertmanager_dir/alertmanager"
 fi
+if [ -x deploy/thanos/build.sh ]; then
+    log "deploy/thanos/build.sh"
+    TAROT_THANOS_BIN="$(deploy/thanos/build.sh)" || die "deploy/thanos/build.sh failed"
+    export TAROT_THANOS_BIN
+fi
 if [ -x deploy/prometheus/build-promtool.sh ]; then
     log "deploy/prometheus/build-promtool.sh"
     TAROT_PROMTOOL3_BIN="$(deploy/prometheus/build-promtool.sh)" || die "deploy/prometheus/build-promtool.sh failed"
