@@ -4,8 +4,9 @@ loopback, both in Prometheus' alerting targets, the shipped routes and timings.
 Alerts are posted to every replica the way Prometheus sends them (each alert to each Alertmanager).
 While both run, each alert reaches the on-call chat (the fake Telegram) and the alert history's
 webhook exactly once; after one replica is SIGKILLed mid-incident (an alert received by both and not
-yet notified), the survivor still notifies it exactly once, and the resolves of alerts the dead
-replica had notified arrive exactly once. Bounded: about a minute (the P1 route's group_wait 5 s and
+yet notified on Telegram), the survivor still notifies it exactly once on Telegram (at least once in
+the history, whose route has no group_wait), and the resolves of alerts the dead replica had
+notified arrive exactly once. Bounded: about a minute (the P1 route's group_wait 5 s and
 group_interval 20 s, the cluster's peer timeout 15 s).
 """
 
@@ -166,7 +167,10 @@ def test_two_clustered_alertmanagers_notify_once_and_survive_one_killed(
     assert len(_messages(on_call, "FIRING", "HaOneKilled")) == 1
     assert len(_messages(on_call, "FIRING", "HaBothUp")) == 1
     assert len(_messages(on_call, "RESOLVED", "HaBothUp")) == 1
-    assert len(_history(sink, "firing", "HaOneKilled")) == 1
+    # The history route has no group_wait: the killed replica may have posted HaOneKilled in the
+    # moment before SIGKILL without gossiping it, and the survivor posts it again. Alertmanager HA
+    # delivers at least once; the alert history stores a repeated notification once (idempotent).
+    assert 1 <= len(_history(sink, "firing", "HaOneKilled")) <= 2
     members = [
         line
         for line in urllib.request.urlopen(f"{second.url}/metrics", timeout=5).read().decode().splitlines()

@@ -269,6 +269,50 @@ def _families(
     )
 
 
+def _meta(
+    scenario: Scenario, failures: list[float], degraded: range = range(0), reload_failed: range = range(0)
+) -> None:
+    """Prometheus' and Alertmanager's own metrics (tarot-meta): two clustered Alertmanagers, failure
+    counters, the cluster and the discovered Alertmanagers shrinking to one while `degraded` lasts."""
+    minutes = range(HORIZON_MIN + 1)
+    prometheus = {"job": "prometheus", "instance": "127.0.0.1:9090"}
+    first = {"job": "alertmanager", "instance": "127.0.0.1:9093"}
+    second = {"job": "alertmanager", "instance": "127.0.0.1:9095"}
+    scenario.add("up", first, [0.0 if m in degraded else 1.0 for m in minutes])
+    scenario.add("up", second, [1.0 for _ in minutes])
+    scenario.add("alertmanager_cluster_members", first, [None if m in degraded else 2.0 for m in minutes])
+    scenario.add("alertmanager_cluster_members", second, [1.0 if m in degraded else 2.0 for m in minutes])
+    scenario.add(
+        "prometheus_notifications_alertmanagers_discovered",
+        prometheus,
+        [1.0 if m in degraded else 2.0 for m in minutes],
+    )
+    scenario.add(
+        "alertmanager_notifications_failed_total", {**first, "integration": "telegram"}, counter(failures)
+    )
+    for name in (
+        "prometheus_notifications_dropped_total",
+        "prometheus_rule_evaluation_failures_total",
+        "prometheus_tsdb_compactions_failed_total",
+        "prometheus_tsdb_reloads_failures_total",
+        "prometheus_tsdb_wal_truncations_failed_total",
+    ):
+        scenario.add(name, prometheus, counter(failures))
+    scenario.add(
+        "prometheus_notifications_errors_total",
+        {**prometheus, "alertmanager": "http://127.0.0.1:9093/api/v2/alerts"},
+        counter(failures),
+    )
+    scenario.add(
+        "prometheus_remote_storage_samples_failed_total",
+        {**prometheus, "remote_name": "thanos", "url": "http://receive:19291/api/v1/receive"},
+        counter(failures),
+    )
+    reload = [0.0 if m in reload_failed else 1.0 for m in minutes]
+    scenario.add("prometheus_config_last_reload_successful", prometheus, reload)
+    scenario.add("alertmanager_config_last_reload_successful", first, reload)
+
+
 def _datastores(
     scenario: Scenario, rng: random.Random, stress: Shape, reachable: Shape = lambda m: 1.0
 ) -> None:
@@ -384,6 +428,7 @@ def scenarios() -> list[Scenario]:
     _pipeline(steady, _zeros(), _zeros(), lambda m: 12)
     _reading_cost(steady, rng, lambda m: 0.01, lambda m: 0.05)
     _families(steady, _zeros(), _zeros(), None, 60.0)
+    _meta(steady, _zeros())
     _datastores(steady, rng, lambda m: 0.0)
     built.append(steady)
 
@@ -429,6 +474,7 @@ def scenarios() -> list[Scenario]:
     _pipeline(spikes, _bursts({45: 17.0}), _bursts({80: 250.0}), lambda m: 850 if 100 <= m < 106 else 30)
     _reading_cost(spikes, rng, lambda m: 0.4 if 40 <= m < 60 else 0.01, lambda m: 0.05)
     _families(spikes, _bursts({35: 2.0, 90: 6.0}), _bursts({95: 14.0}), 60, 14.02)
+    _meta(spikes, _bursts({35: 2.0, 90: 6.0}), degraded=range(50, 70), reload_failed=range(100, 110))
     _datastores(spikes, rng, lambda m: 1.0 if 40 <= m < 85 else 0.1, lambda m: 0.0 if 100 <= m < 110 else 1.0)
     built.append(spikes)
 
