@@ -43,6 +43,7 @@ COMPOSE_ALERTMANAGER_SETTINGS = AlertmanagerSettings(
     chat_id_file=f"{SECRETS_DIR}/telegram-chat-id",
     history_url="http://alert-history:9097",
     history_token_file=f"{SECRETS_DIR}/alert-history-token",
+    pager_url_file=f"{SECRETS_DIR}/pager-url",
 )
 ONE_SHOT = {"collector-storage-init"}
 

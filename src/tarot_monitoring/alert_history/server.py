@@ -7,6 +7,10 @@ shared secret (when one is configured), 411 without a length, 413 above 1 MiB, 4
 but JSON, 400 for broken JSON, 422 naming the field for a payload that is not Alertmanager's v4
 webhook; 503 when PostgreSQL fails, so Alertmanager retries. A retention task deletes
 notifications older than the spec's 180 days every hour.
+
+``GET /metrics`` (Prometheus text, no secret: it holds timestamps only) serves
+``tarot_alert_drill_last_success_timestamp_seconds{priority}``, the newest successful alert
+drill (tarot_monitoring.alert_history.drills), for the TarotAlertDrillOverdue alert.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import logging
 from dataclasses import asdict
 from typing import Any, Final
 
+from tarot_monitoring.alert_history.drills import last_successes
 from tarot_monitoring.alert_history.payload import Notification, PayloadError, parse_notification
 from tarot_monitoring.alert_history.store import AlertStore
 from tarot_monitoring.http_server import HttpError, HttpServer, Limits, Request, Response, Router
@@ -31,6 +36,8 @@ READ_TIMEOUT_S: Final = 10.0
 WEBHOOK_PATH: Final = "/alertmanager/webhook"
 WATCHDOG_PATH: Final = "/watchdog"
 INCIDENTS_PATH: Final = "/api/v1/incidents"
+METRICS_PATH: Final = "/metrics"
+DRILL_SUCCESS_METRIC: Final = "tarot_alert_drill_last_success_timestamp_seconds"
 _LIMITS: Final = Limits(
     max_body_bytes=MAX_BODY, max_header_lines=MAX_HEADER_LINES, read_timeout_s=READ_TIMEOUT_S
 )
@@ -61,6 +68,7 @@ class AlertHistoryServer(HttpServer):
                 ("POST", WATCHDOG_PATH): self._watchdog,
                 ("GET", INCIDENTS_PATH): self._incidents,
                 ("GET", "/healthz"): self._health,
+                ("GET", METRICS_PATH): self._metrics,
             }
         )
         super().__init__(routes, host=host, port=port, limits=_LIMITS)
@@ -152,6 +160,24 @@ class AlertHistoryServer(HttpServer):
             ) from None
         body: dict[str, Any] = {"incidents": [asdict(incident) for incident in incidents]}
         return Response(200, body)
+
+    async def _metrics(self, request: Request) -> Response:
+        """Prometheus text format; every priority ever drilled successfully has a sample."""
+        try:
+            successes = await last_successes(self.store)
+        except Exception as exc:
+            failed = f"the alert history database failed: {type(exc).__name__}"
+            raise HttpError(503, {"error": failed}) from None
+        lines = [
+            f"# HELP {DRILL_SUCCESS_METRIC} When the newest drill that reached every receiver was sent.",
+            f"# TYPE {DRILL_SUCCESS_METRIC} gauge",
+            *(
+                f'{DRILL_SUCCESS_METRIC}{{priority="{priority}"}} {at.timestamp():.3f}'
+                for priority, at in sorted(successes.items())
+            ),
+        ]
+        body = ("\n".join(lines) + "\n").encode()
+        return Response(200, body, (("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),))
 
     async def _health(self, request: Request) -> Response:
         try:

@@ -466,6 +466,8 @@ class Stack:
             f"--storage.path={self.state_dir / 'alertmanager'}",
             f"--web.listen-address=127.0.0.1:{self.ports.alertmanager}",
             "--cluster.listen-address=",  # a single instance: no gossip port
+            # Per-receiver notification counters: how `tarot-monitor alerts drill` sees a delivery.
+            "--enable-feature=receiver-name-in-metrics",
         ]
 
     def _env(self, name: ComponentName) -> dict[str, str]:
