@@ -80,7 +80,7 @@ async def test_p1_drill_reaches_telegram_email_pager_and_history(
         assert harness.history is not None
         content_type, metrics = await asyncio.to_thread(_get, f"{harness.history.url}/metrics")
         assert content_type.startswith("text/plain")
-        assert 'tarot_alert_drill_last_success_timestamp_seconds{priority="P1"} ' in metrics
+        assert 'tarot_alert_drill_last_success_timestamp_seconds{drill_priority="P1"} ' in metrics
 
         # The drill was resolved afterwards.
         async def resolved() -> bool:

@@ -26,6 +26,8 @@ from tarot_monitoring.alert_history.drills import last_successes
 from tarot_monitoring.alert_history.payload import Notification, PayloadError, parse_notification
 from tarot_monitoring.alert_history.store import AlertStore
 from tarot_monitoring.http_server import HttpError, HttpServer, Limits, Request, Response, Router
+from tarot_monitoring.render.rules.alert_drills import DRILL_PRIORITY
+from tarot_monitoring.render.rules.alert_drills import DRILL_SUCCESS as DRILL_SUCCESS_METRIC
 from tarot_monitoring.spec import ALERT_HISTORY_RETENTION
 
 _log = logging.getLogger(__name__)
@@ -37,7 +39,6 @@ WEBHOOK_PATH: Final = "/alertmanager/webhook"
 WATCHDOG_PATH: Final = "/watchdog"
 INCIDENTS_PATH: Final = "/api/v1/incidents"
 METRICS_PATH: Final = "/metrics"
-DRILL_SUCCESS_METRIC: Final = "tarot_alert_drill_last_success_timestamp_seconds"
 _LIMITS: Final = Limits(
     max_body_bytes=MAX_BODY, max_header_lines=MAX_HEADER_LINES, read_timeout_s=READ_TIMEOUT_S
 )
@@ -172,7 +173,7 @@ class AlertHistoryServer(HttpServer):
             f"# HELP {DRILL_SUCCESS_METRIC} When the newest drill that reached every receiver was sent.",
             f"# TYPE {DRILL_SUCCESS_METRIC} gauge",
             *(
-                f'{DRILL_SUCCESS_METRIC}{{priority="{priority}"}} {at.timestamp():.3f}'
+                f'{DRILL_SUCCESS_METRIC}{{{DRILL_PRIORITY}="{priority}"}} {at.timestamp():.3f}'
                 for priority, at in sorted(successes.items())
             ),
         ]

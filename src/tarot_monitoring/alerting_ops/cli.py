@@ -69,11 +69,13 @@ def configure_parsers(actions: Any, database: Callable[[argparse.ArgumentParser]
 
 
 async def _store(args: argparse.Namespace, dsn: str) -> Any:
+    import asyncpg
+
     from tarot_monitoring.alert_history.store import AlertStore
 
     try:
         return await AlertStore.connect(dsn, schema=args.schema, max_size=2)
-    except (TimeoutError, OSError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise _Unreachable(
             f"cannot reach the alert history database ({type(exc).__name__}: {exc}); "
             "check --dsn / $TAROT_ALERT_HISTORY_DSN and that PostgreSQL runs"
