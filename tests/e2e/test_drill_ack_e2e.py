@@ -9,6 +9,7 @@ Alertmanager and a row in the history; P3 outside business hours is held.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import urllib.request
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tarot_monitoring.alert_history.acks import recent_acknowledgements
-from tarot_monitoring.alert_history.drills import drill_deliveries
+from tarot_monitoring.alert_history.drills import drill_deliveries, last_successes
 from tarot_monitoring.alerting_ops.drill import DRILL_ALERTNAME
 from tarot_monitoring.render.alertmanager import PAGE_RECEIVER, BusinessHours
 from tarot_monitoring.stack import free_ports
@@ -123,6 +124,17 @@ async def test_drill_names_the_receiver_that_missed_it(
         assert "failed notification request(s)" in pager_row
         (mail_row,) = [row for row in done.stdout.splitlines() if f"{PAGE_RECEIVER}/email" in row]
         assert "delivered" in mail_row  # the other channels still paged
+        # Recorded as a failed drill: no last-success sample for P1.
+        assert harness.store is not None
+        drill_id = done.stdout.split()[1]
+        rows = await drill_deliveries(harness.store, drill_id)
+        assert {(row.receiver, row.integration): row.outcome for row in rows} == {
+            ("alert-history", "webhook"): "delivered",
+            (PAGE_RECEIVER, "telegram"): "delivered",
+            (PAGE_RECEIVER, "email"): "delivered",
+            (PAGE_RECEIVER, "webhook"): "missed",
+        }
+        assert "P1" not in await last_successes(harness.store)
 
 
 async def test_ack_silences_and_records(tmp_path: Path, postgres_dsn: str, pg_schema: str) -> None:
@@ -157,6 +169,15 @@ async def test_ack_silences_and_records(tmp_path: Path, postgres_dsn: str, pg_sc
         )
         assert ack.starts_at is not None
         assert abs((ack.starts_at - started).total_seconds()) < 1
+
+        # By fingerprint: a silence of exactly that alert's labels.
+        by_print = await _cli(
+            harness, "ack", str(alert["fingerprint"]), "--author", "bob", "--comment", "mine"
+        )
+        assert by_print.returncode == 0, by_print.stderr
+        silences = await asyncio.to_thread(_get, f"{harness.url}/api/v2/silence/{by_print.stdout.split()[0]}")
+        matchers = json.loads(silences[1])["matchers"]
+        assert {m["name"]: m["value"] for m in matchers} == labels
 
         unknown = await _cli(harness, "ack", "NoSuchAlert", "--comment", "x")
         assert unknown.returncode == 1
