@@ -176,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from tarot_monitoring.alert_history.cli import configure_parser
 
-    configure_parser(commands.add_parser("alerts", help="the alert history: serve, history, prune"))
+    configure_parser(
+        commands.add_parser("alerts", help="the alert history: serve, history, prune; ack, drill")
+    )
 
     from tarot_monitoring.reports.cli import configure_parsers as configure_report_parsers
 

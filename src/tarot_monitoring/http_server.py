@@ -475,9 +475,10 @@ def _encode(response: Response, *, keep: bool, head_only: bool) -> bytes:
         reason = HTTPStatus(response.status).phrase
     except ValueError:
         reason = "Status"
+    typed = any(name.lower() == "content-type" for name, _ in response.headers)  # e.g. /metrics text
     lines = [
         f"HTTP/1.1 {response.status} {reason}",
-        f"Content-Type: {'application/octet-stream' if raw else 'application/json'}",
+        *([] if typed else [f"Content-Type: {'application/octet-stream' if raw else 'application/json'}"]),
         f"Content-Length: {len(payload)}",
         f"Connection: {'keep-alive' if keep else 'close'}",
     ]

@@ -43,6 +43,7 @@ COMPOSE_ALERTMANAGER_SETTINGS = AlertmanagerSettings(
     chat_id_file=f"{SECRETS_DIR}/telegram-chat-id",
     history_url="http://alert-history:9097",
     history_token_file=f"{SECRETS_DIR}/alert-history-token",
+    pager_url_file=f"{SECRETS_DIR}/pager-url",
 )
 ONE_SHOT = {"collector-storage-init", "receiver-secrets-check"}
 
@@ -464,7 +465,9 @@ def test_healthchecks_restart_policies_and_dependencies(
 def test_compose_prometheus_config_is_the_repository_one_with_alertmanager_by_name() -> None:
     base = (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text()
     text = COMPOSE_PROMETHEUS.read_text()
-    expected = base.replace("127.0.0.1:9093", "alertmanager:9093")
+    expected = base.replace("127.0.0.1:9093", "alertmanager:9093").replace(
+        "127.0.0.1:9097", "alert-history:9097"
+    )
     assert expected != base
     assert text.endswith(expected), "deploy/compose/prometheus.yml drifted from deploy/prometheus"
     assert all(line.startswith("#") for line in text[: len(text) - len(expected)].splitlines())

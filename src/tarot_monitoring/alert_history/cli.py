@@ -1,4 +1,5 @@
-"""``tarot-monitor alerts``: serve the alert history, read it, prune it, print an Alertmanager config."""
+"""``tarot-monitor alerts``: serve the alert history, read it, prune it, print an Alertmanager config;
+acknowledge and drill (:mod:`tarot_monitoring.alerting_ops.cli`)."""
 
 from __future__ import annotations
 
@@ -113,6 +114,22 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     config.add_argument("--chat-id-file", default=None)
     config.add_argument("--history-url", type=http_url, default=None)
     config.add_argument("--history-token-file", default=None)
+    config.add_argument("--page-email-to", default=None, help="where P1 e-mail goes")
+    config.add_argument("--email-to", default=None, help="where P4 e-mail goes")
+    config.add_argument("--smtp-smarthost", default=None, help="host:port of the SMTP relay")
+    config.add_argument("--smtp-auth-username", default=None)
+    config.add_argument("--smtp-auth-password-file", default=None, help="file holding the SMTP password")
+    config.add_argument("--pager-url-file", default=None, help="file holding the pager webhook's URL")
+    config.add_argument(
+        "--business-hours",
+        default=None,
+        help="when P3/P4 are delivered: 'FIRSTDAY:LASTDAY HH:MM-HH:MM [Location]' "
+        "(default 'monday:friday 09:00-18:00 UTC')",
+    )
+
+    from tarot_monitoring.alerting_ops.cli import configure_parsers
+
+    configure_parsers(actions, database)
 
 
 def _dsn(args: argparse.Namespace) -> str:
@@ -139,6 +156,10 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             return asyncio.run(_history(dsn, args, out))
         if action == "prune":
             return asyncio.run(_prune(dsn, args, out))
+        if action in ("ack", "drill"):
+            from tarot_monitoring.alerting_ops import cli as ops
+
+            return (ops.run_ack if action == "ack" else ops.run_drill)(args, dsn, out, sys.stderr)
         return asyncio.run(_serve(dsn, args, out))
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         from tarot_monitoring.config_types import redact_userinfo
@@ -150,7 +171,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 def _alertmanager_config(args: argparse.Namespace, out: TextIO) -> int:
     from dataclasses import replace
 
-    from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config
+    from tarot_monitoring.render.alertmanager import AlertmanagerSettings, BusinessHours, alertmanager_config
     from tarot_monitoring.render.yaml_dumper import dump
 
     settings = AlertmanagerSettings()
@@ -160,6 +181,13 @@ def _alertmanager_config(args: argparse.Namespace, out: TextIO) -> int:
         "chat_id_file": args.chat_id_file,
         "history_url": args.history_url,
         "history_token_file": args.history_token_file,
+        "page_email_to": args.page_email_to,
+        "email_to": args.email_to,
+        "smtp_smarthost": args.smtp_smarthost,
+        "smtp_auth_username": args.smtp_auth_username,
+        "smtp_auth_password_file": args.smtp_auth_password_file,
+        "pager_url_file": args.pager_url_file,
+        "business_hours": BusinessHours.parse(args.business_hours) if args.business_hours else None,
     }
     settings = replace(settings, **{key: value for key, value in overrides.items() if value is not None})
     out.write(dump(alertmanager_config(settings)))

@@ -4,7 +4,7 @@ Routes: ``POST /alertmanager/webhook`` (every notification), ``POST /watchdog`` 
 heartbeat), ``GET /api/v1/incidents?limit=N`` (the recent-incidents view as JSON) and
 ``GET /healthz``. Answers are JSON.
 
-Authenticated always: every request but ``GET /healthz`` must carry the shared secret as
+Authenticated always: every request but ``GET /healthz`` and ``GET /metrics`` must carry the shared secret as
 ``Authorization: Bearer <token>`` (compared in constant time), or it gets 401 before its body is
 read and before routing, so a forged alert, a forged heartbeat, a read of the incidents (whose
 fingerprints are what a forger needs) and even a probe for paths get the same 401. There is no
@@ -21,6 +21,11 @@ Given a Prometheus, another task keeps the capacity report's daily aggregates
 (tarot_monitoring.alert_history.daily_aggregates).
 With a :class:`~.deadman.DeadmanSwitch`
 each heartbeat resets it and its checks run beside the server (out-of-band notice when they stop).
+
+``GET /metrics`` (Prometheus text) serves ``tarot_alert_drill_last_success_timestamp_seconds{priority}``,
+the newest successful alert drill (tarot_monitoring.alert_history.drills), for the
+TarotAlertDrillOverdue alert. It is open like ``/healthz`` so Prometheus can scrape it without the
+history's secret: it holds one timestamp per priority, nothing a forger could use.
 """
 
 from __future__ import annotations
@@ -33,9 +38,12 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Final
 
 from tarot_monitoring.alert_history.deadman import DeadmanSwitch
+from tarot_monitoring.alert_history.drills import last_successes
 from tarot_monitoring.alert_history.payload import Notification, PayloadError, parse_notification
 from tarot_monitoring.alert_history.store import AlertStore
 from tarot_monitoring.http_server import HttpError, HttpServer, Limits, Request, Response, Router
+from tarot_monitoring.render.rules.alert_drills import DRILL_PRIORITY
+from tarot_monitoring.render.rules.alert_drills import DRILL_SUCCESS as DRILL_SUCCESS_METRIC
 from tarot_monitoring.spec import ALERT_HISTORY_RETENTION
 
 if TYPE_CHECKING:
@@ -50,6 +58,7 @@ WEBHOOK_PATH: Final = "/alertmanager/webhook"
 WATCHDOG_PATH: Final = "/watchdog"
 INCIDENTS_PATH: Final = "/api/v1/incidents"
 HEALTH_PATH: Final = "/healthz"
+METRICS_PATH: Final = "/metrics"
 _LIMITS: Final = Limits(
     max_body_bytes=MAX_BODY, max_header_lines=MAX_HEADER_LINES, read_timeout_s=READ_TIMEOUT_S
 )
@@ -87,6 +96,7 @@ class AlertHistoryServer(HttpServer):
                 ("POST", WATCHDOG_PATH): self._watchdog,
                 ("GET", INCIDENTS_PATH): self._incidents,
                 ("GET", HEALTH_PATH): self._health,
+                ("GET", METRICS_PATH): self._metrics,
             }
         )
         self._routes = routes
@@ -143,7 +153,7 @@ class AlertHistoryServer(HttpServer):
     # --- HTTP -----------------------------------------------------------------------------------
     async def _gate(self, request: Request) -> Response | None:
         """Every request but the health check is authorized before routing and before its body is read."""
-        if not (request.method == "GET" and request.path == HEALTH_PATH):
+        if not (request.method == "GET" and request.path in (HEALTH_PATH, METRICS_PATH)):
             self._authorize(request)
         return await self._routes(request)
 
@@ -199,6 +209,24 @@ class AlertHistoryServer(HttpServer):
             ) from None
         body: dict[str, Any] = {"incidents": [asdict(incident) for incident in incidents]}
         return Response(200, body)
+
+    async def _metrics(self, request: Request) -> Response:
+        """Prometheus text format; every priority ever drilled successfully has a sample."""
+        try:
+            successes = await last_successes(self.store)
+        except Exception as exc:
+            failed = f"the alert history database failed: {type(exc).__name__}"
+            raise HttpError(503, {"error": failed}) from None
+        lines = [
+            f"# HELP {DRILL_SUCCESS_METRIC} When the newest drill that reached every receiver was sent.",
+            f"# TYPE {DRILL_SUCCESS_METRIC} gauge",
+            *(
+                f'{DRILL_SUCCESS_METRIC}{{{DRILL_PRIORITY}="{priority}"}} {at.timestamp():.3f}'
+                for priority, at in sorted(successes.items())
+            ),
+        ]
+        body = ("\n".join(lines) + "\n").encode()
+        return Response(200, body, (("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),))
 
     async def _health(self, request: Request) -> Response:
         try:

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from tarot_monitoring.alert_history import acks, drills
 from tarot_monitoring.alert_history.payload import Notification
 from tarot_monitoring.spec import ALERT_HISTORY_RETENTION
 
@@ -140,6 +141,8 @@ class AlertStore:
                 "SELECT pg_advisory_xact_lock(hashtext($1))", f"alert_history:{self.schema}"
             )
             await connection.execute(_schema_sql(self.schema))
+            await connection.execute(acks.schema_sql(self.schema))
+            await connection.execute(drills.schema_sql(self.schema))
 
     async def record(self, notification: Notification) -> RecordResult:
         """Store every alert of `notification` in one transaction; a redelivery is not stored twice."""

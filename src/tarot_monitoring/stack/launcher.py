@@ -574,7 +574,12 @@ class Stack:
             cluster=self.alertmanagers,
         )
         # Basic auth on the API (silences): .control_planes.
-        return [*argv, f"--web.config.file={control_planes.alertmanager_web_config_file(self.state_dir)}"]
+        return [
+            *argv,
+            f"--web.config.file={control_planes.alertmanager_web_config_file(self.state_dir)}",
+            # Per-receiver notification counters: how `tarot-monitor alerts drill` sees a delivery.
+            "--enable-feature=receiver-name-in-metrics",
+        ]
 
     def _env(self, name: ComponentName) -> dict[str, str]:
         if name == "postgres-exporter":

@@ -28,6 +28,7 @@ from typing import Final
 
 from tarot_monitoring.render.model import RuleFile
 from tarot_monitoring.render.promtool import (
+    alert_drills,
     api,
     business,
     data_loss,
@@ -62,6 +63,7 @@ _AREA_SUITES: Final[tuple[Callable[[Catalog], PromtoolSuite], ...]] = (
     data_loss.suite,
     security.suite,
     maintenance.suite,
+    alert_drills.suite,
     meta.suite,
 )
 """One suite per rules area, in the order of the files they write."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from tarot_monitoring.render.model import AlertRule, RuleFile
 from tarot_monitoring.render.rules import (
+    alert_drills,
     api,
     business,
     data_loss,
@@ -55,6 +56,7 @@ def rule_files() -> tuple[RuleFile, ...]:
             data_loss,
             security,
             maintenance,
+            alert_drills,
             meta,
         )
     )
