@@ -37,7 +37,7 @@ class RouteTiming:
 
 
 TIMINGS: Final[dict[Priority, RouteTiming]] = {
-    "P1": RouteTiming("telegram-page", "5s", "20s", "1h"),
+    "P1": RouteTiming("telegram-page", "1s", "20s", "1h"),  # group_wait: the spec's < 5 s
     "P2": RouteTiming("telegram-page", "30s", "2m", "4h"),
     "P3": RouteTiming("telegram-quiet", "1m", "5m", "12h"),
     "P4": RouteTiming("email-ops", "5m", "25m", "24h"),
