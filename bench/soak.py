@@ -22,9 +22,13 @@ restarted at once), alertmanager-restart (down 10 s), postgres-restart (the aler
 database down 10 s), otlp-blackhole (the OTLP endpoint swallows everything for 60 s).
 
 Stored means: spans counted by the span-metrics connector in Prometheus (every span, before
-sampling) and the bot's error traces in the collector's traces file; metric points as samples of
-one bot series and one span-metrics series in Prometheus (gaps attributed to the fault active
-then); log records in the collector's logs file; alerts in the alert history and the on-call chat.
+sampling) and the bot's error traces in the collector's traces file; metric points as the numbers
+of the SDK's collections in Prometheus (a gauge counting them: a missing number is a lost export,
+dated by its collection); log records in the collector's logs file; alerts in the alert history
+and the on-call chat.
+
+(Over 500 lines: one run's orchestration - setup, load, fault schedule, closing count - reads best
+in one place; the reusable parts live in bench/soak/.)
 """
 
 from __future__ import annotations
