@@ -579,6 +579,9 @@ def test_prometheus_outage_and_collector_sigkill_lose_no_queued_point(
         queued = queued_flushes(fault_stack, service, until_ms=int(back_at * 1000))
         fault_stack.start_component("prometheus")
 
+        counted = {instance: len(stamps) for instance, stamps in queued.items()}
+        assert len(counted) == 2, queued  # the killed collector's series and the new one
+        assert min(counted.values()) >= 2, counted  # at least the 0 and the count
         selector = f'service_name="{service}"'
         wait_until(
             lambda: (
@@ -588,23 +591,32 @@ def test_prometheus_outage_and_collector_sigkill_lose_no_queued_point(
             what="all 500 spans counted after the outage",
             diagnose=collector_log(fault_stack, 80),
         )
-        # Not just the latest values: every point queued during the outage was replayed, from the
-        # killed collector's WAL entries and from the new one's.
+        # Not just the latest values: every point queued during the outage is replayed, from the
+        # killed collector's WAL entries and from the new one's. The latest values arrive long
+        # before the replay ends (every point after the new collector's second is 200), and on a
+        # loaded machine the replay takes a while (a WAL cycle fsyncs, truncates and reopens the
+        # log): counting at that moment is what read as lost points (issue 11, item 9).
         window = round(back_at - outage_started_at) + 1
-        stored = prometheus.values_by(
-            f"count_over_time(traces_span_metrics_calls_total{{{selector}}}[{window}s] @ {back_at:.3f})",
-            "collector_instance_id",
+        expected = {instance: float(count) for instance, count in counted.items()}
+        replay_started = time.monotonic()
+        points = f"count_over_time(traces_span_metrics_calls_total{{{selector}}}[{window}s] @ {back_at:.3f})"
+        stored = wait_until(
+            lambda: (
+                found
+                if (found := prometheus.values_by(points, "collector_instance_id")) == expected
+                else None
+            ),
+            timeout_s=120,
+            what=f"every queued point ({expected}) stored in Prometheus",
+            diagnose=collector_log(fault_stack, 80),
         )
-        counted = {instance: len(stamps) for instance, stamps in queued.items()}
         nominal = (back_at - restarted_at) / FLUSH_S
         gap_s = max((b - a) / 1000 for stamps in queued.values() for a, b in itertools.pairwise(stamps))
-        print(f"outage: nominal {nominal:.1f}, queued {counted}, stored {stored}, max gap {gap_s:.1f}s")
-        assert len(counted) == 2, queued  # the killed collector's series and the new one
-        assert stored == {instance: float(count) for instance, count in counted.items()}, (counted, stored)
-        assert min(counted.values()) >= 2, counted  # at least the 0 and the count
+        replay_s = time.monotonic() - replay_started
+        print(f"outage: nominal {nominal:.1f}, queued {counted}, stored {stored} after {replay_s:.1f}s")
         # Liveness of the flush loop, not loss: the span-metrics connector's ticker drops ticks when
-        # a flush (including the WAL's fsync) outlasts the interval on a loaded machine, so fewer
-        # points are produced, never lost. One per FLUSH_S since the restart on an idle machine.
+        # a flush (with the WAL's fsync) outlasts the interval on a starved machine, so fewer points
+        # are produced, none lost. One per FLUSH_S since the restart on an idle machine.
         assert max(counted.values()) >= nominal / 2, (nominal, counted, gap_s)
     finally:
         fault_stack.stop()
