@@ -578,6 +578,7 @@ def test_prometheus_outage_and_collector_sigkill_lose_no_queued_point(
         back_at = time.time()
         queued = queued_flushes(fault_stack, service, until_ms=int(back_at * 1000))
         fault_stack.start_component("prometheus")
+        prometheus_back = time.monotonic()
 
         counted = {instance: len(stamps) for instance, stamps in queued.items()}
         assert len(counted) == 2, queued  # the killed collector's series and the new one
@@ -598,7 +599,7 @@ def test_prometheus_outage_and_collector_sigkill_lose_no_queued_point(
         # log): counting at that moment is what read as lost points (issue 11, item 9).
         window = round(back_at - outage_started_at) + 1
         expected = {instance: float(count) for instance, count in counted.items()}
-        replay_started = time.monotonic()
+        latest_s = time.monotonic() - prometheus_back
         points = f"count_over_time(traces_span_metrics_calls_total{{{selector}}}[{window}s] @ {back_at:.3f})"
         stored = wait_until(
             lambda: (
@@ -612,8 +613,9 @@ def test_prometheus_outage_and_collector_sigkill_lose_no_queued_point(
         )
         nominal = (back_at - restarted_at) / FLUSH_S
         gap_s = max((b - a) / 1000 for stamps in queued.values() for a, b in itertools.pairwise(stamps))
-        replay_s = time.monotonic() - replay_started
-        print(f"outage: nominal {nominal:.1f}, queued {counted}, stored {stored} after {replay_s:.1f}s")
+        replay_s = time.monotonic() - prometheus_back
+        print(f"outage: nominal {nominal:.1f}, queued {counted}, stored {stored}")
+        print(f"outage: latest values after {latest_s:.1f}s, every queued point after {replay_s:.1f}s")
         # Liveness of the flush loop, not loss: the span-metrics connector's ticker drops ticks when
         # a flush (with the WAL's fsync) outlasts the interval on a starved machine, so fewer points
         # are produced, none lost. One per FLUSH_S since the restart on an idle machine.
