@@ -9,30 +9,38 @@ generated rules -> Alertmanager with the generated routes -> a local fake Telegr
 fake payment provider decline 3 payments (TarotPaymentFailuresWarning, P2), then 10 more
 (TarotPaymentFailuresCritical, P1), and times each step from the moment the fault starts:
 
-  export      the failed payments are queryable in Prometheus (SDK export interval, collector, WAL)
-  evaluation  Prometheus' rule evaluation marks the alert active (group interval: 5 s for P1)
+  export      the failed payments are queryable in Prometheus (SDK export interval 2 s, collector,
+              remote-write WAL 1 s)
+  evaluation  Prometheus' rule evaluation marks the alert active (group interval: 2 s for P1)
   for         pending until `for` has passed (0 s for these two)
   to AM       Alertmanager has the alert (Prometheus' notifier)
   grouping    the on-call chat has the message (group_wait, or group_interval when joining a group)
 
-Prints each step and the total against the spec's delivery time (P1 60 s, P2 300 s) and the
-issue's goal for P1 (30 s). The baseline beside it is the spec's budget: the ratio is the share
-of it used.
+Prints each step and the total against the spec's delivery time (P1 60 s, P2 300 s) and, for P1,
+the spec's alert triggering time (5 s: issue 9's goal is a median within it and a maximum within
+twice it). The baseline beside it is the spec's budget: the ratio is the share of it used.
+
+Measured (5 rounds, 2-core machine shared with 7 other sessions, load ~12-15): before (SDK export
+5 s, WAL 2 s, P1 groups every 5 s, P1 group_wait 5 s) P1 median 10.0 s, max 15.1 s; P2 median
+37.8 s, max 41.9 s. After: see docs/soak.md's "Alert latency" section.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -42,8 +50,10 @@ from tarot_monitoring.demo.workload import ReferenceBot
 from tarot_monitoring.prometheus_semantics.durations import parse_duration
 from tarot_monitoring.render.rules import rule_files
 from tarot_monitoring.spec import priority_level
+from tarot_monitoring.spec.performance import ALERT_TRIGGERING_WITHIN_S
 
-P1_GOAL_S = 30.0
+P1_MAX_GOAL_S = 2 * ALERT_TRIGGERING_WITHIN_S
+"""Issue 9's goal: median within the spec's alert triggering time, the slowest within twice it."""
 
 
 @dataclass
@@ -124,6 +134,23 @@ async def _measure(harness: AlertingHarness, alertname: str, failures: int, tota
     )
 
 
+def _json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+async def _notifier_ready(harness: AlertingHarness) -> None:
+    """Wait until Prometheus' notifier knows the Alertmanager: its discovery hands targets over at
+    most every 5 s, and an alert firing before that is dropped and only re-sent a minute later
+    (a start-up effect, not the path being measured)."""
+
+    async def ready() -> bool:
+        url = f"{harness.stack.prometheus_url}/api/v1/alertmanagers"
+        return bool((await asyncio.to_thread(_json, url))["data"]["activeAlertmanagers"])
+
+    await _poll(ready, "an active Alertmanager in Prometheus", timeout_s=60)
+
+
 def _for_seconds(alertname: str) -> float:
     """The generated rule's `for` (the same for every rule of the name here)."""
     durations = {parse_duration(a.for_) for f in rule_files() for a in f.alerts if a.alert == alertname}
@@ -134,6 +161,7 @@ async def _round(dsn: str) -> list[Timeline]:
     with tempfile.TemporaryDirectory(prefix="bench-alert-") as directory:
         schema = f"bench_{uuid.uuid4().hex[:10]}"
         async with AlertingHarness(Path(directory), postgres_dsn=dsn, schema=schema) as harness:
+            await _notifier_ready(harness)
             harness.fakes.payments.set_faults(error_rate=1.0, decline=True)
             p2 = await _measure(harness, "TarotPaymentFailuresWarning", 3, 3)
             p1 = await _measure(harness, "TarotPaymentFailuresCritical", 10, 13)
@@ -174,7 +202,11 @@ def main() -> int:
             f"of the spec's {budget}s"
         )
         if priority == "P1":
-            line += f"; goal {P1_GOAL_S:.0f}s {'met' if max(totals) < P1_GOAL_S else 'MISSED'}"
+            met = statistics.median(totals) <= ALERT_TRIGGERING_WITHIN_S and max(totals) <= P1_MAX_GOAL_S
+            line += (
+                f"; goal median <= {ALERT_TRIGGERING_WITHIN_S:.0f}s, max <= {P1_MAX_GOAL_S:.0f}s "
+                f"{'met' if met else 'MISSED'}"
+            )
         print(line)
     return 0
 

@@ -7,6 +7,7 @@ injected through explicit span start/end times, so the expected percentiles are 
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -52,6 +53,7 @@ from tests.e2e.conftest_stack import collector_binary as collector_binary  # fix
 from tests.e2e.conftest_stack import prometheus as prometheus
 from tests.e2e.conftest_stack import receiving_end as receiving_end
 from tests.e2e.conftest_stack import stack as stack
+from tests.e2e.remote_write_wal import queued_samples
 
 pytestmark = pytest.mark.e2e
 
@@ -525,6 +527,17 @@ def collector_metric(stack: Stack, name: str) -> float:
     )
 
 
+def queued_flushes(stack: Stack, service: str, *, until_ms: int) -> dict[str, list[int]]:
+    """Timestamps (ms) of `service`'s span-call points in the remote-write WAL, per collector instance."""
+    stamps: dict[str, set[int]] = {}
+    for sample in queued_samples(stack.collector_storage_dir):
+        labels = sample.labels
+        calls = labels.get("__name__") == "traces_span_metrics_calls_total"
+        if calls and labels.get("service_name") == service and sample.timestamp_ms <= until_ms:
+            stamps.setdefault(labels.get("collector_instance_id", ""), set()).add(sample.timestamp_ms)
+    return {instance: sorted(values) for instance, values in stamps.items()}
+
+
 OUTAGE_S = 120.0
 FLUSH_S = 5.0  # TAROT_SPANMETRICS_FLUSH_INTERVAL default
 
@@ -561,9 +574,16 @@ def test_prometheus_outage_and_collector_sigkill_lose_no_queued_point(
             sdk.span("credit.spend", 0.05, {semconv.CATEGORY: "credit"})
         sdk.export(endpoint)
         time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - outage_started)))
+        # What the collectors queued for Prometheus, read from the remote-write WAL on disk before
+        # Prometheus comes back (nothing is truncated from it until Prometheus takes it).
         back_at = time.time()
+        queued = queued_flushes(fault_stack, service, until_ms=int(back_at * 1000))
         fault_stack.start_component("prometheus")
+        prometheus_back = time.monotonic()
 
+        counted = {instance: len(stamps) for instance, stamps in queued.items()}
+        assert len(counted) == 2, queued  # the killed collector's series and the new one
+        assert min(counted.values()) >= 2, counted  # at least the 0 and the count
         selector = f'service_name="{service}"'
         wait_until(
             lambda: (
@@ -573,20 +593,34 @@ def test_prometheus_outage_and_collector_sigkill_lose_no_queued_point(
             what="all 500 spans counted after the outage",
             diagnose=collector_log(fault_stack, 80),
         )
-        # Not just the latest values: every point written during the outage was replayed, from the
-        # killed collector's WAL entries and from the new one's (a flush every 5 s while down).
-        window = round(back_at - outage_started_at)
-        outage_points = prometheus.values_by(
-            f"count_over_time(traces_span_metrics_calls_total{{{selector}}}[{window}s] @ {back_at:.3f})",
-            "collector_instance_id",
+        # Not just the latest values: every point queued during the outage is replayed, from the
+        # killed collector's WAL entries and from the new one's. The latest values arrive long
+        # before the replay ends (every point after the new collector's second is 200), and on a
+        # loaded machine the replay takes a while (a WAL cycle fsyncs, truncates and reopens the
+        # log): counting at that moment is what read as lost points (issue 11, item 9).
+        window = round(back_at - outage_started_at) + 1
+        expected = {instance: float(count) for instance, count in counted.items()}
+        latest_s = time.monotonic() - prometheus_back
+        points = f"count_over_time(traces_span_metrics_calls_total{{{selector}}}[{window}s] @ {back_at:.3f})"
+        stored = wait_until(
+            lambda: (
+                found
+                if (found := prometheus.values_by(points, "collector_instance_id")) == expected
+                else None
+            ),
+            timeout_s=120,
+            what=f"every queued point ({expected}) stored in Prometheus",
+            diagnose=collector_log(fault_stack, 80),
         )
-        assert len(outage_points) == 2, outage_points  # the killed collector's series and the new one
-        assert min(outage_points.values()) >= 2, outage_points  # at least the 0 and the count
-        # About one point per FLUSH_S since the restart on an idle machine (21 of 21.5 seen); a
-        # loaded CI machine replayed 13 of 21.5. Whether those were flushes that never happened or
-        # points lost is the open data-loss question of the trust-boundaries issue: until it is
-        # answered this bound is half the nominal count, not the count.
-        assert max(outage_points.values()) >= (back_at - restarted_at) / FLUSH_S / 2, outage_points
+        nominal = (back_at - restarted_at) / FLUSH_S
+        gap_s = max((b - a) / 1000 for stamps in queued.values() for a, b in itertools.pairwise(stamps))
+        replay_s = time.monotonic() - prometheus_back
+        print(f"outage: nominal {nominal:.1f}, queued {counted}, stored {stored}")
+        print(f"outage: latest values after {latest_s:.1f}s, every queued point after {replay_s:.1f}s")
+        # Liveness of the flush loop, not loss: the span-metrics connector's ticker drops ticks when
+        # a flush (with the WAL's fsync) outlasts the interval on a starved machine, so fewer points
+        # are produced, none lost. One per FLUSH_S since the restart on an idle machine.
+        assert max(counted.values()) >= nominal / 2, (nominal, counted, gap_s)
     finally:
         fault_stack.stop()
 

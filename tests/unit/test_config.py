@@ -39,7 +39,7 @@ ALL_INTEGRATIONS = (
 def test_defaults_deliver_metrics_within_the_spec_minute() -> None:
     settings = load_settings({}, environ={})
     assert settings.service_name == "tarot-bot"
-    assert settings.metric_export_interval_ms == 5000  # not the SDK's 60 s
+    assert settings.metric_export_interval_ms == 2000  # not the SDK's 60 s
     assert settings.otlp_protocol == "grpc"
     assert settings.otlp_endpoint_for("traces") == "http://localhost:4317"
     assert settings.instrument == ALL_INTEGRATIONS
@@ -54,7 +54,7 @@ def test_standard_otel_variables_are_read() -> None:
         "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20abc,x-tenant=tarot",
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
         "OTEL_TRACES_SAMPLER_ARG": "0.25",
-        "OTEL_METRIC_EXPORT_INTERVAL": "2000",
+        "OTEL_METRIC_EXPORT_INTERVAL": "3000",
         "OTEL_BSP_MAX_QUEUE_SIZE": "4096",
         "OTEL_SDK_DISABLED": "true",
         "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=staging,team=ops",
@@ -64,7 +64,7 @@ def test_standard_otel_variables_are_read() -> None:
     assert settings.otlp_endpoint_for("metrics") == "http://collector:4318/v1/metrics"
     assert settings.otlp_headers == {"authorization": "Bearer abc", "x-tenant": "tarot"}
     assert settings.traces_sampler_arg == 0.25
-    assert settings.metric_export_interval_ms == 2000
+    assert settings.metric_export_interval_ms == 3000
     assert settings.bsp_max_queue_size == 4096
     assert settings.sdk_disabled is True
     assert settings.resource_attributes["team"] == "ops"

@@ -75,7 +75,7 @@ class RouteTiming:
 
 
 TIMINGS: Final[dict[Priority, RouteTiming]] = {
-    "P1": RouteTiming(PAGE_RECEIVER, "5s", "20s", _repeat("P1")),
+    "P1": RouteTiming(PAGE_RECEIVER, "1s", "20s", _repeat("P1")),  # group_wait: the spec's < 5 s
     "P2": RouteTiming("telegram-page", "30s", "2m", _repeat("P2")),
     "P3": RouteTiming("telegram-quiet", "1m", "5m", _repeat("P3")),
     "P4": RouteTiming("email-ops", "5m", "25m", _repeat("P4")),

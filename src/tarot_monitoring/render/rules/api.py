@@ -11,7 +11,7 @@ from __future__ import annotations
 from tarot_monitoring.render import promql as q
 from tarot_monitoring.render.model import AlertDoc, AlertRule, RecordingRule, RuleFile, RuleGroup
 from tarot_monitoring.render.rules.choices import (
-    DEFAULT_INTERVAL,
+    DASHBOARD_INTERVAL,
     LATENCY_WINDOWS,
     MIN_CALLS_FOR_PERCENTILE,
     MIN_ERRORS_FOR_RATIO,
@@ -131,7 +131,7 @@ def rule_file() -> RuleFile:
         groups=(
             RuleGroup(
                 "tarot-api.5m",
-                DEFAULT_INTERVAL,
+                DASHBOARD_INTERVAL,
                 (
                     *rate_records(RATIO_WINDOWS[:1]),
                     *_latency_records(LATENCY_WINDOWS[0]),
