@@ -406,6 +406,8 @@ def test_the_alertmanager_config_is_the_generated_one_with_cluster_addresses(
     history = yaml.safe_load((CHART / "values.yaml").read_text())["alertmanager"]["alertHistoryUrl"]
     for receiver in expected["receivers"]:
         for webhook in receiver.get("webhook_configs", []):
+            if "url" not in webhook:
+                continue  # the P1 pager's url_file, a file from the Secret, stays as generated
             webhook["url"] = re.sub(r"^https?://[^/]+", history, webhook["url"])
             webhook["http_config"] = {
                 "authorization": {"credentials_file": "/etc/alertmanager/history/history-token"}
