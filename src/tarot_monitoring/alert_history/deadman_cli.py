@@ -17,6 +17,7 @@ from tarot_monitoring.alert_history.deadman import (
     SmtpNotifier,
     WebhookNotifier,
 )
+from tarot_monitoring.cli_args import positive_seconds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--deadman-timeout",
-        type=float,
+        type=positive_seconds,
         default=DEFAULT_TIMEOUT_S,
         metavar="SECONDS",
         help=f"no heartbeat for this long trips it (default {DEFAULT_TIMEOUT_S:.0f}: the Watchdog route's "

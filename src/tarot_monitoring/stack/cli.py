@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from tarot_monitoring.cli_args import positive_seconds
+from tarot_monitoring.cli_args import positive_seconds, whole_number
 from tarot_monitoring.stack import receivers
 from tarot_monitoring.stack.datastores import Datastores
 from tarot_monitoring.stack.launcher import ComponentStatus, Stack, StackPorts
@@ -80,9 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--alertmanager-replicas",
-        type=int,
+        type=whole_number(1, 2),
         default=1,
-        choices=(1, 2),
         help="2: two Alertmanagers clustered by gossip on loopback, both in Prometheus' alerting targets",
     )
     up.add_argument(
