@@ -262,6 +262,12 @@ def _families(
     backup = {**COMMON, "tarot_backup_kind": "postgres"}
     scenario.add("tarot_backups_total", {**backup, "tarot_outcome": "error"}, counter(failures))
     scenario.add("tarot_backup_last_success_timestamp_seconds", backup, [-86400.0 - 3000 for _ in minutes])
+    # the alert drills: the last successful P1 drill older than the policy (TarotAlertDrillOverdue)
+    scenario.add(
+        "tarot_alert_drill_last_success_timestamp_seconds",
+        {**COMMON, "drill_priority": "P1"},
+        [-2 * 86400.0 - 3600 - 3000 for _ in minutes],
+    )
     scenario.add(
         "tarot_tls_certificate_time_left_seconds",
         {**COMMON, "server_address": "bot.example.com"},

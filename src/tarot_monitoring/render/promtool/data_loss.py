@@ -86,6 +86,11 @@ def _write_failures_case(catalog: Catalog) -> Case:
             {**ALERTMANAGER, "integration": "telegram"},
             _jump(steps, at, 7),
         ),
+        Series(  # the P1 pager failing is not the history failing
+            "alertmanager_notifications_failed_total",
+            {**ALERTMANAGER, "integration": "webhook", "receiver_name": "oncall-page"},
+            _jump(steps, at, 5),
+        ),
     ]
     checks = []
     for rule, labels, value in (

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Final
 
 from tarot_monitoring.render import promql as q
+from tarot_monitoring.render.alertmanager import HISTORY
 from tarot_monitoring.render.model import AlertDoc, AlertRule, RuleFile, RuleGroup
 from tarot_monitoring.render.rules.choices import FAST_INTERVAL, QUEUE_DATA_LOSS_RATIO, QUEUE_FULL_RATIO
 from tarot_monitoring.render.rules.common import percent_text
@@ -88,8 +89,10 @@ def _alerts() -> list[AlertRule]:
         AlertRule(
             alert="TarotAlertHistoryWritesFailing",
             expr=_increase_alert_expr(
+                # The history's receiver only (the P1 pager is a webhook too); without Alertmanager's
+                # receiver-name-in-metrics feature the label is empty and every webhook counts.
                 f'alertmanager_notifications_failed_total{{job="{q.ALERTMANAGER_JOB}", '
-                'integration="webhook"}',
+                f'integration="webhook", receiver_name=~"{HISTORY.receiver}|"}}',
                 by,
             ),
             definition="Data loss risk",
