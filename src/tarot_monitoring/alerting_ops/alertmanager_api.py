@@ -47,14 +47,19 @@ class NotificationCounts:
 class AlertmanagerApi:
     """Alertmanager at `url` (``http://127.0.0.1:9093``)."""
 
-    def __init__(self, url: str, *, timeout_s: float = 5.0) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 5.0, headers: Mapping[str, str] | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
+        self.headers = dict(headers or {})
+        """Sent with every call: the native stack's basic auth (stack.control_planes)."""
 
     def _call(self, method: str, path: str, body: object | None = None) -> bytes:
         data = None if body is None else json.dumps(body, default=_iso).encode()
         request = urllib.request.Request(
-            f"{self.url}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+            f"{self.url}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", **self.headers},
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:

@@ -16,10 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from tarot_monitoring.cli_args import CommandError, http_url, number, positive_seconds, read_secret
+from tarot_monitoring.config_types import A_DAY_S
+from tarot_monitoring.secret_files import SecretFileError
 from tarot_monitoring.spec import PRIORITIES, Priority
 
 ALERTMANAGER_URL_ENV = "TAROT_ALERTMANAGER_URL"
 DEFAULT_ALERTMANAGER_URL = "http://127.0.0.1:9093"
+ALERTMANAGER_PASSWORD_FILE_ENV = "TAROT_ALERTMANAGER_PASSWORD_FILE"
 
 
 def _common(sub: argparse.ArgumentParser, database: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -27,8 +31,41 @@ def _common(sub: argparse.ArgumentParser, database: Callable[[argparse.ArgumentP
     sub.add_argument(
         "--alertmanager-url",
         default=os.environ.get(ALERTMANAGER_URL_ENV, DEFAULT_ALERTMANAGER_URL),
+        type=http_url,
         help=f"Alertmanager (default ${ALERTMANAGER_URL_ENV} or {DEFAULT_ALERTMANAGER_URL})",
     )
+    sub.add_argument(
+        "--alertmanager-password-file",
+        default=None,
+        metavar="FILE",
+        help="the password (mode 0600) of Alertmanager's basic auth, user 'tarot' (default "
+        f"${ALERTMANAGER_PASSWORD_FILE_ENV}, else the native stack's generated one when it exists)",
+    )
+
+
+def _alertmanager_api(args: argparse.Namespace) -> Any:
+    """Alertmanager's API with the basic auth of the native stack (or of the given password file)."""
+    from tarot_monitoring.alerting_ops.alertmanager_api import AlertmanagerApi
+    from tarot_monitoring.stack.control_planes import (
+        ALERTMANAGER_USER,
+        alertmanager_credentials,
+        basic_auth_header,
+    )
+    from tarot_monitoring.stack.launcher import default_state_dir
+
+    password_file = args.alertmanager_password_file or os.environ.get(ALERTMANAGER_PASSWORD_FILE_ENV)
+    if password_file:
+        credentials: tuple[str, str] | None = (
+            ALERTMANAGER_USER,
+            read_secret(password_file, "Alertmanager password file"),
+        )
+    else:
+        try:
+            credentials = alertmanager_credentials(default_state_dir())
+        except SecretFileError as exc:
+            raise CommandError(str(exc)) from None
+    headers = basic_auth_header(credentials) if credentials else None
+    return AlertmanagerApi(args.alertmanager_url, headers=headers)
 
 
 def configure_parsers(actions: Any, database: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -42,7 +79,7 @@ def configure_parsers(actions: Any, database: Callable[[argparse.ArgumentParser]
     ack.add_argument("--comment", required=True, help="what is being done about it")
     ack.add_argument(
         "--duration",
-        type=float,
+        type=number(0.0, A_DAY_S / 60 * 90, above_minimum=True, unit="minutes"),
         default=DEFAULT_ACK_DURATION_S / 60,
         metavar="MINUTES",
         help=f"how long the silence lasts (default {DEFAULT_ACK_DURATION_S // 60})",
@@ -55,7 +92,7 @@ def configure_parsers(actions: Any, database: Callable[[argparse.ArgumentParser]
     )
     drill.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         default=None,
         metavar="SECONDS",
         help="how long to wait for the receivers (default: the spec's delivery time of the priority)",
@@ -110,12 +147,11 @@ async def _guard(work: Any, err: TextIO) -> int:
 
 async def _ack(args: argparse.Namespace, dsn: str, out: TextIO) -> int:
     from tarot_monitoring.alerting_ops.ack import acknowledge
-    from tarot_monitoring.alerting_ops.alertmanager_api import AlertmanagerApi
 
     store = await _store(args, dsn)
     try:
         result = await acknowledge(
-            AlertmanagerApi(args.alertmanager_url),
+            _alertmanager_api(args),
             store,
             args.alert,
             author=args.author or getpass.getuser(),
@@ -136,12 +172,11 @@ async def _ack(args: argparse.Namespace, dsn: str, out: TextIO) -> int:
 async def _drill(args: argparse.Namespace, dsn: str, out: TextIO) -> int:
     import yaml
 
-    from tarot_monitoring.alerting_ops.alertmanager_api import AlertmanagerApi
     from tarot_monitoring.alerting_ops.drill import run_drill
 
     priorities: list[Priority] = list(PRIORITIES) if args.priority == "all" else [args.priority]
     config = yaml.safe_load(args.alertmanager_config.read_text()) if args.alertmanager_config else None
-    api = AlertmanagerApi(args.alertmanager_url)
+    api = _alertmanager_api(args)
     await api.alerts()  # unreachable: one line before anything is posted
     store = await _store(args, dsn)
     try:
