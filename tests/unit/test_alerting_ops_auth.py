@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 import os
 from pathlib import Path
@@ -14,7 +15,7 @@ from tarot_monitoring.cli_args import CommandError
 from tarot_monitoring.stack.control_planes import ALERTMANAGER_USER
 
 
-def _args(*extra: str) -> object:
+def _args(*extra: str) -> argparse.Namespace:
     return build_parser().parse_args(["alerts", "ack", "SomeAlert", "--comment", "looking", *extra])
 
 
@@ -59,5 +60,6 @@ def test_an_open_password_file_is_refused_naming_it(tmp_path: Path, monkeypatch:
     os.chmod(password, 0o644)
     with pytest.raises(CommandError) as refused:
         _alertmanager_api(_args("--alertmanager-password-file", str(password)))
-    assert str(password) in str(refused.value) and "chmod 600" in str(refused.value)
+    assert str(password) in str(refused.value)
+    assert "chmod 600" in str(refused.value)
     assert "s3cret-Pa55" not in str(refused.value)
