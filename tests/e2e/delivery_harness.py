@@ -37,6 +37,7 @@ from tarot_monitoring.render.alertmanager import (
     alertmanager_config,
 )
 from tarot_monitoring.render.yaml_dumper import dump
+from tarot_monitoring.secret_files import ensure_token_file
 from tarot_monitoring.stack import ManagedProcess, free_ports
 from tests.e2e.alerting_harness import ON_CALL_CHAT, alertmanager_binary
 
@@ -162,10 +163,11 @@ class DeliveryHarness:
         self.smtp.start()
         self.pager.start()
         self.store = await AlertStore.connect(self.postgres_dsn, schema=self.schema)
-        self.history = AlertHistoryServer(self.store, port=0)
-        await self.history.start()
         secrets = self.directory / "secrets"
         secrets.mkdir(parents=True, exist_ok=True)
+        history_token = ensure_token_file(secrets / "alert-history-token")
+        self.history = AlertHistoryServer(self.store, port=0, token=history_token)
+        await self.history.start()
         (secrets / "telegram-bot-token").write_text(self.telegram.token + "\n")
         (secrets / "telegram-chat-id").write_text(ON_CALL_CHAT + "\n")
         (secrets / "pager-url").write_text(self.pager_url + "\n")
@@ -175,6 +177,7 @@ class DeliveryHarness:
             bot_token_file=str(secrets / "telegram-bot-token"),
             chat_id_file=str(secrets / "telegram-chat-id"),
             history_url=self.history.url,
+            history_token_file=str(secrets / "alert-history-token"),
             smtp_smarthost=f"127.0.0.1:{self.smtp.port}",
             smtp_require_tls=False,
             pager_url_file=str(secrets / "pager-url"),

@@ -27,6 +27,7 @@ from tarot_monitoring.demo.fakes import FakeTelegram
 from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config
 from tarot_monitoring.render.yaml_dumper import dump
 from tarot_monitoring.stack import Stack, StackPorts, free_ports
+from tarot_monitoring.stack.control_planes import basic_auth_header
 from tests.e2e.conftest_stack import REPO, wait_until
 from tests.e2e.webhook_sink import WebhookSink
 
@@ -36,8 +37,14 @@ ON_CALL_CHAT = "-1001234567890"
 PEER_TIMEOUT_S = 15.0  # Alertmanager's --cluster.peer-timeout default: the second replica's wait
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:
+def _auth(stack: Stack) -> dict[str, str]:
+    """The stack's Alertmanager basic auth (every replica shares its web config)."""
+    credentials = stack.alertmanager_auth
+    return basic_auth_header(credentials) if credentials else {}
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> Any:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as response:
         return json.load(response)
 
 
@@ -48,7 +55,7 @@ def _post_alerts(stack: Stack, alerts: list[dict[str, Any]]) -> int:
         request = urllib.request.Request(
             f"{replica.url}/api/v2/alerts",
             data=json.dumps(alerts).encode(),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **_auth(stack)},
         )
         try:
             with urllib.request.urlopen(request, timeout=5):
@@ -127,7 +134,9 @@ def test_two_clustered_alertmanagers_notify_once_and_survive_one_killed(
     first, second = stack.alertmanagers
 
     def settled() -> bool:
-        statuses = [_get(f"{replica.url}/api/v2/status")["cluster"] for replica in stack.alertmanagers]
+        statuses = [
+            _get(f"{replica.url}/api/v2/status", _auth(stack))["cluster"] for replica in stack.alertmanagers
+        ]
         return all(s["status"] == "ready" and len(s["peers"]) == 2 for s in statuses)
 
     wait_until(settled, timeout_s=90, what="both Alertmanagers to settle in one cluster of 2")
@@ -173,7 +182,12 @@ def test_two_clustered_alertmanagers_notify_once_and_survive_one_killed(
     assert 1 <= len(_history(sink, "firing", "HaOneKilled")) <= 2
     members = [
         line
-        for line in urllib.request.urlopen(f"{second.url}/metrics", timeout=5).read().decode().splitlines()
+        for line in urllib.request.urlopen(
+            urllib.request.Request(f"{second.url}/metrics", headers=_auth(stack)), timeout=5
+        )
+        .read()
+        .decode()
+        .splitlines()
         if line.startswith("alertmanager_cluster_members ")
     ]
     assert members == ["alertmanager_cluster_members 1"]

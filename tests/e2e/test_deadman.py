@@ -27,6 +27,7 @@ from tarot_monitoring.alert_history import AlertHistoryServer, AlertStore
 from tarot_monitoring.alert_history.deadman import NOTICE_NAME, DeadmanSwitch, SmtpNotifier, WebhookNotifier
 from tarot_monitoring.render.alertmanager import WATCHDOG, AlertmanagerSettings, alertmanager_config
 from tarot_monitoring.render.yaml_dumper import dump
+from tarot_monitoring.secret_files import ensure_token_file
 from tarot_monitoring.stack import ManagedProcess, free_ports
 from tests.e2e.alerting_harness import alertmanager_binary
 from tests.e2e.webhook_sink import WebhookSink
@@ -140,10 +141,12 @@ async def history(
             timeout_s=TIMEOUT_S,
             check_interval_s=CHECK_S,
         )
-        server = AlertHistoryServer(store, port=0, deadman=switch)
+        token_file = tmp_path / "secrets" / "alert-history-token"
+        server = AlertHistoryServer(store, port=0, deadman=switch, token=ensure_token_file(token_file))
         await server.start()
         config = tmp_path / "alertmanager.yml"
-        config.write_text(dump(_fast_watchdog(AlertmanagerSettings(history_url=server.url))))
+        settings = AlertmanagerSettings(history_url=server.url, history_token_file=str(token_file))
+        config.write_text(dump(_fast_watchdog(settings)))
         alertmanager = Alertmanager(tmp_path, config, await asyncio.to_thread(alertmanager_binary))
         try:
             yield server, switch, sink, alertmanager

@@ -238,7 +238,7 @@ async def test_daily_aggregates_and_quarterly_capacity(
 
 async def test_the_service_keeps_the_daily_aggregates(store: AlertStore, prometheus_url: str) -> None:
     aggregates = DailyAggregates(store, HistoryClient(prometheus_url))
-    async with AlertHistoryServer(store, port=0, daily_aggregates=aggregates):
+    async with AlertHistoryServer(store, port=0, token="reports-e2e-token", daily_aggregates=aggregates):
         for _ in range(200):
             await asyncio.sleep(0.05)
             try:
