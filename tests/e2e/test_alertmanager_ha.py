@@ -26,6 +26,7 @@ import pytest
 from tarot_monitoring.demo.fakes import FakeTelegram
 from tarot_monitoring.render.alertmanager import AlertmanagerSettings, alertmanager_config
 from tarot_monitoring.render.yaml_dumper import dump
+from tarot_monitoring.secret_files import ensure_token_file
 from tarot_monitoring.stack import Stack, StackPorts, free_ports
 from tarot_monitoring.stack.control_planes import basic_auth_header
 from tests.e2e.conftest_stack import REPO, wait_until
@@ -91,7 +92,9 @@ def cluster(tmp_path: Path) -> Iterator[tuple[Stack, FakeTelegram, WebhookSink]]
             bot_token_file=str(secrets / "telegram-bot-token"),
             chat_id_file=str(secrets / "telegram-chat-id"),
             history_url=sink.url,
+            history_token_file=str(secrets / "alert-history-token"),
         )
+        ensure_token_file(secrets / "alert-history-token")
         config.write_text(dump(alertmanager_config(settings)))
         stack = Stack(
             state_dir=tmp_path / "stack",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -36,12 +37,14 @@ async def _cli(harness: DeliveryHarness, *args: str) -> subprocess.CompletedProc
         *args,
         "--alertmanager-url",
         harness.url,
-        "--dsn",
-        harness.postgres_dsn,
         "--schema",
         harness.schema,
     ]
-    return await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=120)
+    # The DSN (it carries a password) through the environment, never on the command line.
+    environment = {**os.environ, "TAROT_ALERT_HISTORY_DSN": harness.postgres_dsn}
+    return await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=120, env=environment
+    )
 
 
 async def test_p1_drill_reaches_telegram_email_pager_and_history(
