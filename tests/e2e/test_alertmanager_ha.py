@@ -95,7 +95,13 @@ def cluster(tmp_path: Path) -> Iterator[tuple[Stack, FakeTelegram, WebhookSink]]
             history_token_file=str(secrets / "alert-history-token"),
         )
         ensure_token_file(secrets / "alert-history-token")
-        config.write_text(dump(alertmanager_config(settings)))
+        rendered = alertmanager_config(settings)
+        # The shipped P1 group_wait (1 s) lets the replica about to be killed send before it dies;
+        # this test needs "both hold it, neither has sent it" when one dies, so P1 waits 5 s here.
+        for route in rendered["route"]["routes"]:
+            if 'priority="P1"' in route.get("matchers", ()):
+                route["group_wait"] = "5s"
+        config.write_text(dump(rendered))
         stack = Stack(
             state_dir=tmp_path / "stack",
             ports=StackPorts.free(),
