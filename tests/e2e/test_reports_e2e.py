@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from tarot_monitoring.alert_history import AlertHistoryServer, AlertStore, parse_notification
+from tarot_monitoring.alert_history.acks import schema_sql as acknowledgements_schema_sql
 from tarot_monitoring.alert_history.daily_aggregates import DailyAggregates
-from tarot_monitoring.alert_history.incidents import acknowledgements_table_sql
 from tarot_monitoring.cli import build_parser
 from tarot_monitoring.reports import capacity
 from tarot_monitoring.reports.cli import run
@@ -100,7 +100,7 @@ async def month_of_alerts(store: AlertStore) -> None:
     )  # fmt: skip
     async with store.pool.acquire() as connection:
         # What `tarot-monitor alerts ack` writes (helper drill-ack): the same table, created by either.
-        await connection.execute(acknowledgements_table_sql(store.schema))
+        await connection.execute(acknowledgements_schema_sql(store.schema))
         await connection.execute(
             f"""INSERT INTO "{store.schema}".acknowledgements
                 (fingerprint, alertname, starts_at, acknowledged_at, author, comment, silence_id)

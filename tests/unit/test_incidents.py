@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tarot_monitoring.alert_history.acks import Acknowledgement
 from tarot_monitoring.alert_history.incidents import (
     MERGE_GAP,
     P1_ACKNOWLEDGE_S,
-    Acknowledgement,
     AlertOccurrence,
     acknowledge_deadline,
     find_incident,

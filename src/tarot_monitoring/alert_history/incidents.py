@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
+from tarot_monitoring.alert_history.acks import Acknowledgement
+from tarot_monitoring.alert_history.acks import schema_sql as acknowledgements_schema_sql
 from tarot_monitoring.alert_history.store import AlertStore
 from tarot_monitoring.prometheus_semantics.durations import parse_duration
 from tarot_monitoring.render.alertmanager import GROUP_BY, HISTORY
@@ -49,12 +51,10 @@ __all__ = [
     "BUSINESS_DAY_END_HOUR",
     "MERGE_GAP",
     "P1_ACKNOWLEDGE_S",
-    "Acknowledgement",
     "AlertIncident",
     "AlertOccurrence",
     "TargetVerdict",
     "acknowledge_deadline",
-    "acknowledgements_table_sql",
     "find_incident",
     "group_incidents",
     "load_alerts",
@@ -77,21 +77,6 @@ LOOKBACK: Final = timedelta(days=1)
 TargetVerdict = Literal["met", "missed", "pending", "resolved first", "no target"]
 """Acknowledged in time, too late (or never, past the deadline), not yet but still in time, resolved
 before its deadline without anyone acknowledging it, or a priority without a target."""
-
-
-def acknowledgements_table_sql(schema: str) -> str:
-    """The ``acknowledgements`` table `tarot-monitor alerts ack` writes (created here too, if missing)."""
-    return f"""
-CREATE TABLE IF NOT EXISTS "{schema}".acknowledgements (
-    fingerprint text NOT NULL,
-    alertname text NOT NULL,
-    starts_at timestamptz,
-    acknowledged_at timestamptz NOT NULL,
-    author text NOT NULL,
-    comment text,
-    silence_id text
-);
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,20 +107,9 @@ class AlertOccurrence:
         return frozenset(keys)
 
 
-@dataclass(frozen=True, slots=True)
-class Acknowledgement:
-    """One row of the ``acknowledgements`` table."""
-
-    fingerprint: str
-    alertname: str
-    starts_at: datetime | None
-    acknowledged_at: datetime
-    author: str
-    comment: str | None = None
-    silence_id: str | None = None
-
-    def names(self, alert: AlertOccurrence) -> bool:
-        return self.fingerprint == alert.fingerprint and self.starts_at in (None, alert.starts_at)
+def _acknowledges(ack: Acknowledgement, alert: AlertOccurrence) -> bool:
+    """An acknowledgement names this firing: its fingerprint, and its startsAt when it gave one."""
+    return ack.fingerprint == alert.fingerprint and ack.starts_at in (None, alert.starts_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +246,7 @@ def group_incidents(
                 (
                     ack
                     for ack in acks
-                    if any(ack.names(alert) for alert in members)
+                    if any(_acknowledges(ack, alert) for alert in members)
                     and ack.acknowledged_at >= start - merge_gap
                     and (end is None or ack.acknowledged_at <= end + merge_gap)
                 ),
@@ -304,7 +278,7 @@ async def load_alerts(
     A firing alert not heard of for STALE_AFTER is taken as resolved when it was last heard of."""
     stale_before = (now or datetime.now(UTC)) - STALE_AFTER
     async with store.pool.acquire() as connection:
-        await connection.execute(acknowledgements_table_sql(store.schema))
+        await connection.execute(acknowledgements_schema_sql(store.schema))  # before any ack
         rows: Sequence[Any] = await connection.fetch(
             f"""SELECT fingerprint, alertname, priority, component, summary, labels, starts_at,
                        COALESCE(resolved_at, CASE WHEN last_received_at < $2 THEN last_received_at END)
