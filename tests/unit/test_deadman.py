@@ -172,13 +172,22 @@ def test_options_build_both_channels_with_secrets_from_files(tmp_path: Path) -> 
     [
         (("--deadman-smtp=nohost",), "expected HOST:PORT"),
         (("--deadman-smtp=mail:25",), "needs --deadman-smtp-from"),
-        (("--deadman-smtp=mail:25", "--deadman-smtp-from=a@b", "--deadman-smtp-to=c", "--deadman-timeout=0"),
-         "positive"),
     ],
 )  # fmt: skip
 def test_bad_options_name_themselves(tmp_path: Path, argv: tuple[str, ...], message: str) -> None:
     with pytest.raises(SystemExit, match=message):
         deadman_cli.switch_from_args(_args(tmp_path, *argv))
+
+
+@pytest.mark.parametrize("timeout", ["0", "-5", "nan", "inf"])
+def test_a_timeout_that_is_not_a_positive_number_is_refused_when_parsed(
+    tmp_path: Path, timeout: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        _args(tmp_path, "--deadman-webhook-url-file=x", f"--deadman-timeout={timeout}")
+    assert refused.value.code == 2
+    expected = "expected a number of seconds, more than 0 and at most 86400"
+    assert f"argument --deadman-timeout: {expected}, got '{timeout}'" in capsys.readouterr().err
 
 
 def test_a_webhook_file_without_a_url_is_refused(tmp_path: Path) -> None:
