@@ -56,7 +56,7 @@ mypy || failed+=("mypy")
 # thread's traceback printed (the run goes on); after TAROT_PYTEST_TIMEOUT_S the whole run gets
 # SIGINT, so pytest still tears its fixtures (and the processes they started) down, then SIGKILL.
 stack_dump_s="${TAROT_TEST_STACK_DUMP_S:-300}"
-pytest_timeout_s="${TAROT_PYTEST_TIMEOUT_S:-2400}"
+pytest_timeout_s="${TAROT_PYTEST_TIMEOUT_S:-3000}"
 log "pytest $*"
 rc=0
 timeout -s INT -k 60 "$pytest_timeout_s" \
