@@ -62,7 +62,7 @@ from tarot_monitoring.scrubbing import Scrubber
 from tarot_monitoring.security import register_redaction_metric
 from tarot_monitoring.spec import LATENCY_BUCKETS_SECONDS
 from tarot_monitoring.tagging import CategoryTagger
-from tarot_monitoring.telemetry_limits import check_resource_size, log_record_limits, span_limits
+from tarot_monitoring.telemetry_limits import check_resource_size, logger_provider_limits, span_limits
 
 _log = logging.getLogger(__name__)
 
@@ -186,7 +186,8 @@ def _check_objects(
     for name, given, needs in (
         ("span_exporter_override", span_exporter, ("export", "shutdown", "force_flush")),
         ("metric_exporter_override", metric_exporter, ("export", "shutdown", "force_flush")),
-        ("log_exporter_override", log_exporter, ("export", "shutdown", "force_flush")),
+        # A log exporter need not flush (the SDK's in-memory one has no force_flush before 1.44).
+        ("log_exporter_override", log_exporter, ("export", "shutdown")),
     ):
         missing = [method for method in needs if not callable(getattr(given, method, None))]
         if given is not None and missing:
@@ -275,7 +276,7 @@ def _build(
     logger_provider = LoggerProvider(
         resource=resource,
         shutdown_on_exit=False,
-        log_record_limits=log_record_limits(settings.attribute_value_length_limit),
+        **logger_provider_limits(LoggerProvider, settings.attribute_value_length_limit),
     )
     log_sink = None if disabled else (log_exporter or _log_exporter(settings, meter_provider))
     if log_sink is not None:

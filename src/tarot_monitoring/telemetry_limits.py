@@ -20,8 +20,9 @@ counted in ``delivery_stats()`` and ``force_flush()`` returns False.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 from opentelemetry.sdk._logs import LogRecordLimits
 from opentelemetry.sdk.trace import SpanLimits
@@ -79,12 +80,15 @@ def span_limits(max_attribute_length: int) -> SpanLimits:
 
 def log_record_limits(max_attribute_length: int) -> LogRecordLimits:
     """The logger provider's limits, the same as a span's."""
-    return LogRecordLimits(
-        max_log_record_attributes=MAX_ATTRIBUTES,
-        max_log_record_attribute_length=max_attribute_length,
-        max_attributes=MAX_ATTRIBUTES,
-        max_attribute_length=max_attribute_length,
-    )
+    wanted = {
+        "max_log_record_attributes": MAX_ATTRIBUTES,
+        "max_log_record_attribute_length": max_attribute_length,
+        "max_attributes": MAX_ATTRIBUTES,
+        "max_attribute_length": max_attribute_length,
+    }
+    # The log-record-specific names are newer than our lowest SDK (1.43 knows only the global ones).
+    accepted = inspect.signature(LogRecordLimits).parameters
+    return LogRecordLimits(**{name: value for name, value in wanted.items() if name in accepted})
 
 
 def truncate_body(body: str) -> str:
@@ -92,3 +96,11 @@ def truncate_body(body: str) -> str:
     if len(body) <= MAX_LOG_BODY_CHARS:
         return body
     return f"{body[:MAX_LOG_BODY_CHARS]}... [truncated {len(body) - MAX_LOG_BODY_CHARS} characters]"
+
+
+def logger_provider_limits(provider_class: type, max_attribute_length: int) -> dict[str, Any]:
+    """``log_record_limits=`` for `provider_class`, when it takes them (the SDK's LoggerProvider
+    does from 1.44; our lowest, 1.43, reads its log limits from the environment only)."""
+    if "log_record_limits" not in inspect.signature(provider_class).parameters:
+        return {}
+    return {"log_record_limits": log_record_limits(max_attribute_length)}
