@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from opentelemetry._logs import LogRecord
+from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
@@ -28,6 +29,7 @@ from tarot_monitoring.telemetry_limits import (
     MAX_ATTRIBUTES,
     MAX_LOG_BODY_CHARS,
     MAX_RESOURCE_BYTES,
+    logger_provider_limits,
 )
 from tests.unit.conftest import Captured
 
@@ -131,6 +133,10 @@ def test_an_environment_variable_cannot_lift_the_attribute_count(
     assert len(exported.attributes) == MAX_ATTRIBUTES
 
 
+@pytest.mark.skipif(
+    not logger_provider_limits(LoggerProvider, 1),
+    reason="the SDK's LoggerProvider takes log record limits from 1.44; 1.43 reads them from the environment",
+)
 def test_log_attributes_are_cut_and_a_long_body_is_marked(captured: Captured) -> None:
     logger = captured.telemetry.logger_provider.get_logger("tarot.limits")
     logger.emit(LogRecord(body="x" * (MAX_LOG_BODY_CHARS + 500), attributes={"big": "y" * 10_000}))
