@@ -115,8 +115,12 @@ def in_memory_configure(monkeypatch: pytest.MonkeyPatch) -> Captured:
     return Captured(telemetry, spans, logs)
 
 
-async def run_bot(fake: FakeTelegram, *, with_kit: bool = True) -> None:
-    """The bot's life: start-up logs, one update handled while polling, shutdown logs."""
+async def run_bot(fake: FakeTelegram, log_file: Path, *, with_kit: bool = True) -> None:
+    """The bot's life: start-up logs, one update handled while polling, shutdown logs.
+
+    Polling stops only once aiogram has logged the update as handled: the answer reaching the fake
+    comes before that line, and stopping in between would order the file by the scheduler's luck.
+    """
     log = logging.getLogger(BOT_LOGGER)
     dispatcher = Dispatcher()
 
@@ -134,7 +138,7 @@ async def run_bot(fake: FakeTelegram, *, with_kit: bool = True) -> None:
     fake.push_message("/start", user_id=5550001, chat_id=5550001)
     polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1))
     for _ in range(1500):  # up to 30 s on a loaded machine; usually a few hundred ms
-        if fake.sent_messages:
+        if fake.sent_messages and _UPDATE_HANDLED in await asyncio.to_thread(log_file.read_text):
             break
         await asyncio.sleep(0.02)
     await dispatcher.stop_polling()
@@ -143,6 +147,7 @@ async def run_bot(fake: FakeTelegram, *, with_kit: bool = True) -> None:
 
 
 _NETWORK_HICCUP = "TelegramNetworkError"
+_UPDATE_HANDLED = "Update id=1 is handled"
 
 
 def file_lines(log_file: Path) -> list[str]:
@@ -163,7 +168,7 @@ def run(
     if order == "after":
         captured = in_memory_configure(monkeypatch)
     try:
-        asyncio.run(run_bot(fake, with_kit=order != "without"))
+        asyncio.run(run_bot(fake, log_file, with_kit=order != "without"))
     finally:
         for handler in logging.getLogger().handlers:
             handler.flush()
