@@ -187,8 +187,7 @@ def test_serve_refuses_to_start_without_a_token_file(monkeypatch: pytest.MonkeyP
     with pytest.raises(CommandError) as refused:
         run(serve_args())
     assert str(refused.value).startswith(
-        f"give --token-file or set {TOKEN_FILE_ENV}: the alert history always "
-        "requires a shared secret"
+        f"give --token-file or set {TOKEN_FILE_ENV}: the alert history always requires a shared secret"
     )
 
 
