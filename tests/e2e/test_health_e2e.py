@@ -87,6 +87,19 @@ async def test_real_services_by_dsn_and_url(
     assert status.status in ("healthy", "degraded")
 
 
+async def test_a_sqlalchemy_url_is_checked_as_its_postgresql_dsn(
+    provider: MeterProvider, postgres_dsn: str
+) -> None:
+    # A bot on SQLAlchemy has one DATABASE_URL with the driver in its scheme.
+    url = postgres_dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+    assert url != postgres_dsn
+    async with HealthChecker(postgres=url, meter_provider=provider) as checker:
+        status = await checker.check_health()
+
+    assert status.checks["database"].status in ("healthy", "degraded"), status.checks["database"].error
+    assert status.checks["database"].details["server_version"]
+
+
 async def test_real_services_by_pool_and_client(
     provider: MeterProvider, pool: asyncpg.Pool, redis_client: aioredis.Redis
 ) -> None:

@@ -151,7 +151,8 @@ class HealthChecker:
     """Concurrent, time-bounded checks of the bot's dependencies, exported as metrics.
 
     `postgres` is an asyncpg Pool (a connection is borrowed for ``SELECT 1``) or a DSN (a
-    connection is opened and closed per check); `redis` a redis.asyncio client or a URL.
+    connection is opened and closed per check; SQLAlchemy's ``postgresql+asyncpg://`` URL is
+    taken as it is); `redis` a redis.asyncio client or a URL.
     `openai_url` is the API base (``https://api.openai.com`` or ``.../v1``: ``GET /v1/models``);
     `telegram_url` the Bot API base with the token in it (``https://api.telegram.org/bot<TOKEN>``)
     or without it plus `telegram_token` (``GET .../getMe``); `payment_url` the provider's API

@@ -83,6 +83,18 @@ HttpClient = Callable[[], "httpx.AsyncClient"]
 # --- PostgreSQL and Redis --------------------------------------------------------------------------
 
 
+_DRIVER_SUFFIX = re.compile(r"^(postgres(?:ql)?)\+[a-z0-9_]+://", re.IGNORECASE)
+
+
+def asyncpg_dsn(dsn: str) -> str:
+    """The DSN asyncpg takes: a SQLAlchemy URL's driver (``postgresql+asyncpg://``) removed.
+
+    A bot on SQLAlchemy keeps one ``DATABASE_URL`` with the driver in its scheme; asyncpg refuses
+    that scheme, and asking the bot for a second copy of its URL would be a second truth.
+    """
+    return _DRIVER_SUFFIX.sub(r"\1://", dsn, count=1)
+
+
 def postgres_check(postgres: Any, *, timeout_s: float, secret: Secret) -> CheckFunction:
     """``SELECT 1`` on an asyncpg Pool (a borrowed connection) or a DSN (a connection per check)."""
     if isinstance(postgres, str):
@@ -92,7 +104,7 @@ def postgres_check(postgres: Any, *, timeout_s: float, secret: Secret) -> CheckF
             from tarot_monitoring.integrations import MissingDependencyError
 
             raise MissingDependencyError("HealthChecker(postgres=<DSN>)", "asyncpg", exc) from exc
-        dsn = postgres
+        dsn = asyncpg_dsn(postgres)
         secret(urlsplit(dsn).password if "://" in dsn else None)
 
         async def check_dsn() -> CheckResult:
@@ -311,7 +323,7 @@ def _postgres_connection(
             from tarot_monitoring.integrations import MissingDependencyError
 
             raise MissingDependencyError(f"HealthChecker({what} on a DSN)", "asyncpg", exc) from exc
-        dsn = postgres
+        dsn = asyncpg_dsn(postgres)
         secret(urlsplit(dsn).password if "://" in dsn else None)
 
         @contextlib.asynccontextmanager

@@ -18,6 +18,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 
 from tarot_monitoring.demo.fakes import FakeOpenAI, FakePayments, FakeTelegram, Faults
 from tarot_monitoring.health import HealthChecker
+from tarot_monitoring.health.checks import asyncpg_dsn
 from tarot_monitoring.scrubbing import Scrubber
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
@@ -275,3 +276,17 @@ def test_payment_without_a_key_is_refused_naming_the_settings(
             payment_api_key_file=tmp_path / "missing",
             meter_provider=provider,
         )
+
+
+@pytest.mark.parametrize(
+    ("url", "dsn"),
+    [
+        ("postgresql+asyncpg://bot:pw@db:5432/tarot", "postgresql://bot:pw@db:5432/tarot"),
+        ("postgres+asyncpg://bot@db/tarot", "postgres://bot@db/tarot"),
+        ("POSTGRESQL+psycopg://bot@db/tarot", "POSTGRESQL://bot@db/tarot"),
+        ("postgresql://bot@db/tarot?options=a+b", "postgresql://bot@db/tarot?options=a+b"),
+        ("host=db user=bot", "host=db user=bot"),
+    ],
+)
+def test_a_sqlalchemy_urls_driver_is_removed_and_nothing_else(url: str, dsn: str) -> None:
+    assert asyncpg_dsn(url) == dsn
