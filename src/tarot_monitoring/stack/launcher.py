@@ -288,6 +288,7 @@ class Stack:
         """
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.state_dir.chmod(0o700)  # logs, queues and the generated secrets: no other user's business
+        self.datastores.check_secrets()  # a DSN file others may read stops `up` before anything runs
         self._check_ports()
         if self.with_alertmanager:
             control_planes.write_alertmanager_web_config(self.state_dir)
