@@ -19,8 +19,10 @@ import pytest
 
 from tarot_monitoring.alert_history import AlertHistoryServer, AlertStore, PayloadError, parse_notification
 from tarot_monitoring.alert_history.cli import configure_parser, run
+from tarot_monitoring.alert_history.metrics import LAST_HEARTBEAT
 from tarot_monitoring.alert_history.payload import MAX_TEXT, TRUNCATED_MARK
 from tarot_monitoring.alert_history.server import MAX_BODY
+from tests.e2e.history_metrics import scrape
 
 pytestmark = pytest.mark.e2e
 
@@ -268,6 +270,38 @@ async def test_watchdog_heartbeats(client: httpx.AsyncClient, store: AlertStore)
     assert await store.watchdog_last_seen() is not None
     assert (await client.post("/watchdog", json=payload(alert()))).status_code == 422
     assert await store.count() == 0  # heartbeats are not incidents
+
+
+async def test_metrics_need_the_token(server: AlertHistoryServer) -> None:
+    for token in (None, "guessed", f"{TOKEN}x"):
+        status, _, samples = await asyncio.to_thread(scrape, server.url, token)
+        assert (status, samples) == (401, {}), token
+    status, content_type, _ = await asyncio.to_thread(scrape, server.url, TOKEN)
+    assert (status, content_type) == (200, "text/plain; version=0.0.4; charset=utf-8")
+
+
+async def test_the_last_heartbeat_is_fresh_after_one_and_stops_advancing_without(
+    client: httpx.AsyncClient, server: AlertHistoryServer
+) -> None:
+    """Prometheus computes the dead man's switch's age as time() - the gauge: fresh after a heartbeat,
+    growing (the value standing still) while none arrives."""
+    _, _, before = await asyncio.to_thread(scrape, server.url, TOKEN)
+    assert LAST_HEARTBEAT not in before  # none since start: absent, not 0 (which would be 56 years old)
+    sent = datetime.now(UTC).timestamp()
+    assert (await client.post("/watchdog", json=payload(alert(name="Watchdog")))).status_code == 200
+    _, _, fresh = await asyncio.to_thread(scrape, server.url, TOKEN)
+    assert sent <= fresh[LAST_HEARTBEAT] <= datetime.now(UTC).timestamp()
+    await asyncio.sleep(1.5)  # no heartbeat
+    _, _, later = await asyncio.to_thread(scrape, server.url, TOKEN)
+    assert later[LAST_HEARTBEAT] == fresh[LAST_HEARTBEAT]
+    assert datetime.now(UTC).timestamp() - later[LAST_HEARTBEAT] >= 1.5  # the age Prometheus sees
+    await client.post("/watchdog", json=payload(alert(name="Watchdog")))
+    _, _, again = await asyncio.to_thread(scrape, server.url, TOKEN)
+    assert again[LAST_HEARTBEAT] >= fresh[LAST_HEARTBEAT] + 1.5
+    refused = await client.post("/watchdog", json=payload(alert()))  # not the Watchdog: no heartbeat
+    assert refused.status_code == 422
+    _, _, after = await asyncio.to_thread(scrape, server.url, TOKEN)
+    assert after[LAST_HEARTBEAT] == again[LAST_HEARTBEAT]
 
 
 async def test_retention_deletes_only_what_is_older_than_180_days(store: AlertStore) -> None:

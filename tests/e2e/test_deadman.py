@@ -1,7 +1,9 @@
 """The closed dead man's switch against real components: a real Alertmanager posts the Watchdog heartbeat
 to the alert history (real PostgreSQL); when Alertmanager is SIGKILLed the history pages out of band,
 straight to a local webhook (a pager's incoming webhook) and a real SMTP server (aiosmtpd), within the
-configured time, once; when Alertmanager is back the recovery notice follows, once per channel.
+configured time, once; when Alertmanager is back the recovery notice follows, once per channel. The
+history's /metrics shows it as Prometheus would: the last heartbeat's time fresh, then standing still,
+and the notices sent per channel and kind.
 
 Small times: the Watchdog route repeats every second (instead of every minute) and the switch trips
 after 4 s (instead of 3 minutes); everything else is the shipped Alertmanager configuration.
@@ -25,11 +27,17 @@ from aiosmtpd.handlers import Message
 
 from tarot_monitoring.alert_history import AlertHistoryServer, AlertStore
 from tarot_monitoring.alert_history.deadman import NOTICE_NAME, DeadmanSwitch, SmtpNotifier, WebhookNotifier
+from tarot_monitoring.alert_history.metrics import (
+    DEADMAN_NOTICES_FAILED,
+    DEADMAN_NOTICES_SENT,
+    LAST_HEARTBEAT,
+)
 from tarot_monitoring.render.alertmanager import WATCHDOG, AlertmanagerSettings, alertmanager_config
 from tarot_monitoring.render.yaml_dumper import dump
-from tarot_monitoring.secret_files import ensure_token_file
+from tarot_monitoring.secret_files import ensure_token_file, read_secret_file
 from tarot_monitoring.stack import ManagedProcess, free_ports
 from tests.e2e.alerting_harness import alertmanager_binary
+from tests.e2e.history_metrics import scrape
 from tests.e2e.webhook_sink import WebhookSink
 
 pytestmark = pytest.mark.e2e
@@ -167,12 +175,25 @@ async def _wait(probe: Any, timeout_s: float, what: str) -> float:
 
 
 async def test_killing_alertmanager_pages_out_of_band_within_the_timeout_once_then_recovers(
-    history: tuple[AlertHistoryServer, DeadmanSwitch, WebhookSink, Alertmanager], mailbox: Mailbox
+    history: tuple[AlertHistoryServer, DeadmanSwitch, WebhookSink, Alertmanager],
+    mailbox: Mailbox,
+    tmp_path: Path,
 ) -> None:
     server, switch, sink, alertmanager = history
+    token = read_secret_file(tmp_path / "secrets" / "alert-history-token")
+
+    async def metrics() -> dict[str, float]:
+        """/metrics as Prometheus scrapes it (with the token)."""
+        status, _, samples = await asyncio.to_thread(scrape, server.url, token)
+        assert status == 200
+        return samples
+
     await alertmanager.start()
     await _wait(lambda: switch.beats >= 3, 20, "three heartbeats through the real Alertmanager")
     assert await server.store.watchdog_last_seen() is not None  # stored as before
+    beating = await metrics()
+    assert time.time() - beating[LAST_HEARTBEAT] < 3  # fresh: the route repeats every second
+    assert beating[sent("webhook", "outage")] == beating[failed("webhook", "outage")] == 0
     assert not switch.tripped
     assert sink.received(PAGER_PATH) == []
     assert mailbox.messages == []
@@ -196,6 +217,13 @@ async def test_killing_alertmanager_pages_out_of_band_within_the_timeout_once_th
     await asyncio.sleep(10 * CHECK_S)
     assert len(sink.received(PAGER_PATH)) == 1
     assert len(mailbox.messages) == 1
+    silent = await metrics()
+    await asyncio.sleep(1.5)  # two repeats without a heartbeat: the time stands still, the age grows
+    later = await metrics()
+    assert later[LAST_HEARTBEAT] == silent[LAST_HEARTBEAT]
+    assert time.time() - later[LAST_HEARTBEAT] >= TIMEOUT_S
+    assert later[sent("webhook", "outage")] == later[sent("smtp", "outage")] == 1
+    assert later[sent("webhook", "recovery")] == later[failed("smtp", "outage")] == 0
 
     await alertmanager.start()  # same storage: it resumes and posts the heartbeat again
     await _wait(lambda: len(sink.received(PAGER_PATH)) == 2, 20, "the recovery notice")
@@ -205,3 +233,14 @@ async def test_killing_alertmanager_pages_out_of_band_within_the_timeout_once_th
     await _wait(lambda: len(mailbox.messages) == 2, 10, "the recovery e-mail")
     assert "back" in mailbox.messages[1]["Subject"]
     assert not switch.tripped
+    back = await metrics()
+    assert back[LAST_HEARTBEAT] > later[LAST_HEARTBEAT]
+    assert back[sent("webhook", "recovery")] == back[sent("smtp", "recovery")] == 1
+
+
+def sent(channel: str, kind: str) -> str:
+    return f'{DEADMAN_NOTICES_SENT}{{channel="{channel}",kind="{kind}"}}'
+
+
+def failed(channel: str, kind: str) -> str:
+    return f'{DEADMAN_NOTICES_FAILED}{{channel="{channel}",kind="{kind}"}}'

@@ -23,8 +23,10 @@ from tarot_monitoring.alert_history.acks import recent_acknowledgements
 from tarot_monitoring.alert_history.drills import drill_deliveries, last_successes
 from tarot_monitoring.alerting_ops.drill import DRILL_ALERTNAME
 from tarot_monitoring.render.alertmanager import PAGE_RECEIVER, BusinessHours
+from tarot_monitoring.secret_files import read_secret_file
 from tarot_monitoring.stack import free_ports
 from tests.e2e.delivery_harness import DeliveryHarness, wait_for
+from tests.e2e.history_metrics import scrape
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).parent / "tarot-monitor")
@@ -82,9 +84,10 @@ async def test_p1_drill_reaches_telegram_email_pager_and_history(
         assert len(stored) == 4
         assert all(row.delivery_s is not None and row.delivery_s < 60 for row in stored)
         assert harness.history is not None
-        content_type, metrics = await asyncio.to_thread(_get, f"{harness.history.url}/metrics")
-        assert content_type.startswith("text/plain")
-        assert 'tarot_alert_drill_last_success_timestamp_seconds{drill_priority="P1"} ' in metrics
+        token = read_secret_file(tmp_path / "secrets" / "alert-history-token")  # the harness' token
+        status, content_type, metrics = await asyncio.to_thread(scrape, harness.history.url, token)
+        assert (status, content_type.startswith("text/plain")) == (200, True)
+        assert 'tarot_alert_drill_last_success_timestamp_seconds{drill_priority="P1"}' in metrics
 
         # The drill was resolved afterwards.
         async def resolved() -> bool:

@@ -1,21 +1,27 @@
 """The native stack, started for real (collector, Prometheus, Alertmanager): the alert history
 gets the generated token from Alertmanager's ``credentials_file`` and Alertmanager gets the
-alert from Prometheus through its basic auth (the Watchdog heartbeat arrives), Alertmanager's
+alert from Prometheus through its basic auth (the Watchdog heartbeat arrives), Prometheus (Debian's
+2.42) scrapes the history's ``/metrics`` with the same token as its ``credentials_file`` (the
+heartbeat's time arrives in Prometheus), Alertmanager's
 silences API refuses anyone without the password, Prometheus' lifecycle and admin APIs and the
 collector's pprof and zpages are closed, and the state is private."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import stat
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tarot_monitoring.alert_history import AlertHistoryServer, AlertStore
+from tarot_monitoring.alert_history.metrics import LAST_HEARTBEAT
 from tarot_monitoring.secret_files import ensure_token_file
 from tarot_monitoring.stack import Stack, StackPorts
 from tarot_monitoring.stack.control_planes import basic_auth_header
@@ -35,6 +41,20 @@ def answer(method: str, url: str, headers: dict[str, str] | None = None) -> tupl
 
 def status_of(method: str, url: str) -> int:
     return answer(method, url)[0]
+
+
+def query(prometheus: str, promql: str) -> list[dict[str, Any]]:
+    url = f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        result: list[dict[str, Any]] = json.load(response)["data"]["result"]
+    return result
+
+
+def history_target(prometheus: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{prometheus}/api/v1/targets", timeout=5) as response:
+        targets = json.load(response)["data"]["activeTargets"]
+    (target,) = [t for t in targets if t["labels"]["job"] == "alert-history"]
+    return dict(target)
 
 
 def refused(port: int) -> bool:
@@ -76,13 +96,29 @@ async def test_native_stack_authenticates_to_the_history_and_keeps_control_plane
                     await asyncio.sleep(0.5)
                 assert await store.watchdog_last_seen() is not None, stack.process_log_tail("alertmanager")
 
+                # Prometheus scrapes /metrics (401 without the token) with the stack's token file:
+                # up == 1 and the heartbeat's time is there to compute the dead man's switch's age.
+                # (every call in a thread: the history answers on this test's event loop)
+                assert await asyncio.to_thread(status_of, "GET", f"{history.url}/metrics") == 401
+                prometheus = stack.prometheus_url
+                for _ in range(60):  # the first scrape comes within one 15 s interval
+                    if await asyncio.to_thread(query, prometheus, f"{LAST_HEARTBEAT} > 0"):
+                        break
+                    await asyncio.sleep(1)
+                target = await asyncio.to_thread(history_target, prometheus)
+                assert (target["health"], target["lastError"]) == ("up", ""), target
+                (up,) = await asyncio.to_thread(query, prometheus, 'up{job="alert-history"}')
+                assert up["value"][1] == "1", up
+                (beat,) = await asyncio.to_thread(query, prometheus, f"time() - {LAST_HEARTBEAT}")
+                age = float(beat["value"][1])
+                assert 0 <= age < 120, beat
+
                 silences = f"{stack.alertmanager_url}/api/v2/silences"
                 assert answer("GET", silences)[0] == 401
                 assert answer("GET", silences, {"Authorization": "Basic dGFyb3Q6Z3Vlc3M="})[0] == 401
                 assert stack.alertmanager_auth is not None
                 assert answer("GET", silences, basic_auth_header(stack.alertmanager_auth))[0] == 200
 
-                prometheus = stack.prometheus_url
                 assert status_of("POST", f"{prometheus}/-/quit") == 403
                 assert status_of("POST", f"{prometheus}/-/reload") == 403
                 snapshot = answer("POST", f"{prometheus}/api/v1/admin/tsdb/snapshot")

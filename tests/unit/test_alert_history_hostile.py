@@ -140,6 +140,7 @@ FORGED = [
     ("POST", "/watchdog", json.dumps(valid_payload(labels={"alertname": "Watchdog"})).encode()),
     ("GET", "/api/v1/incidents", b""),
     ("GET", "/api/v1/incidents?limit=1000", b""),
+    ("GET", "/metrics", b""),  # the last heartbeat says when a forged one would go unnoticed
     ("GET", "/no-such-path", b""),  # no 404 either: paths are not probed without the token
     ("DELETE", "/alertmanager/webhook", b""),  # nor a 405
 ]

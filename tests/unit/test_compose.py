@@ -295,6 +295,8 @@ def test_secrets_are_files_granted_to_the_services_that_read_them(
             text += COMPOSE_ALERTMANAGER.read_text()
         if name == "grafana":
             text += DATASOURCES_FILE.read_text()
+        if name == "prometheus":
+            text += COMPOSE_PROMETHEUS.read_text()
         assert secret_references(text) == granted, name
         used |= granted
     assert used == set(declared)
@@ -465,19 +467,34 @@ def test_healthchecks_restart_policies_and_dependencies(
 def test_compose_prometheus_config_is_the_repository_one_with_alertmanager_by_name() -> None:
     base = (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text()
     text = COMPOSE_PROMETHEUS.read_text()
-    expected = base.replace("127.0.0.1:9093", "alertmanager:9093").replace(
-        "127.0.0.1:9097", "alert-history:9097"
+    expected = (
+        base.replace("127.0.0.1:9093", "alertmanager:9093")
+        .replace("127.0.0.1:9097", "alert-history:9097")
+        .replace(NATIVE_HISTORY_TOKEN, COMPOSE_HISTORY_TOKEN)
     )
     assert expected != base
     assert text.endswith(expected), "deploy/compose/prometheus.yml drifted from deploy/prometheus"
     assert all(line.startswith("#") for line in text[: len(text) - len(expected)].splitlines())
 
 
+NATIVE_HISTORY_TOKEN = "/etc/prometheus/secrets/alert-history-token"
+COMPOSE_HISTORY_TOKEN = "/run/secrets/alert-history-token"
+
+
+def write_checkable_prometheus_config(config: Path, directory: Path) -> None:
+    """`config` as directory/prometheus.yml with the history's token file (which promtool checks exists)
+    at a path that exists here instead of the container's /run/secrets."""
+    assert COMPOSE_HISTORY_TOKEN in config.read_text()
+    (directory / "alert-history-token").write_text("token\n")
+    text = config.read_text().replace(COMPOSE_HISTORY_TOKEN, str(directory / "alert-history-token"))
+    (directory / "prometheus.yml").write_text(text)
+
+
 def test_compose_prometheus_config_passes_promtool(tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.fail("promtool not found: install it with `scripts/services.sh install` (Debian's prometheus)")
-    shutil.copy(COMPOSE_PROMETHEUS, tmp_path / "prometheus.yml")
+    write_checkable_prometheus_config(COMPOSE_PROMETHEUS, tmp_path)
     (tmp_path / "rules").symlink_to(ROOT / "deploy" / "prometheus" / "rules")  # the compose mount
     argv = [promtool, "check", "config", "prometheus.yml"]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=120)

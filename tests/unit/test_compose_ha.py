@@ -1,6 +1,7 @@
 """docker-compose's Alertmanager HA override (deploy/compose/alertmanager-ha.yml): a second replica like
 the first, the two naming each other for gossip, and Prometheus sending to and scraping both with a
-config that is the repository's prometheus.yml with only the Alertmanager lists changed."""
+config that is the repository's prometheus.yml with only the Alertmanager lists changed (and the
+alert history reached as in deploy/compose/prometheus.yml)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.unit.test_compose import (
+    COMPOSE_HISTORY_TOKEN,
+    NATIVE_HISTORY_TOKEN,
+    write_checkable_prometheus_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERRIDE = ROOT / "deploy" / "compose" / "alertmanager-ha.yml"
@@ -37,7 +44,11 @@ def override() -> dict[str, Any]:
 def test_ha_prometheus_config_is_the_repository_one_with_both_replicas() -> None:
     source = (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text()
     text = HA_PROMETHEUS.read_text()
-    expected = source.replace('["127.0.0.1:9093"]', '["alertmanager:9093", "alertmanager-2:9093"]')
+    expected = (
+        source.replace('["127.0.0.1:9093"]', '["alertmanager:9093", "alertmanager-2:9093"]')
+        .replace("127.0.0.1:9097", "alert-history:9097")  # as in deploy/compose/prometheus.yml
+        .replace(NATIVE_HISTORY_TOKEN, COMPOSE_HISTORY_TOKEN)
+    )
     assert expected.count("alertmanager-2:9093") == 2  # alerting targets and the scrape job
     assert text.endswith(expected), "deploy/compose/prometheus-ha.yml drifted from deploy/prometheus"
     assert all(line.startswith("#") for line in text[: len(text) - len(expected)].splitlines())
@@ -50,7 +61,7 @@ def test_ha_prometheus_config_passes_promtool(tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool is not installed")
-    shutil.copy(HA_PROMETHEUS, tmp_path / "prometheus.yml")
+    write_checkable_prometheus_config(HA_PROMETHEUS, tmp_path)
     done = subprocess.run(
         [promtool, "check", "config", "prometheus.yml"], cwd=tmp_path, capture_output=True, text=True
     )

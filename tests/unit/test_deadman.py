@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,13 @@ from tarot_monitoring.alert_history.deadman import (
     Notice,
     SmtpNotifier,
     WebhookNotifier,
+)
+from tarot_monitoring.alert_history.metrics import (
+    DEADMAN_NOTICES_FAILED,
+    DEADMAN_NOTICES_SENT,
+    DRILL_SUCCESS,
+    LAST_HEARTBEAT,
+    exposition,
 )
 from tarot_monitoring.prometheus_semantics.durations import parse_duration
 from tarot_monitoring.render.alertmanager import WATCHDOG
@@ -108,6 +116,49 @@ async def test_a_failing_channel_is_retried_alone_and_recovery_goes_to_the_chann
     clock.now += 10
     await switch.check()
     assert [n.kind for n in pager.notices] == ["outage", "recovery", "outage"]
+
+
+async def test_notices_sent_and_failed_are_counted_and_exposed_per_channel_and_kind() -> None:
+    clock, pager, mail = Clock(), Channel("webhook", failures=2), Channel("smtp")
+    switch = DeadmanSwitch([pager, mail], timeout_s=10, clock=clock)
+    before = exposition({}, None, switch).decode().splitlines()
+    assert (
+        f'{DEADMAN_NOTICES_SENT}{{channel="webhook",kind="outage"}} 0' in before
+    )  # from 0: increase() sees the 1st
+    assert f"# TYPE {DEADMAN_NOTICES_FAILED} counter" in before
+    assert f"# TYPE {LAST_HEARTBEAT} gauge" in before
+    assert not [line for line in before if line.startswith(LAST_HEARTBEAT)]  # no heartbeat yet: absent
+    clock.now += 10
+    for _ in range(3):  # the pager fails twice, then takes it; the mail takes it at once
+        await switch.check()
+        clock.now += 1
+    switch.beat()
+    await switch.check()  # recovery to both
+    assert switch.notices_sent == {("webhook", "outage"): 1, ("smtp", "outage"): 1,
+                                   ("webhook", "recovery"): 1, ("smtp", "recovery"): 1}  # fmt: skip
+    assert switch.notices_failed == {("webhook", "outage"): 2}
+    at = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+    text = exposition({"P1": at}, at, switch).decode()
+    assert text.splitlines()[-10:] == [
+        f'{DEADMAN_NOTICES_SENT}{{channel="webhook",kind="outage"}} 1',
+        f'{DEADMAN_NOTICES_SENT}{{channel="webhook",kind="recovery"}} 1',
+        f'{DEADMAN_NOTICES_SENT}{{channel="smtp",kind="outage"}} 1',
+        f'{DEADMAN_NOTICES_SENT}{{channel="smtp",kind="recovery"}} 1',
+        f"# HELP {DEADMAN_NOTICES_FAILED} Dead man's switch notices that failed on an out-of-band channel.",
+        f"# TYPE {DEADMAN_NOTICES_FAILED} counter",
+        f'{DEADMAN_NOTICES_FAILED}{{channel="webhook",kind="outage"}} 2',
+        f'{DEADMAN_NOTICES_FAILED}{{channel="webhook",kind="recovery"}} 0',
+        f'{DEADMAN_NOTICES_FAILED}{{channel="smtp",kind="outage"}} 0',
+        f'{DEADMAN_NOTICES_FAILED}{{channel="smtp",kind="recovery"}} 0',
+    ]
+    assert f"{LAST_HEARTBEAT} {at.timestamp():.3f}" in text.splitlines()
+    assert f'{DRILL_SUCCESS}{{drill_priority="P1"}} {at.timestamp():.3f}' in text.splitlines()
+
+
+def test_without_a_switch_only_drills_and_the_heartbeat_are_exposed() -> None:
+    text = exposition({}, None, None).decode()
+    assert DEADMAN_NOTICES_SENT not in text
+    assert [line for line in text.splitlines() if not line.startswith("#")] == []
 
 
 async def test_no_recovery_to_a_channel_that_never_took_the_outage() -> None:

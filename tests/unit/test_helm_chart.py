@@ -489,6 +489,36 @@ def test_the_alertmanager_webhooks_reach_the_charts_alert_history(
     assert ":" not in env["TAROT_ALERT_HISTORY_DSN"]["value"].split("@")[0].removeprefix("postgresql://")
 
 
+def test_the_alert_history_is_scraped_with_its_token_as_job_alert_history(
+    render: Callable[[str], list[dict[str, Any]]],
+) -> None:
+    """/metrics needs the history's token (only /healthz is open): the ServiceMonitor sends the one the
+    history itself reads, and the job is the native one the alert rules and promtool tests use."""
+    docs = render("default")
+    monitor = find(docs, "ServiceMonitor", "-alert-history")
+    history = find(docs, "Service", "-alert-history")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert all(history["metadata"]["labels"].get(k) == v for k, v in selector.items())
+    assert history["metadata"]["labels"][monitor["spec"]["jobLabel"]] == "alert-history"
+    native = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    assert "alert-history" in [job["job_name"] for job in native["scrape_configs"]]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+    deployment = find(docs, "Deployment", "-alert-history")["spec"]["template"]["spec"]
+    (volume,) = [v for v in deployment["volumes"] if v["name"] == "token"]
+    assert endpoint["authorization"] == {
+        "type": "Bearer",
+        "credentials": {"name": volume["secret"]["secretName"], "key": "history-token"},
+    }
+    assert {"key": "history-token", "path": "history-token"} in volume["secret"]["items"]
+    probes = deployment["containers"][0]
+    assert (
+        probes["livenessProbe"]["httpGet"]["path"]
+        == probes["readinessProbe"]["httpGet"]["path"]
+        == "/healthz"
+    )
+
+
 def test_the_alertmanager_image_is_the_release_we_build() -> None:
     build = (ROOT / "deploy" / "alertmanager" / "build.sh").read_text()
     version = re.search(r'^AM_VERSION="(v[\d.]+)"', build, re.M)

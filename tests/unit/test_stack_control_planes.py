@@ -245,5 +245,31 @@ def test_alertmanager_is_behind_basic_auth_with_a_generated_password(tmp_path: P
     assert [name for name, job in jobs.items() if "basic_auth" in job] == ["alertmanager"]
 
 
+def test_prometheus_scrapes_the_history_with_the_stacks_token_where_alertmanager_posts(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    stack = Stack(
+        state_dir=state,
+        repo_root=ROOT,
+        alertmanager=False,
+        receivers=Receivers(history_url="http://127.0.0.1:19097"),
+    )
+    stack._write_prometheus_config()  # also without Alertmanager: the token is made here
+    prometheus = yaml.safe_load((state / "prometheus" / "prometheus.yml").read_text())
+    (job,) = [job for job in prometheus["scrape_configs"] if job["job_name"] == "alert-history"]
+    token = history_token_file(state)
+    assert job["authorization"] == {"type": "Bearer", "credentials_file": str(token)}
+    assert job["static_configs"] == [{"targets": ["127.0.0.1:19097"]}]
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    written = token.read_text()
+    stack._write_prometheus_config()
+    assert token.read_text() == written  # kept: the history serving with it keeps working
+
+    token.chmod(0o644)
+    with pytest.raises(StackError, match=r"alert history token file .* chmod 600"):
+        stack._write_prometheus_config()
+
+
 def test_no_credentials_before_a_stack_made_them(tmp_path: Path) -> None:
     assert alertmanager_credentials(tmp_path) is None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tarot_monitoring.secret_files import write_secret_file
 from tarot_monitoring.stack import Datastores, Stack, StackError, StackPorts
 from tarot_monitoring.stack.launcher import COMPONENTS
 
@@ -17,9 +18,7 @@ SECRET = "pw-not-in-argv"
 
 @pytest.fixture
 def dsn_file(tmp_path: Path) -> Path:
-    path = tmp_path / "dsn"
-    path.write_text(f"postgresql://monitor:{SECRET}@db:5432/tarot?sslmode=disable\n")
-    return path
+    return write_secret_file(tmp_path / "dsn", f"postgresql://monitor:{SECRET}@db:5432/tarot?sslmode=disable")
 
 
 def _stack(tmp_path: Path, datastores: Datastores) -> Stack:
@@ -40,8 +39,7 @@ def test_nothing_configured_is_the_stack_of_before(tmp_path: Path) -> None:
 
 
 def test_a_dsn_and_a_redis_address_add_overlays_and_the_exporter(tmp_path: Path, dsn_file: Path) -> None:
-    password = tmp_path / "redis-password"
-    password.write_text("redis-secret\n")
+    password = write_secret_file(tmp_path / "redis-password", "redis-secret")
     stack = _stack(
         tmp_path,
         Datastores(postgres_dsn_file=dsn_file, redis_addr="cache:6379", redis_password_file=password),
@@ -79,8 +77,42 @@ def test_bad_datastore_settings_say_what_is_wrong(tmp_path: Path) -> None:
     with pytest.raises(StackError, match="needs a Redis address"):
         Datastores(redis_password_file=tmp_path / "pw")
     stack = _stack(tmp_path, Datastores(postgres_dsn_file=tmp_path / "missing"))
-    with pytest.raises(StackError, match="cannot read the PostgreSQL DSN file"):
+    with pytest.raises(StackError, match=r"^PostgreSQL DSN file .*/missing does not exist$"):
         stack.process("postgres-exporter")
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660])
+def test_a_dsn_file_others_may_read_stops_up_before_anything_starts(
+    tmp_path: Path, dsn_file: Path, mode: int
+) -> None:
+    """The DSN holds the exporter's database password: like ssh with a private key, a file the group
+    or everyone may read is refused, with the file and the fix named and the secret never shown."""
+    dsn_file.chmod(mode)
+    stack = _stack(tmp_path, Datastores(postgres_dsn_file=dsn_file))
+    expected = (
+        f"PostgreSQL DSN file {dsn_file} is accessible by group or others (mode {mode:04o}); "
+        f"make it private: chmod 600 {dsn_file}"
+    )
+    for attempt in (stack.start, lambda: stack.process("postgres-exporter")):
+        with pytest.raises(StackError) as caught:
+            attempt()
+        assert str(caught.value) == expected
+        assert SECRET not in str(caught.value)
+    assert not (stack.state_dir / "run").exists()  # nothing was started
+    dsn_file.chmod(0o600)
+    assert stack.process("postgres-exporter").env["DATA_SOURCE_NAME"].endswith("sslmode=disable")
+
+
+def test_an_open_or_empty_redis_password_file_is_refused_by_name(tmp_path: Path) -> None:
+    password = write_secret_file(tmp_path / "redis-password", "redis-secret")
+    password.chmod(0o644)
+    datastores = Datastores(redis_addr="cache:6379", redis_password_file=password)
+    with pytest.raises(StackError, match=r"Redis password file .* chmod 600 "):
+        datastores.check_secrets()
+    password.chmod(0o600)
+    password.write_text("\n")
+    with pytest.raises(StackError, match=r"^Redis password file .* is empty$"):
+        datastores.check_secrets()
 
 
 def test_the_environment_configures_the_cli(dsn_file: Path) -> None:

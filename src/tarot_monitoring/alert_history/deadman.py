@@ -13,6 +13,10 @@ repeats on group-interval ticks, so a heartbeat can be that much late) plus one 
 a webhook retry and a slow evaluation: 1m + 1m + 1m = 3 minutes with the shipped routes
 (:data:`DEFAULT_TIMEOUT_S`, computed from :data:`tarot_monitoring.render.alertmanager.WATCHDOG`).
 The clock starts when the service starts, so an Alertmanager that never sends also trips it.
+
+Its state is on the alert history's ``/metrics`` (:mod:`.metrics`): the time of the last heartbeat
+(kept by the server that receives them; Prometheus computes the age) and the notices sent and
+failed per channel and kind (:attr:`DeadmanSwitch.notices_sent`, :attr:`~DeadmanSwitch.notices_failed`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import logging
 import smtplib
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -173,6 +178,10 @@ class DeadmanSwitch:
         self._told: set[str] = set()
         """Notifiers that took this outage's notice (each gets one, and the recovery)."""
         self.beats = 0
+        self.notices_sent: Counter[tuple[str, NoticeKind]] = Counter()
+        """Notices a channel took, by (channel name, kind)."""
+        self.notices_failed: Counter[tuple[str, NoticeKind]] = Counter()
+        """Attempts a channel refused or that failed, by (channel name, kind); retried at the next check."""
 
     # --- state ------------------------------------------------------------------------------------
     def beat(self) -> None:
@@ -217,11 +226,11 @@ class DeadmanSwitch:
         _log.warning("dead man's switch: Watchdog heartbeats are back after %.0fs", outage_s)
         self._outage_started, self._told = None, set()
 
-    @staticmethod
-    async def _send(notifier: Notifier, notice: Notice) -> bool:
+    async def _send(self, notifier: Notifier, notice: Notice) -> bool:
         try:
             await notifier.send(notice)
         except Exception as exc:  # the next check retries; the switch keeps running
+            self.notices_failed[notifier.name, notice.kind] += 1
             _log.warning(
                 "dead man's switch: %s notice via %s failed: %s: %s",
                 notice.kind,
@@ -230,6 +239,7 @@ class DeadmanSwitch:
                 exc,
             )
             return False
+        self.notices_sent[notifier.name, notice.kind] += 1
         _log.info("dead man's switch: %s notice sent via %s", notice.kind, notifier.name)
         return True
 

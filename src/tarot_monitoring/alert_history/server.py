@@ -4,12 +4,18 @@ Routes: ``POST /alertmanager/webhook`` (every notification), ``POST /watchdog`` 
 heartbeat), ``GET /api/v1/incidents?limit=N`` (the recent-incidents view as JSON) and
 ``GET /healthz``. Answers are JSON.
 
-Authenticated always: every request but ``GET /healthz`` and ``GET /metrics`` must carry the shared secret as
+Authenticated always: every request but ``GET /healthz`` must carry the shared secret as
 ``Authorization: Bearer <token>`` (compared in constant time), or it gets 401 before its body is
 read and before routing, so a forged alert, a forged heartbeat, a read of the incidents (whose
-fingerprints are what a forger needs) and even a probe for paths get the same 401. There is no
-tokenless mode: the history decides which outages are shown as resolved. ``/healthz`` says
-healthy or not, nothing else.
+fingerprints are what a forger needs), a scrape of ``/metrics`` and even a probe for paths get the
+same 401. There is no tokenless mode: the history decides which outages are shown as resolved.
+
+``/healthz`` alone stays open: liveness and readiness probes (the kubelet's ``httpGet``, compose's
+healthcheck) cannot send a secret, and it says healthy or not, nothing else (no exception text, no
+counts). ``/metrics`` is not open: it says when the last heartbeat arrived and whether the dead
+man's switch paged, which tells a forger when a forged heartbeat would go unnoticed; Prometheus
+sends the token with ``authorization: {type: Bearer, credentials_file: ...}`` in its scrape job
+(deploy/prometheus/prometheus.yml, compose, the native stack's copy).
 
 A bad request never reaches the database: 411 without a length, 413 above 1 MiB, 415 for
 anything but JSON, 400 for broken JSON (also nested too deeply or an integer too long to
@@ -22,10 +28,9 @@ Given a Prometheus, another task keeps the capacity report's daily aggregates
 With a :class:`~.deadman.DeadmanSwitch`
 each heartbeat resets it and its checks run beside the server (out-of-band notice when they stop).
 
-``GET /metrics`` (Prometheus text) serves ``tarot_alert_drill_last_success_timestamp_seconds{priority}``,
-the newest successful alert drill (tarot_monitoring.alert_history.drills), for the
-TarotAlertDrillOverdue alert. It is open like ``/healthz`` so Prometheus can scrape it without the
-history's secret: it holds one timestamp per priority, nothing a forger could use.
+``GET /metrics`` (Prometheus text, :mod:`.metrics`) serves the newest successful alert drill per
+priority (TarotAlertDrillOverdue), the time of the last Watchdog heartbeat and the dead man's
+switch's out-of-band notices sent and failed.
 """
 
 from __future__ import annotations
@@ -35,15 +40,15 @@ import contextlib
 import hmac
 import logging
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from tarot_monitoring.alert_history.deadman import DeadmanSwitch
 from tarot_monitoring.alert_history.drills import last_successes
+from tarot_monitoring.alert_history.metrics import CONTENT_TYPE, exposition
 from tarot_monitoring.alert_history.payload import Notification, PayloadError, parse_notification
 from tarot_monitoring.alert_history.store import AlertStore
 from tarot_monitoring.http_server import HttpError, HttpServer, Limits, Request, Response, Router
-from tarot_monitoring.render.rules.alert_drills import DRILL_PRIORITY
-from tarot_monitoring.render.rules.alert_drills import DRILL_SUCCESS as DRILL_SUCCESS_METRIC
 from tarot_monitoring.spec import ALERT_HISTORY_RETENTION
 
 if TYPE_CHECKING:
@@ -90,6 +95,8 @@ class AlertHistoryServer(HttpServer):
         self._aggregator: asyncio.Task[None] | None = None
         self.deadman = deadman
         self._deadman_task: asyncio.Task[None] | None = None
+        self.last_heartbeat: datetime | None = None
+        """When the last Watchdog heartbeat arrived (served on ``/metrics``); None before the first."""
         routes = Router(
             {
                 ("POST", WEBHOOK_PATH): self._webhook,
@@ -153,7 +160,7 @@ class AlertHistoryServer(HttpServer):
     # --- HTTP -----------------------------------------------------------------------------------
     async def _gate(self, request: Request) -> Response | None:
         """Every request but the health check is authorized before routing and before its body is read."""
-        if not (request.method == "GET" and request.path in (HEALTH_PATH, METRICS_PATH)):
+        if not (request.method == "GET" and request.path == HEALTH_PATH):
             self._authorize(request)
         return await self._routes(request)
 
@@ -185,6 +192,7 @@ class AlertHistoryServer(HttpServer):
         notification = await self._notification(request)
         if any(alert.alertname != "Watchdog" for alert in notification.alerts):
             raise HttpError(422, {"error": "the watchdog endpoint takes only the Watchdog alert"})
+        self.last_heartbeat = datetime.now(UTC)
         if self.deadman is not None:
             self.deadman.beat()  # the heartbeat arrived, whether or not PostgreSQL stores it
         try:
@@ -211,22 +219,14 @@ class AlertHistoryServer(HttpServer):
         return Response(200, body)
 
     async def _metrics(self, request: Request) -> Response:
-        """Prometheus text format; every priority ever drilled successfully has a sample."""
+        """Prometheus text format (:mod:`.metrics`); 503 when PostgreSQL fails (the scrape shows it)."""
         try:
             successes = await last_successes(self.store)
         except Exception as exc:
             failed = f"the alert history database failed: {type(exc).__name__}"
             raise HttpError(503, {"error": failed}) from None
-        lines = [
-            f"# HELP {DRILL_SUCCESS_METRIC} When the newest drill that reached every receiver was sent.",
-            f"# TYPE {DRILL_SUCCESS_METRIC} gauge",
-            *(
-                f'{DRILL_SUCCESS_METRIC}{{{DRILL_PRIORITY}="{priority}"}} {at.timestamp():.3f}'
-                for priority, at in sorted(successes.items())
-            ),
-        ]
-        body = ("\n".join(lines) + "\n").encode()
-        return Response(200, body, (("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),))
+        body = exposition(successes, self.last_heartbeat, self.deadman)
+        return Response(200, body, (("Content-Type", CONTENT_TYPE),))
 
     async def _health(self, request: Request) -> Response:
         try:

@@ -49,8 +49,8 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="FILE",
-        help="a file holding the bot's PostgreSQL DSN: starts prometheus-postgres-exporter and collects "
-        "its metrics (default: $TAROT_POSTGRES_DSN_FILE)",
+        help="a file (mode 0600) holding the bot's PostgreSQL DSN: starts prometheus-postgres-exporter "
+        "and collects its metrics (default: $TAROT_POSTGRES_DSN_FILE)",
     )
     up.add_argument(
         "--redis-addr",

@@ -6,7 +6,10 @@ receiver (otel-collector/config/datastores-redis.yaml), PostgreSQL through
 prometheus-postgres-exporter, which the stack starts as one more program, scraped by the collector
 (datastores-postgres.yaml). Secrets stay out of argv and out of the stack's state file: the DSN and
 the Redis password are files whose paths are recorded, read when the program is spawned and given
-to it in its environment (``DATA_SOURCE_NAME``, ``TAROT_REDIS_PASSWORD``).
+to it in its environment (``DATA_SOURCE_NAME``, ``TAROT_REDIS_PASSWORD``). Like every secret file of
+the package (:mod:`tarot_monitoring.secret_files`), each must be private (no access for group or
+others), non-empty and readable; :meth:`Datastores.check_secrets` says which is not, and how to fix
+it, before ``stack up`` starts anything.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Final
 
 from tarot_monitoring.datastores.postgres_queries import QUERIES_FILE
+from tarot_monitoring.secret_files import SecretFileError, read_secret_file
 from tarot_monitoring.stack.process import StackError
 
 __all__ = ["EXPORTER_BINARIES", "Datastores"]
@@ -29,13 +33,11 @@ POSTGRES_OVERLAY: Final = "datastores-postgres"
 
 
 def _read_secret(path: Path, what: str) -> str:
+    """The secret in `path`; StackError naming the file and the fix unless private, readable and non-empty."""
     try:
-        value = path.read_text().strip()
-    except OSError as exc:
-        raise StackError(f"cannot read the {what} file {path}: {exc.strerror}") from None
-    if not value:
-        raise StackError(f"the {what} file {path} is empty")
-    return value
+        return read_secret_file(path, f"{what} file")
+    except SecretFileError as exc:
+        raise StackError(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,13 @@ class Datastores:
             )
         if self.redis_password_file is not None and self.redis_addr is None:
             raise StackError("a Redis password file needs a Redis address (--redis-addr / TAROT_REDIS_ADDR)")
+
+    def check_secrets(self) -> None:
+        """StackError for the first secret file that is missing, empty or readable by group or others."""
+        if self.postgres_dsn_file is not None:
+            _read_secret(self.postgres_dsn_file, "PostgreSQL DSN")
+        if self.redis_password_file is not None:
+            _read_secret(self.redis_password_file, "Redis password")
 
     @property
     def configured(self) -> bool:

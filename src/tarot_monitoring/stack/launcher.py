@@ -46,7 +46,7 @@ from tarot_monitoring.spec import METRICS_RETENTION
 from tarot_monitoring.stack import alertmanager_cluster, control_planes
 from tarot_monitoring.stack.datastores import EXPORTER_BINARIES, Datastores
 from tarot_monitoring.stack.process import ManagedProcess, StackError, free_ports, http_ok, port_free
-from tarot_monitoring.stack.receivers import Receivers, prepare_alertmanager
+from tarot_monitoring.stack.receivers import Receivers, prepare_alertmanager, with_history_scrape
 
 ComponentName = Literal["alertmanager", "alertmanager-2", "prometheus", "postgres-exporter", "collector"]
 COMPONENTS: Final[tuple[ComponentName, ...]] = (
@@ -288,6 +288,7 @@ class Stack:
         """
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.state_dir.chmod(0o700)  # logs, queues and the generated secrets: no other user's business
+        self.datastores.check_secrets()  # a DSN file others may read stops `up` before anything runs
         self._check_ports()
         if self.with_alertmanager:
             control_planes.write_alertmanager_web_config(self.state_dir)
@@ -612,9 +613,10 @@ class Stack:
         return f"{self._alertmanager(name).url}/-/ready"
 
     def _write_prometheus_config(self) -> None:
-        """The repository's prometheus.yml with this stack's ports and an absolute rules path."""
+        """The repository's prometheus.yml with this stack's ports, an absolute rules path and the
+        alert history's address and token file."""
         source = self.repo_root / "deploy" / "prometheus" / "prometheus.yml"
-        text = source.read_text()
+        text = with_history_scrape(source.read_text(), self.state_dir, self.receivers.history_url)
         text = alertmanager_cluster.with_alertmanager_targets(text, self.alertmanagers)
         text = text.replace("127.0.0.1:9090", f"127.0.0.1:{self.ports.prometheus}")
         text = text.replace("- rules/", f"- {source.parent / 'rules'}/")
