@@ -35,6 +35,7 @@ COMBINATIONS = [
     ("base", "datastores-redis", "datastores-postgres"),
     ("base", "local", "datastores-redis", "datastores-postgres"),
     ("base", "compose", "datastores-redis", "datastores-postgres"),
+    ("base", "compose", "debug"),  # zpages and pprof on, for debugging (otel-collector/README.md)
 ]
 
 

@@ -10,8 +10,9 @@ Prometheus down, write series into it, or read the collector's heap. So:
   OTLP receiver). Writing into it is then only guarded by loopback; deploy/README.md documents
   ``--web.config.file`` with basic auth for production.
 - The collector's ``zpages`` (live span data) and ``pprof`` (heap dumps, which can hold
-  unredacted telemetry) extensions are off, unless asked for (``stack up --debug-endpoints``):
-  an overlay merged last lists the service's extensions without them.
+  unredacted telemetry) extensions are off in every shipped config (``base.yaml`` defines them,
+  lists neither); ``stack up --debug-endpoints`` turns them on: an overlay merged last lists the
+  service's extensions with them (without them otherwise, should an overlay list them).
 - Alertmanager's API (silences above all: a silence mutes a page) needs basic auth: the stack
   generates a password (``<state>/secrets/alertmanager-password``, 0600), gives Alertmanager its
   bcrypt hash in a ``--web.config.file`` (Alertmanager >= 0.22; we build 0.35) and Prometheus the
@@ -58,14 +59,17 @@ def collector_extensions(configs: Sequence[Path]) -> list[str]:
     return extensions
 
 
-def write_collector_overlay_without_debug(configs: Sequence[Path], target: Path) -> Path:
-    """An overlay, merged last, that keeps every extension of `configs` but zpages and pprof."""
-    kept = [name for name in collector_extensions(configs) if name.split("/")[0] not in DEBUG_EXTENSIONS]
+def write_collector_extensions_overlay(configs: Sequence[Path], target: Path, *, debug: bool) -> Path:
+    """An overlay, merged last, that keeps every extension of `configs` but zpages and pprof, and
+    adds those two when `debug` (lists replace when configs merge, so it names them all)."""
+    listed = [name for name in collector_extensions(configs) if name.split("/")[0] not in DEBUG_EXTENSIONS]
+    if debug:
+        listed += DEBUG_EXTENSIONS
+    state = "on (--debug-endpoints)" if debug else "off (`stack up --debug-endpoints` turns them on)"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(
         "# Written by tarot-monitor stack up (tarot_monitoring.stack.control_planes): zpages and pprof\n"
-        "# off; `stack up --debug-endpoints` leaves them on (loopback only).\n"
-        + yaml.safe_dump({"service": {"extensions": kept}}, sort_keys=False)
+        f"# {state}; loopback only.\n" + yaml.safe_dump({"service": {"extensions": listed}}, sort_keys=False)
     )
     return target
 
