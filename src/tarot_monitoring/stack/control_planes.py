@@ -41,7 +41,7 @@ CLOSED_PROMETHEUS_FLAGS: Final = ("--web.enable-lifecycle", "--web.enable-admin-
 DEBUG_EXTENSIONS: Final = ("zpages", "pprof")
 REDACTED: Final = "<redacted>"
 ALERTMANAGER_USER: Final = "tarot"
-"""The one basic-auth user of the stack's Alertmanager."""
+"""The one basic-auth user of the stack's Alertmanager (and of compose's Prometheus and Alertmanager)."""
 BCRYPT_COST: Final = 10
 """Alertmanager checks the hash once per new credential and caches the result."""
 _SECRET_NAME: Final = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|HEADERS|AUTH|DSN|CREDENTIAL", re.I)
@@ -96,28 +96,33 @@ def alertmanager_web_config_file(state_dir: Path) -> Path:
 def write_alertmanager_web_config(state_dir: Path) -> Path:
     """The password (generated once, 0600) and Alertmanager's web config with its bcrypt hash."""
     try:
-        import bcrypt
-    except ImportError:
-        raise StackError(
-            "Alertmanager's basic auth needs bcrypt: pip install 'tarot-monitoring[stack]'"
-        ) from None
-    try:
         password = ensure_token_file(alertmanager_password_file(state_dir), "Alertmanager password file")
     except SecretFileError as exc:
         raise StackError(str(exc)) from None
-    target = alertmanager_web_config_file(state_dir)
+    return write_web_config(
+        alertmanager_web_config_file(state_dir),
+        password,
+        "# Written by tarot-monitor stack up (tarot_monitoring.stack.control_planes): every\n"
+        "# Alertmanager endpoint needs this user and the password in ../secrets/alertmanager-password.\n",
+    )
+
+
+def write_web_config(target: Path, password: str, header: str) -> Path:
+    """A ``--web.config.file`` (Prometheus, Alertmanager: exporter-toolkit's format) letting in
+    :data:`ALERTMANAGER_USER` with `password`, as its bcrypt hash; kept when it already matches
+    (the programs cache a checked credential, and a new salt would only churn the file)."""
+    try:
+        import bcrypt
+    except ImportError:
+        raise StackError("basic auth needs bcrypt: pip install 'tarot-monitoring[stack]'") from None
     if target.is_file():
         current = (yaml.safe_load(target.read_text()) or {}).get("basic_auth_users", {})
         hashed = current.get(ALERTMANAGER_USER)
         if isinstance(hashed, str) and bcrypt.checkpw(password.encode(), hashed.encode()):
-            return target  # the same password: keep the file (and Alertmanager's cache)
+            return target  # the same password: keep the file (and the program's cache)
     hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_COST)).decode()
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(
-        "# Written by tarot-monitor stack up (tarot_monitoring.stack.control_planes): every\n"
-        "# Alertmanager endpoint needs this user and the password in ../secrets/alertmanager-password.\n"
-        + yaml.safe_dump({"basic_auth_users": {ALERTMANAGER_USER: hashed}})
-    )
+    target.write_text(header + yaml.safe_dump({"basic_auth_users": {ALERTMANAGER_USER: hashed}}))
     return target
 
 
