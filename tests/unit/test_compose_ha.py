@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.unit.test_compose import without_compose_auth
+
 ROOT = Path(__file__).resolve().parents[2]
 OVERRIDE = ROOT / "deploy" / "compose" / "alertmanager-ha.yml"
 HA_PROMETHEUS = ROOT / "deploy" / "compose" / "prometheus-ha.yml"
@@ -36,8 +38,9 @@ def override() -> dict[str, Any]:
 
 def test_ha_prometheus_config_is_the_repository_one_with_both_replicas() -> None:
     source = (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text()
-    text = HA_PROMETHEUS.read_text()
+    text = without_compose_auth(HA_PROMETHEUS.read_text())  # the auth: test_compose_auth.py
     expected = source.replace('["127.0.0.1:9093"]', '["alertmanager:9093", "alertmanager-2:9093"]')
+    expected = expected.replace("127.0.0.1:9097", "alert-history:9097")  # by service name, as compose's
     assert expected.count("alertmanager-2:9093") == 2  # alerting targets and the scrape job
     assert text.endswith(expected), "deploy/compose/prometheus-ha.yml drifted from deploy/prometheus"
     assert all(line.startswith("#") for line in text[: len(text) - len(expected)].splitlines())
