@@ -314,3 +314,55 @@ def test_compose_secrets_refuses_a_directory_others_may_enter(
     assert list(directory.iterdir()) == []
     assert cli(["compose-secrets", str(directory)]) == 1
     assert f"chmod 700 {directory}" in capsys.readouterr().err
+
+
+# --- the package's Prometheus clients with compose's password ------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["alerts serve", "capacity"])
+def test_a_prometheus_password_file_others_may_read_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    import io
+
+    from tarot_monitoring.cli import build_parser, main
+    from tarot_monitoring.reports.cli import run
+
+    monkeypatch.delenv("TAROT_PROMETHEUS_PASSWORD_FILE", raising=False)
+    token, password = tmp_path / "token", tmp_path / "prometheus-password"
+    token.write_text("a-token-of-the-history\n")
+    token.chmod(0o600)
+    password.write_text("s3cr3t-prometheus\n")
+    password.chmod(0o444)  # as compose mounts it: refused on the host, like every secret file
+    dsn = "postgresql://nobody@127.0.0.1:1/nothing"
+    prometheus = ["--prometheus", "http://127.0.0.1:1", "--prometheus-password-file", str(password)]
+    if command == "alerts serve":
+        argv = ["alerts", "serve", "--dsn", dsn, "--token-file", str(token), "--listen", "127.0.0.1:0"]
+        assert main(argv + prometheus) == 2
+        err = capsys.readouterr().err
+    else:
+        args = build_parser().parse_args(
+            ["capacity", "--dsn", dsn, "--no-charts", "--out", str(tmp_path), *prometheus]
+        )
+        stderr = io.StringIO()
+        assert run(args, io.StringIO(), stderr) == 2
+        err = stderr.getvalue()
+    assert f"Prometheus password file {password} is accessible by group or others (mode 0444)" in err
+    assert "s3cr3t" not in err
+    assert "Traceback" not in err
+
+
+def test_prometheus_auth_header_reads_the_file_or_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tarot_monitoring.stack.control_planes import prometheus_auth_header
+
+    monkeypatch.delenv("TAROT_PROMETHEUS_PASSWORD_FILE", raising=False)
+    assert prometheus_auth_header() is None
+    password = tmp_path / "password"
+    password.write_text("pw\n")
+    password.chmod(0o600)
+    expected = {"Authorization": "Basic " + base64.b64encode(b"tarot:pw").decode()}
+    assert prometheus_auth_header(password) == expected
+    monkeypatch.setenv("TAROT_PROMETHEUS_PASSWORD_FILE", str(password))
+    assert prometheus_auth_header() == expected

@@ -33,7 +33,6 @@ DSN_ENV = "TAROT_ALERT_HISTORY_DSN"
 DSN_FILE_ENV = "TAROT_ALERT_HISTORY_DSN_FILE"
 TOKEN_FILE_ENV = "TAROT_ALERT_HISTORY_TOKEN_FILE"
 PROMETHEUS_ENV = "TAROT_ALERT_HISTORY_PROMETHEUS_URL"
-PROMETHEUS_PASSWORD_FILE_ENV = "TAROT_PROMETHEUS_PASSWORD_FILE"
 DSN_OPTION = SecretOption("--dsn", "--dsn-file", env=DSN_ENV, file_env=DSN_FILE_ENV)
 """The database: ``--dsn`` without a password (PGPASSWORD, ~/.pgpass), else a file or a variable."""
 
@@ -101,7 +100,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="FILE",
         help="the password (mode 0600) of that Prometheus' basic auth, user 'tarot', as compose runs it "
-        f"(default: ${PROMETHEUS_PASSWORD_FILE_ENV})",
+        "(default: $TAROT_PROMETHEUS_PASSWORD_FILE)",
     )
     deadman_cli.add_arguments(serve)
 
@@ -245,12 +244,13 @@ async def _prune(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
 def _prometheus_headers(args: argparse.Namespace) -> dict[str, str] | None:
     """Basic auth for --prometheus from --prometheus-password-file or its variable (compose's
     Prometheus has it); None without one. A file that is not private is one line (CommandError)."""
-    path = args.prometheus_password_file or os.environ.get(PROMETHEUS_PASSWORD_FILE_ENV)
-    if not path:
-        return None
-    from tarot_monitoring.stack.control_planes import ALERTMANAGER_USER, basic_auth_header
+    from tarot_monitoring.secret_files import SecretFileError
+    from tarot_monitoring.stack.control_planes import prometheus_auth_header
 
-    return basic_auth_header((ALERTMANAGER_USER, read_secret(path, "Prometheus password file")))
+    try:
+        return prometheus_auth_header(args.prometheus_password_file)
+    except SecretFileError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _token(args: argparse.Namespace) -> str:

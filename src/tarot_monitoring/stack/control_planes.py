@@ -25,6 +25,7 @@ Prometheus down, write series into it, or read the collector's heap. So:
 from __future__ import annotations
 
 import base64
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -136,6 +137,19 @@ def alertmanager_credentials(state_dir: Path) -> tuple[str, str] | None:
     if not path.exists():
         return None
     return ALERTMANAGER_USER, read_secret_file(path, "Alertmanager password file")
+
+
+PROMETHEUS_PASSWORD_FILE_ENV: Final = "TAROT_PROMETHEUS_PASSWORD_FILE"
+
+
+def prometheus_auth_header(password_file: str | Path | None = None) -> dict[str, str] | None:
+    """Basic auth for a Prometheus behind a web config (compose's), for the package's clients: the
+    password from `password_file`, else from the file ``$TAROT_PROMETHEUS_PASSWORD_FILE``; None
+    without either. SecretFileError when the file is not private or is empty."""
+    path = password_file or os.environ.get(PROMETHEUS_PASSWORD_FILE_ENV)
+    if not path:
+        return None
+    return basic_auth_header((ALERTMANAGER_USER, read_secret_file(path, "Prometheus password file")))
 
 
 def basic_auth_header(credentials: tuple[str, str]) -> dict[str, str]:
