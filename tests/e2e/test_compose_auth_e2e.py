@@ -7,7 +7,10 @@ collector with base.yaml + compose.yaml. Only what Docker would provide is subst
 Without credentials: 401 on Prometheus' /-/quit, remote write and queries, and on Alertmanager's
 silences. With them: the collector's remote write lands in Prometheus, Prometheus scrapes itself
 and Alertmanager and delivers the Watchdog alert to Alertmanager, and the alert history's Prometheus
-client and ``alerts ack``'s Alertmanager client get answers. Bounded: about a minute.
+client and ``alerts ack``'s Alertmanager client get answers; compose's healthchecks pass on the
+401 only. Bounded: about 15 s (each wait at most 60-90 s). Seen to fail with the collector's
+``auth`` removed from compose.yaml (remote write 401) and with Prometheus' alerting ``basic_auth``
+removed (``Error sending alert ... 401 Unauthorized``).
 """
 
 from __future__ import annotations
@@ -137,8 +140,9 @@ class Compose:
             process.stop(timeout_s=15)
 
 
-@pytest.fixture
-def compose(tmp_path: Path, collector_binary: Path) -> Iterator[Compose]:
+@pytest.fixture(scope="module")
+def compose(tmp_path_factory: pytest.TempPathFactory, collector_binary: Path) -> Iterator[Compose]:
+    tmp_path = tmp_path_factory.mktemp("compose")
     prometheus = os.environ.get("TAROT_PROMETHEUS_BIN") or shutil.which("prometheus")
     if prometheus is None:
         pytest.fail("prometheus not found: scripts/services.sh install (Debian's prometheus)")
@@ -235,13 +239,11 @@ def otlp_gauge(name: str, value: float) -> bytes:
     ).encode()
 
 
-def test_compose_control_planes_need_the_password_and_its_clients_send_it(compose: Compose) -> None:
+def test_without_the_password_nothing_gets_in(compose: Compose) -> None:
     prometheus, alertmanager = compose.prometheus, compose.alertmanager
-    prometheus_auth = compose.auth(PROMETHEUS_PASSWORD)
-    am_auth = compose.auth(ALERTMANAGER_PASSWORD)
+    prometheus_auth, am_auth = compose.auth(PROMETHEUS_PASSWORD), compose.auth(ALERTMANAGER_PASSWORD)
     wrong = {"Authorization": "Basic " + base64.b64encode(b"tarot:guess").decode()}
-
-    # Without the password: no shutdown, no writing series, no reading, no silences.
+    # No shutdown, no writing series, no reading, no silences.
     for headers in ({}, wrong, am_auth):  # Alertmanager's password does not open Prometheus
         assert status("POST", f"{prometheus}/-/quit", headers) == 401
         assert status("POST", f"{prometheus}/api/v1/write", headers, body=b"x") == 401
@@ -254,57 +256,68 @@ def test_compose_control_planes_need_the_password_and_its_clients_send_it(compos
     # With it, the lifecycle API is still off (compose passes no --web.enable-lifecycle).
     assert status("POST", f"{prometheus}/-/quit", prometheus_auth) == 403
     assert compose.processes[0].running()
+    with pytest.raises(PrometheusError, match="HTTP 401"):  # the alert history's client, no password
+        HistoryClient(prometheus).query("up")
+    with pytest.raises(AlertmanagerRefused, match="401"):  # `alerts ack`/`drill`'s, no password
+        asyncio.run(AlertmanagerApi(alertmanager).alerts())
 
+
+def test_the_collectors_remote_write_and_prometheus_scrapes_authenticate(compose: Compose) -> None:
     # The collector's remote write (bearertokenauth, scheme Basic, compose.yaml) lands in Prometheus.
     assert status("POST", f"{compose.otlp_http}/v1/metrics", {"Content-Type": "application/json"},
                   body=otlp_gauge("tarot_compose_auth_probe", 42.0)) == 200  # fmt: skip
-    history = HistoryClient(prometheus, headers=prometheus_auth)  # the alert history's client
+    history = HistoryClient(compose.prometheus, headers=compose.auth(PROMETHEUS_PASSWORD))
 
     def written() -> bool:
         return [sample.value for sample in history.query("tarot_compose_auth_probe")] == [42.0]
 
     wait_until(written, timeout_s=60, what="the remote-written probe in Prometheus",
                diagnose=lambda: compose.processes[2].log_tail())  # fmt: skip
-    with pytest.raises(PrometheusError, match="HTTP 401"):
-        HistoryClient(prometheus).query("up")
 
-    # Prometheus scrapes itself and Alertmanager with their passwords ...
-    def scraped() -> dict[str, float]:
+    # Prometheus scrapes itself and Alertmanager with their passwords.
+    def scraped() -> bool:
         ups = {sample.labels["job"]: sample.value for sample in history.query("up")}
-        return ups if ups.get("prometheus") == 1.0 and ups.get("alertmanager") == 1.0 else {}
+        return ups.get("prometheus") == 1.0 and ups.get("alertmanager") == 1.0
 
     wait_until(scraped, timeout_s=60, what="Prometheus' scrapes of itself and Alertmanager")
-    # ... and delivers alerts to Alertmanager with its password: the Watchdog arrives.
-    api = AlertmanagerApi(alertmanager, headers=am_auth)  # `alerts ack`/`drill`'s client
+
+
+def test_prometheus_delivers_alerts_to_alertmanager_with_its_password(compose: Compose) -> None:
+    api = AlertmanagerApi(compose.alertmanager, headers=compose.auth(ALERTMANAGER_PASSWORD))
 
     def watchdog() -> bool:
         return any(alert["labels"].get("alertname") == "Watchdog" for alert in asyncio.run(api.alerts()))
 
     wait_until(watchdog, timeout_s=90, what="the Watchdog alert in Alertmanager",
                diagnose=lambda: compose.processes[0].log_tail())  # fmt: skip
-    sent = history.query('prometheus_notifications_sent_total{alertmanager=~".+"}')
+    history = HistoryClient(compose.prometheus, headers=compose.auth(PROMETHEUS_PASSWORD))
     errors = history.query('prometheus_notifications_errors_total{alertmanager=~".+"}')
-    assert sum(s.value for s in errors) == 0.0, (sent, errors)
-    with pytest.raises(AlertmanagerRefused, match="401"):
-        asyncio.run(AlertmanagerApi(alertmanager).alerts())
+    assert sum(sample.value for sample in errors) == 0.0, errors
 
-    # Compose's healthchecks pass on the 401 (they cannot carry the password), with busybox's wget
-    # as in the images, when busybox is here (apt-get download busybox; TAROT_BUSYBOX_BIN).
+
+def test_the_healthchecks_pass_on_401_only(compose: Compose) -> None:
+    """Compose's probes cannot carry the password: they pass when the server demands it. Run with
+    busybox's wget, as in the images (TAROT_BUSYBOX_BIN; `apt-get download busybox`, `dpkg -x`)."""
     busybox = os.environ.get("TAROT_BUSYBOX_BIN") or shutil.which("busybox")
-    if busybox:
-        bin_dir = compose.tmp / "busybox-bin"
-        bin_dir.mkdir()
-        (bin_dir / "wget").symlink_to(busybox)
-        services = compose_services()
-        for service, url in (
-            ("prometheus", prometheus),
-            ("alertmanager", alertmanager),
-            (None, compose.health),
-        ):
-            script = services[service or "prometheus"]["healthcheck"]["test"][1]
-            script = re.sub(r"http://127\.0\.0\.1:\d+", url.rstrip("/"), script)
-            done = subprocess.run(
-                [busybox, "sh", "-c", script], env={"PATH": str(bin_dir)}, timeout=30, check=False
-            )
-            # healthy against the two (401), not against a server that lets anyone in (the collector's 200)
-            assert (done.returncode == 0) == (service is not None), (service, script)
+    if not busybox:
+        pytest.skip("busybox not found (its wget runs compose's healthchecks): set TAROT_BUSYBOX_BIN")
+    bin_dir = compose.tmp / "busybox-bin"
+    bin_dir.mkdir(exist_ok=True)
+    for applet in ("wget", "grep"):  # the images' busybox applets, nothing from this host
+        if not (bin_dir / applet).exists():
+            (bin_dir / applet).symlink_to(busybox)
+    services = compose_services()
+    dead = f"http://127.0.0.1:{free_ports(1)[0]}"
+    cases = [
+        ("prometheus", compose.prometheus, True),
+        ("alertmanager", compose.alertmanager, True),
+        ("prometheus", compose.health, False),  # a server that lets anyone in: not ours, unhealthy
+        ("alertmanager", dead, False),  # nothing listening
+    ]
+    for service, url, healthy in cases:
+        script = services[service]["healthcheck"]["test"][1]
+        script = re.sub(r"http://127\.0\.0\.1:\d+", url.rstrip("/"), script)
+        done = subprocess.run(
+            [busybox, "sh", "-c", script], env={"PATH": str(bin_dir)}, timeout=30, check=False
+        )
+        assert (done.returncode == 0) == healthy, (service, url, done.returncode)
