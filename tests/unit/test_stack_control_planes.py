@@ -269,3 +269,15 @@ def test_alertmanager_is_behind_basic_auth_with_a_generated_password(tmp_path: P
 
 def test_no_credentials_before_a_stack_made_them(tmp_path: Path) -> None:
     assert alertmanager_credentials(tmp_path) is None
+
+
+@pytest.mark.parametrize("tier", ["agent", "gateway"])
+def test_the_helm_charts_collectors_keep_the_debug_endpoints_off(tier: str) -> None:
+    """The chart runs the shared configs plus its own (values.yaml's configFiles, paths under files/)."""
+    chart = ROOT / "deploy" / "kubernetes" / "tarot-monitoring"
+    files = yaml.safe_load((chart / "values.yaml").read_text())[tier]["configFiles"]
+    paths = [(chart / "files" / name).resolve() for name in files]
+    assert all(path.is_file() for path in paths), paths
+    listed = collector_extensions(paths)
+    assert listed  # the check reads a real list ...
+    assert not set(DEBUG_EXTENSIONS) & set(listed)  # ... without zpages and pprof
