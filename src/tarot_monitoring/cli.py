@@ -280,6 +280,17 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _prometheus_auth() -> dict[str, str] | None:
+    """Basic auth from $TAROT_PROMETHEUS_PASSWORD_FILE (compose's Prometheus), else None."""
+    from tarot_monitoring.secret_files import SecretFileError
+    from tarot_monitoring.stack.control_planes import prometheus_auth_header
+
+    try:
+        return prometheus_auth_header()
+    except SecretFileError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def _status_prometheus(args: argparse.Namespace) -> int:
     """`status --prometheus [URL]` and `status --watch`: application and alert state from Prometheus."""
     from tarot_monitoring.live import PrometheusClient, read_dashboard
@@ -288,7 +299,7 @@ def _status_prometheus(args: argparse.Namespace) -> int:
     from tarot_monitoring.live.view import DEFAULT_INTERVAL_S, watch
 
     url = args.prometheus if args.prometheus not in (None, "stack") else stack_endpoints()[1]
-    client = PrometheusClient(url)
+    client = PrometheusClient(url, headers=_prometheus_auth())
     if args.watch:
         if problem := _live_problem(args.interval):
             print(f"tarot-monitor status --watch: {problem}", file=sys.stderr)

@@ -35,6 +35,7 @@ COMBINATIONS = [
     ("base", "datastores-redis", "datastores-postgres"),
     ("base", "local", "datastores-redis", "datastores-postgres"),
     ("base", "compose", "datastores-redis", "datastores-postgres"),
+    ("base", "local", "debug"),  # zpages and pprof on, for debugging (otel-collector/README.md)
 ]
 
 
@@ -118,7 +119,10 @@ def test_tail_sampling_keeps_spans_slower_than_each_category_p95() -> None:
 def collector_env(tmp_path: Path) -> dict[str, str]:
     """Loopback-only addresses for every listener (compose and gateway default to all interfaces)."""
     grpc, http, health, metrics, zpages, pprof = free_ports(6)
+    basic_auth = tmp_path / "prometheus-basic-auth"  # compose.yaml's remote write authenticates
+    basic_auth.write_text("dGFyb3Q6cGFzc3dvcmQ=\n")
     return {
+        "TAROT_PROMETHEUS_BASIC_AUTH_FILE": str(basic_auth),
         "PATH": "/usr/bin:/bin",
         "TAROT_COLLECTOR_OTLP_GRPC_ADDR": f"127.0.0.1:{grpc}",
         "TAROT_COLLECTOR_OTLP_HTTP_ADDR": f"127.0.0.1:{http}",

@@ -28,6 +28,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 LOKI_FILE = ROOT / "deploy" / "loki" / "loki.yaml"
 TEMPO_FILE = ROOT / "deploy" / "tempo" / "tempo.yaml"
 DATASOURCES_FILE = ROOT / "deploy" / "grafana" / "provisioning" / "datasources" / "datasources.yaml"
+COMPOSE_DATASOURCES = ROOT / "deploy" / "compose" / "grafana-datasources.yaml"
 COMPOSE_PROMETHEUS = ROOT / "deploy" / "compose" / "prometheus.yml"
 COMPOSE_ALERTMANAGER = ROOT / "deploy" / "compose" / "alertmanager.yml"
 COLLECTOR_OVERLAY = ROOT / "otel-collector" / "config" / "compose.yaml"
@@ -84,7 +85,7 @@ def tempo() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def datasources() -> dict[str, dict[str, Any]]:
-    document = read(DATASOURCES_FILE)
+    document = read(COMPOSE_DATASOURCES)
     assert document["apiVersion"] == 1
     return {source["uid"]: source for source in document["datasources"]}
 
@@ -164,7 +165,7 @@ def test_grafana_provisioning_and_the_alert_history_build_exist(services: dict[s
     provisioning = in_repository(
         services["grafana"], "/etc/grafana/provisioning/datasources/datasources.yaml"
     )
-    assert provisioning == DATASOURCES_FILE
+    assert provisioning == COMPOSE_DATASOURCES
     build = services["alert-history"]["build"]
     dockerfile = ROOT / build["context"] / build["dockerfile"]
     assert dockerfile.is_file()
@@ -294,9 +295,11 @@ def test_secrets_are_files_granted_to_the_services_that_read_them(
         if name == "alertmanager":
             text += COMPOSE_ALERTMANAGER.read_text()
         if name == "grafana":
-            text += DATASOURCES_FILE.read_text()
+            text += COMPOSE_DATASOURCES.read_text()
         if name == "prometheus":
             text += COMPOSE_PROMETHEUS.read_text()
+        if name == "otel-collector":
+            text += COLLECTOR_OVERLAY.read_text()
         assert secret_references(text) == granted, name
         used |= granted
     assert used == set(declared)
@@ -310,7 +313,12 @@ def test_no_secret_value_in_the_environment(services: dict[str, dict[str, Any]])
         for key, value in (service.get("environment") or {}).items():
             if SECRET_NAME.search(key):
                 assert key.endswith("_FILE"), f"{name}: {key} holds a secret value; pass a file"
-                assert str(value).startswith(f"{SECRETS_DIR}/"), f"{name}: {key}={value}"
+                # or a private copy of a secret file, made by the command before anything else runs
+                script = str((service.get("command") or [""])[-1])
+                made = script.startswith("umask 077 && ") and re.search(
+                    rf"cat {SECRETS_DIR}/\S+ > {value} &&", script
+                )
+                assert str(value).startswith(f"{SECRETS_DIR}/") or made, f"{name}: {key}={value}"
     command = " ".join(command_words(services["alert-history"]))
     assert "PGPASSWORD=$$(cat /run/secrets/postgres-password)" in command
     assert re.search(r"postgresql://[^:@/\s]+@", command)  # the DSN holds no password
@@ -318,7 +326,7 @@ def test_no_secret_value_in_the_environment(services: dict[str, dict[str, Any]])
 
 def test_no_secret_in_the_files(datasources: dict[str, dict[str, Any]]) -> None:
     scrubber = Scrubber(user_hash_key="test")
-    files = [COMPOSE_FILE, LOKI_FILE, TEMPO_FILE, DATASOURCES_FILE, COMPOSE_PROMETHEUS]
+    files = [COMPOSE_FILE, LOKI_FILE, TEMPO_FILE, COMPOSE_DATASOURCES, COMPOSE_PROMETHEUS]
     leaks = [
         f"{path.relative_to(ROOT)}:{number}"
         for path in files
@@ -337,7 +345,8 @@ def test_no_secret_in_the_files(datasources: dict[str, dict[str, Any]]) -> None:
         # A secret a data source needs is read by Grafana from a mounted file, never written here.
         for value in (source.get("secureJsonData") or {}).values():
             assert re.fullmatch(rf"\$__file\{{{SECRETS_DIR}/[\w-]+\}}", value), value
-        assert "basicAuth" not in source
+        if source.get("basicAuth"):  # the password from a file too (test_compose_auth.py says which)
+            assert set(source["secureJsonData"]) == {"basicAuthPassword"}
 
 
 # --- how the services reach each other ----------------------------------------------------------
@@ -447,7 +456,8 @@ def test_healthchecks_restart_policies_and_dependencies(
             assert "healthcheck" not in service  # scratch image: no probe command (see the comment)
             continue
         test = service["healthcheck"]["test"]
-        assert test[0] == "CMD", name
+        # A shell only where the probe reads the answer (basic auth: a 401 means up, test_compose_auth.py).
+        assert test[0] == ("CMD-SHELL" if name in ("prometheus", "alertmanager") else "CMD"), name
         for url in re.findall(r"http://127\.0\.0\.1:(\d+)", " ".join(test)):
             container_ports = {int(p.rpartition(":")[2]) for p in service.get("ports", [])}
             assert int(url) in container_ports or name == "postgres", f"{name} probes {url}"
@@ -464,9 +474,14 @@ def test_healthchecks_restart_policies_and_dependencies(
 # --- the two configs compose needs of its own ----------------------------------------------------
 
 
+def without_compose_auth(text: str) -> str:
+    """`text` without the basic-auth blocks marked "compose only" (test_compose_auth.py checks them)."""
+    return re.sub(r"\n( *)basic_auth: # compose only.*(\n\1  .*)+", "", text)
+
+
 def test_compose_prometheus_config_is_the_repository_one_with_alertmanager_by_name() -> None:
     base = (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text()
-    text = COMPOSE_PROMETHEUS.read_text()
+    text = without_compose_auth(COMPOSE_PROMETHEUS.read_text())
     expected = (
         base.replace("127.0.0.1:9093", "alertmanager:9093")
         .replace("127.0.0.1:9097", "alert-history:9097")
@@ -475,6 +490,19 @@ def test_compose_prometheus_config_is_the_repository_one_with_alertmanager_by_na
     assert expected != base
     assert text.endswith(expected), "deploy/compose/prometheus.yml drifted from deploy/prometheus"
     assert all(line.startswith("#") for line in text[: len(text) - len(expected)].splitlines())
+    assert text != COMPOSE_PROMETHEUS.read_text()  # the auth blocks were there to remove
+
+
+def test_compose_grafana_data_sources_are_the_shared_ones_with_prometheus_auth() -> None:
+    """The Helm chart shares deploy/grafana/provisioning (its Prometheus has no basic auth): compose's
+    copy may differ only by the Prometheus data source's login."""
+    shared = DATASOURCES_FILE.read_text()
+    text = COMPOSE_DATASOURCES.read_text()
+    auth = re.search(r"\n *# compose only:.*\n(?: +(?:basicAuth|secureJsonData).*\n(?: {6}.*\n)?)+", text)
+    assert auth is not None
+    stripped = text[: auth.start()] + "\n" + text[auth.end() :]
+    assert stripped.endswith(shared), "deploy/compose/grafana-datasources.yaml drifted from deploy/grafana"
+    assert all(line.startswith("#") for line in stripped[: len(stripped) - len(shared)].splitlines())
 
 
 NATIVE_HISTORY_TOKEN = "/etc/prometheus/secrets/alert-history-token"

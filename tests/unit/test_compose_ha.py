@@ -16,6 +16,7 @@ import yaml
 from tests.unit.test_compose import (
     COMPOSE_HISTORY_TOKEN,
     NATIVE_HISTORY_TOKEN,
+    without_compose_auth,
     write_checkable_prometheus_config,
 )
 
@@ -43,7 +44,7 @@ def override() -> dict[str, Any]:
 
 def test_ha_prometheus_config_is_the_repository_one_with_both_replicas() -> None:
     source = (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text()
-    text = HA_PROMETHEUS.read_text()
+    text = without_compose_auth(HA_PROMETHEUS.read_text())  # the auth: test_compose_auth.py
     expected = (
         source.replace('["127.0.0.1:9093"]', '["alertmanager:9093", "alertmanager-2:9093"]')
         .replace("127.0.0.1:9097", "alert-history:9097")  # as in deploy/compose/prometheus.yml

@@ -23,7 +23,7 @@ from tarot_monitoring.stack.control_planes import (
     collector_extensions,
     redact_environment,
     write_alertmanager_web_config,
-    write_collector_overlay_without_debug,
+    write_collector_extensions_overlay,
 )
 from tarot_monitoring.stack.receivers import Receivers, history_token_file, prepare_alertmanager
 
@@ -57,16 +57,38 @@ def test_collector_debug_endpoints_are_off_unless_asked_for(tmp_path: Path) -> N
     configs = [word.removeprefix("file:") for word in stack._argv("collector") if word.startswith("file:")]
     last = Path(configs[-1])
     assert last.parent == tmp_path / "collector-config"
-    write_collector_overlay_without_debug([Path(c) for c in configs[:-1]], last)  # as start_component does
-    merged = collector_extensions([Path(c) for c in configs])
     before = collector_extensions([Path(c) for c in configs[:-1]])
-    assert set(DEBUG_EXTENSIONS) <= set(before)  # the base config has them ...
-    assert merged == [name for name in before if name not in DEBUG_EXTENSIONS]  # ... the stack not
+    assert not set(DEBUG_EXTENSIONS) & set(before)  # off in the shipped configs ...
+    # ... and in the stack's overlay, even when an overlay the user gave lists them.
+    listing = tmp_path / "user-overlay.yaml"
+    listing.write_text(yaml.safe_dump({"service": {"extensions": [*before, *DEBUG_EXTENSIONS]}}))
+    write_collector_extensions_overlay([Path(c) for c in configs[:-1]] + [listing], last, debug=False)
+    assert collector_extensions([Path(c) for c in configs[:-1]] + [listing, last]) == before
     assert "pprof" not in stack.listens("collector")
 
     debug = Stack(state_dir=tmp_path / "debug", repo_root=ROOT, debug_endpoints=True)
-    assert not any("collector-config" in word for word in debug._argv("collector"))
+    configs = [word.removeprefix("file:") for word in debug._argv("collector") if word.startswith("file:")]
+    write_collector_extensions_overlay([Path(c) for c in configs[:-1]], Path(configs[-1]), debug=True)
+    assert collector_extensions([Path(c) for c in configs]) == [*before, *DEBUG_EXTENSIONS]
     assert "pprof" in debug.listens("collector")
+
+
+@pytest.mark.parametrize(
+    "overlays",
+    [(), ("local.yaml",), ("compose.yaml",), ("gateway.yaml",), ("production.yaml",),
+     ("agent.yaml", "production.yaml", "agent-production.yaml"), ("gateway.yaml", "production.yaml")],
+)  # fmt: skip
+def test_no_shipped_collector_config_turns_the_debug_endpoints_on(overlays: tuple[str, ...]) -> None:
+    """zpages and pprof are off in what users deploy (native, compose, Helm); debug.yaml turns them on."""
+    directory = ROOT / "otel-collector" / "config"
+    shipped = [directory / "base.yaml", *(directory / name for name in overlays)]
+    assert not set(DEBUG_EXTENSIONS) & set(collector_extensions(shipped))
+    defined = yaml.safe_load((directory / "base.yaml").read_text())["extensions"]
+    assert all(defined[name]["endpoint"].startswith("127.0.0.1:") for name in DEBUG_EXTENSIONS)
+    if not any(collector_extensions([directory / name]) for name in overlays):
+        # debug.yaml is base.yaml's list plus the two (an overlay with a list needs its own)
+        with_debug = collector_extensions([*shipped, directory / "debug.yaml"])
+        assert with_debug == [*collector_extensions(shipped), *DEBUG_EXTENSIONS]
 
 
 def test_stack_json_is_private_and_holds_no_secret(tmp_path: Path) -> None:
@@ -273,3 +295,15 @@ def test_prometheus_scrapes_the_history_with_the_stacks_token_where_alertmanager
 
 def test_no_credentials_before_a_stack_made_them(tmp_path: Path) -> None:
     assert alertmanager_credentials(tmp_path) is None
+
+
+@pytest.mark.parametrize("tier", ["agent", "gateway"])
+def test_the_helm_charts_collectors_keep_the_debug_endpoints_off(tier: str) -> None:
+    """The chart runs the shared configs plus its own (values.yaml's configFiles, paths under files/)."""
+    chart = ROOT / "deploy" / "kubernetes" / "tarot-monitoring"
+    files = yaml.safe_load((chart / "values.yaml").read_text())[tier]["configFiles"]
+    paths = [(chart / "files" / name).resolve() for name in files]
+    assert all(path.is_file() for path in paths), paths
+    listed = collector_extensions(paths)
+    assert listed  # the check reads a real list ...
+    assert not set(DEBUG_EXTENSIONS) & set(listed)  # ... without zpages and pprof

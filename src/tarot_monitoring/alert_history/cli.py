@@ -95,6 +95,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=http_url,
         help=f"keep the daily aggregates of `tarot-monitor capacity` from it (default: ${PROMETHEUS_ENV})",
     )
+    serve.add_argument(
+        "--prometheus-password-file",
+        default=None,
+        metavar="FILE",
+        help="the password (mode 0600) of that Prometheus' basic auth, user 'tarot', as compose runs it "
+        "(default: $TAROT_PROMETHEUS_PASSWORD_FILE)",
+    )
     deadman_cli.add_arguments(serve)
 
     prune = actions.add_parser("prune", help="delete notifications older than the retention (180 days)")
@@ -234,6 +241,18 @@ async def _prune(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _prometheus_headers(args: argparse.Namespace) -> dict[str, str] | None:
+    """Basic auth for --prometheus from --prometheus-password-file or its variable (compose's
+    Prometheus has it); None without one. A file that is not private is one line (CommandError)."""
+    from tarot_monitoring.secret_files import SecretFileError
+    from tarot_monitoring.stack.control_planes import prometheus_auth_header
+
+    try:
+        return prometheus_auth_header(args.prometheus_password_file)
+    except SecretFileError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def _token(args: argparse.Namespace) -> str:
     """The shared secret from --token-file or $TAROT_ALERT_HISTORY_TOKEN_FILE: private and non-empty.
 
@@ -257,13 +276,14 @@ async def _serve(dsn: str, args: argparse.Namespace, out: TextIO) -> int:
     listen = split_listen_address(args.listen)
     check_bindable(listen)
     deadman = deadman_cli.switch_from_args(args)
+    prometheus_headers = _prometheus_headers(args)
     store = await AlertStore.connect(dsn, schema=args.schema)
     aggregates = None
     if prometheus := args.prometheus or os.environ.get(PROMETHEUS_ENV):
         from tarot_monitoring.alert_history.daily_aggregates import DailyAggregates
         from tarot_monitoring.reports.prometheus_range import HistoryClient
 
-        aggregates = DailyAggregates(store, HistoryClient(prometheus))
+        aggregates = DailyAggregates(store, HistoryClient(prometheus, headers=prometheus_headers))
     server = AlertHistoryServer(
         store,
         host=listen.host,

@@ -52,7 +52,7 @@ class PrometheusAlert:
 class PrometheusClient:
     """Instant queries and the alert list of the Prometheus at `url` (``http://127.0.0.1:9090``)."""
 
-    def __init__(self, url: str, *, timeout_s: float = 5.0) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 5.0, headers: Mapping[str, str] | None = None) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"expected an http(s) URL of Prometheus, got {redact_userinfo(repr(url))}")
         if "@" in urllib.parse.urlsplit(url).netloc:  # urllib cannot use them; errors would repeat them
@@ -61,6 +61,8 @@ class PrometheusClient:
             )
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
+        self.headers = dict(headers or {})
+        """Sent with every request: basic auth (compose's Prometheus), never part of an error message."""
 
     def query(self, promql: str) -> list[Sample]:
         """Evaluate `promql` now; an instant vector (a scalar comes back as one unlabelled sample)."""
@@ -91,7 +93,8 @@ class PrometheusClient:
         if params:
             url = f"{url}?{urllib.parse.urlencode(params)}"
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout_s) as response:
+            request = urllib.request.Request(url, headers=self.headers)
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 payload = json.load(response)
         except urllib.error.HTTPError as exc:
             try:

@@ -51,6 +51,13 @@ def configure_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPars
             "--schema", default="alert_history", help="schema of its tables (default alert_history)"
         )
         sub.add_argument("--prometheus", default=None, metavar="URL", help="default: the native stack's")
+        sub.add_argument(
+            "--prometheus-password-file",
+            default=None,
+            metavar="FILE",
+            help="its basic-auth password (mode 0600, user 'tarot'; compose's Prometheus has one; "
+            "default: $TAROT_PROMETHEUS_PASSWORD_FILE)",
+        )
         if out:
             sub.add_argument("--out", default=".", type=Path, help="directory of the report (default .)")
             sub.add_argument(
@@ -123,8 +130,14 @@ async def _store(args: argparse.Namespace) -> AlertStore:
 
 def _client(args: argparse.Namespace) -> HistoryClient:
     from tarot_monitoring.reports.prometheus_range import HistoryClient
+    from tarot_monitoring.secret_files import SecretFileError
+    from tarot_monitoring.stack.control_planes import prometheus_auth_header
 
-    return HistoryClient(_prometheus_url(args))
+    try:
+        headers = prometheus_auth_header(getattr(args, "prometheus_password_file", None))
+    except SecretFileError as exc:
+        raise Unreachable(str(exc)) from None
+    return HistoryClient(_prometheus_url(args), headers=headers)
 
 
 async def _prometheus(call: Callable[[], T]) -> T:

@@ -8,6 +8,7 @@ this window" (``/api/v1/query?time=``) and "one value a day for a month"
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,8 +28,10 @@ class RangeSeries:
 class HistoryClient(PrometheusClient):
     """The Prometheus at `url`, asked about the past (instant queries at a time, range queries)."""
 
-    def __init__(self, url: str, *, timeout_s: float = 30.0) -> None:
-        super().__init__(url, timeout_s=timeout_s)
+    def __init__(
+        self, url: str, *, timeout_s: float = 30.0, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(url, timeout_s=timeout_s, headers=headers)
 
     def query_at(self, promql: str, at: datetime) -> list[Sample]:
         """`promql` evaluated at `at` (an aware datetime); an instant vector."""

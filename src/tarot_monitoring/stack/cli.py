@@ -1,8 +1,10 @@
-"""``tarot-monitor stack up|down|status``: the native stack's command line."""
+"""``tarot-monitor stack up|down|status``: the native stack's command line (and ``compose-secrets``:
+docker-compose's generated secrets, made with the native stack's generators)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -95,9 +97,39 @@ def _parser() -> argparse.ArgumentParser:
         default=120.0,
         help="seconds to wait for each program (default 120)",
     )
+    secrets = commands.add_parser(
+        "compose-secrets",
+        help="write docker-compose's generated secrets (passwords, tokens, Prometheus' and Alertmanager's "
+        "web configs) into TAROT_SECRETS_DIR; existing ones are kept",
+    )
+    secrets.add_argument(
+        "directory",
+        nargs="?",
+        type=Path,
+        default=os.environ.get("TAROT_SECRETS_DIR") or None,
+        help="the secrets directory (default: $TAROT_SECRETS_DIR); created 0700",
+    )
     commands.add_parser("down", parents=[common], help="stop everything `up` started")
     commands.add_parser("status", parents=[common], help="what runs, whether it is ready, where it listens")
     return parser
+
+
+def _compose_secrets(directory: Path | None) -> int:
+    from tarot_monitoring.stack.compose_secrets import write_compose_secrets
+
+    if directory is None:
+        raise StackError(
+            "name the secrets directory (DIR) or set TAROT_SECRETS_DIR (deploy/compose/README.md)"
+        )
+    report = write_compose_secrets(Path(directory))
+    print(f"secrets: {report.directory} (0700; files 0444, as compose mounts them)")
+    for name in report.created:
+        print(f"    written  {name}")
+    for name in report.kept:
+        print(f"    kept     {name}")
+    for name in report.missing:
+        print(f"    MISSING  {name}: write it yourself (deploy/compose/README.md, Start it)")
+    return 1 if report.missing else 0
 
 
 def cli(argv: list[str]) -> int:
@@ -129,6 +161,8 @@ def cli(argv: list[str]) -> int:
             _print_status(stack, stack.status())
             receivers.report(stack)
             return 0
+        if args.action == "compose-secrets":
+            return _compose_secrets(args.directory)
         stack = Stack.load(args.state_dir)
         if args.action == "down":
             stack.stop()

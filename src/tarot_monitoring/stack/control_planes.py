@@ -10,8 +10,9 @@ Prometheus down, write series into it, or read the collector's heap. So:
   OTLP receiver). Writing into it is then only guarded by loopback; deploy/README.md documents
   ``--web.config.file`` with basic auth for production.
 - The collector's ``zpages`` (live span data) and ``pprof`` (heap dumps, which can hold
-  unredacted telemetry) extensions are off, unless asked for (``stack up --debug-endpoints``):
-  an overlay merged last lists the service's extensions without them.
+  unredacted telemetry) extensions are off in every shipped config (``base.yaml`` defines them,
+  lists neither); ``stack up --debug-endpoints`` turns them on: an overlay merged last lists the
+  service's extensions with them (without them otherwise, should an overlay list them).
 - Alertmanager's API (silences above all: a silence mutes a page) needs basic auth: the stack
   generates a password (``<state>/secrets/alertmanager-password``, 0600), gives Alertmanager its
   bcrypt hash in a ``--web.config.file`` (Alertmanager >= 0.22; we build 0.35) and Prometheus the
@@ -24,6 +25,7 @@ Prometheus down, write series into it, or read the collector's heap. So:
 from __future__ import annotations
 
 import base64
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -40,7 +42,7 @@ CLOSED_PROMETHEUS_FLAGS: Final = ("--web.enable-lifecycle", "--web.enable-admin-
 DEBUG_EXTENSIONS: Final = ("zpages", "pprof")
 REDACTED: Final = "<redacted>"
 ALERTMANAGER_USER: Final = "tarot"
-"""The one basic-auth user of the stack's Alertmanager."""
+"""The one basic-auth user of the stack's Alertmanager (and of compose's Prometheus and Alertmanager)."""
 BCRYPT_COST: Final = 10
 """Alertmanager checks the hash once per new credential and caches the result."""
 _SECRET_NAME: Final = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|HEADERS|AUTH|DSN|CREDENTIAL", re.I)
@@ -58,14 +60,17 @@ def collector_extensions(configs: Sequence[Path]) -> list[str]:
     return extensions
 
 
-def write_collector_overlay_without_debug(configs: Sequence[Path], target: Path) -> Path:
-    """An overlay, merged last, that keeps every extension of `configs` but zpages and pprof."""
-    kept = [name for name in collector_extensions(configs) if name.split("/")[0] not in DEBUG_EXTENSIONS]
+def write_collector_extensions_overlay(configs: Sequence[Path], target: Path, *, debug: bool) -> Path:
+    """An overlay, merged last, that keeps every extension of `configs` but zpages and pprof, and
+    adds those two when `debug` (lists replace when configs merge, so it names them all)."""
+    listed = [name for name in collector_extensions(configs) if name.split("/")[0] not in DEBUG_EXTENSIONS]
+    if debug:
+        listed += DEBUG_EXTENSIONS
+    state = "on (--debug-endpoints)" if debug else "off (`stack up --debug-endpoints` turns them on)"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(
         "# Written by tarot-monitor stack up (tarot_monitoring.stack.control_planes): zpages and pprof\n"
-        "# off; `stack up --debug-endpoints` leaves them on (loopback only).\n"
-        + yaml.safe_dump({"service": {"extensions": kept}}, sort_keys=False)
+        f"# {state}; loopback only.\n" + yaml.safe_dump({"service": {"extensions": listed}}, sort_keys=False)
     )
     return target
 
@@ -92,28 +97,33 @@ def alertmanager_web_config_file(state_dir: Path) -> Path:
 def write_alertmanager_web_config(state_dir: Path) -> Path:
     """The password (generated once, 0600) and Alertmanager's web config with its bcrypt hash."""
     try:
-        import bcrypt
-    except ImportError:
-        raise StackError(
-            "Alertmanager's basic auth needs bcrypt: pip install 'tarot-monitoring[stack]'"
-        ) from None
-    try:
         password = ensure_token_file(alertmanager_password_file(state_dir), "Alertmanager password file")
     except SecretFileError as exc:
         raise StackError(str(exc)) from None
-    target = alertmanager_web_config_file(state_dir)
+    return write_web_config(
+        alertmanager_web_config_file(state_dir),
+        password,
+        "# Written by tarot-monitor stack up (tarot_monitoring.stack.control_planes): every\n"
+        "# Alertmanager endpoint needs this user and the password in ../secrets/alertmanager-password.\n",
+    )
+
+
+def write_web_config(target: Path, password: str, header: str) -> Path:
+    """A ``--web.config.file`` (Prometheus, Alertmanager: exporter-toolkit's format) letting in
+    :data:`ALERTMANAGER_USER` with `password`, as its bcrypt hash; kept when it already matches
+    (the programs cache a checked credential, and a new salt would only churn the file)."""
+    try:
+        import bcrypt
+    except ImportError:
+        raise StackError("basic auth needs bcrypt: pip install 'tarot-monitoring[stack]'") from None
     if target.is_file():
         current = (yaml.safe_load(target.read_text()) or {}).get("basic_auth_users", {})
         hashed = current.get(ALERTMANAGER_USER)
         if isinstance(hashed, str) and bcrypt.checkpw(password.encode(), hashed.encode()):
-            return target  # the same password: keep the file (and Alertmanager's cache)
+            return target  # the same password: keep the file (and the program's cache)
     hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_COST)).decode()
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(
-        "# Written by tarot-monitor stack up (tarot_monitoring.stack.control_planes): every\n"
-        "# Alertmanager endpoint needs this user and the password in ../secrets/alertmanager-password.\n"
-        + yaml.safe_dump({"basic_auth_users": {ALERTMANAGER_USER: hashed}})
-    )
+    target.write_text(header + yaml.safe_dump({"basic_auth_users": {ALERTMANAGER_USER: hashed}}))
     return target
 
 
@@ -127,6 +137,19 @@ def alertmanager_credentials(state_dir: Path) -> tuple[str, str] | None:
     if not path.exists():
         return None
     return ALERTMANAGER_USER, read_secret_file(path, "Alertmanager password file")
+
+
+PROMETHEUS_PASSWORD_FILE_ENV: Final = "TAROT_PROMETHEUS_PASSWORD_FILE"
+
+
+def prometheus_auth_header(password_file: str | Path | None = None) -> dict[str, str] | None:
+    """Basic auth for a Prometheus behind a web config (compose's), for the package's clients: the
+    password from `password_file`, else from the file ``$TAROT_PROMETHEUS_PASSWORD_FILE``; None
+    without either. SecretFileError when the file is not private or is empty."""
+    path = password_file or os.environ.get(PROMETHEUS_PASSWORD_FILE_ENV)
+    if not path:
+        return None
+    return basic_auth_header((ALERTMANAGER_USER, read_secret_file(path, "Prometheus password file")))
 
 
 def basic_auth_header(credentials: tuple[str, str]) -> dict[str, str]:

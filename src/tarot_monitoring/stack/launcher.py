@@ -325,10 +325,11 @@ class Stack:
         """Start one program and wait for it to be ready (fault tests restart single programs)."""
         if name == "prometheus":
             self._write_prometheus_config()
-        if name == "collector" and not self.debug_endpoints:
-            control_planes.write_collector_overlay_without_debug(
+        if name == "collector":
+            control_planes.write_collector_extensions_overlay(
                 [self.repo_root / "otel-collector" / "config" / "base.yaml", *self.collector_overlays],
-                self._no_debug_overlay,
+                self._extensions_overlay,
+                debug=self.debug_endpoints,
             )
         proc = self.process(name)
         proc.start()
@@ -479,8 +480,8 @@ class Stack:
         return control_planes.basic_auth_header(credentials) if credentials else None
 
     @property
-    def _no_debug_overlay(self) -> Path:
-        return self.state_dir / "collector-config" / "no-debug-endpoints.yaml"
+    def _extensions_overlay(self) -> Path:
+        return self.state_dir / "collector-config" / "extensions.yaml"
 
     def _pidfile_process(self, name: ComponentName) -> ManagedProcess:
         # Signalling needs only the pidfile; no binary lookup (so `down` works without a build).
@@ -548,8 +549,7 @@ class Stack:
                 *self.collector_overlays,
             ]:
                 argv += ["--config", f"file:{config}"]
-            if not self.debug_endpoints:  # written by start_component
-                argv += ["--config", f"file:{self._no_debug_overlay}"]
+            argv += ["--config", f"file:{self._extensions_overlay}"]  # written by start_component
             return argv
         if name == "postgres-exporter":
             return self.datastores.exporter_argv(
