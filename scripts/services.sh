@@ -5,7 +5,7 @@
 # by hand (no systemd), with their data in a state directory outside the repository. Every command
 # is idempotent.
 #
-#   scripts/services.sh install   apt-get install what is missing (postgres, redis, prometheus + promtool, exporters)
+#   scripts/services.sh install   apt-get install what is missing (postgres, redis, prometheus + promtool, exporters, busybox)
 #   scripts/services.sh start     start PostgreSQL and Redis unless already up, wait until ready
 #   scripts/services.sh stop      stop both (a no-op when they are not running)
 #   scripts/services.sh status    say what is running; exit 1 if something is down
@@ -39,7 +39,8 @@ PG_EXPORTER_QUERIES="$REPO_ROOT/otel-collector/config/postgres-queries.yaml"
 TIMEOUT="${TAROT_SERVICE_TIMEOUT:-60}"
 HOST=127.0.0.1
 
-PACKAGES=(postgresql redis-server prometheus prometheus-postgres-exporter prometheus-redis-exporter)
+# busybox: its wget and grep run compose's healthchecks as the images do (tests/e2e/test_compose_auth_e2e.py).
+PACKAGES=(postgresql redis-server prometheus prometheus-postgres-exporter prometheus-redis-exporter busybox)
 
 # --- install -----------------------------------------------------------------------------------
 
