@@ -24,7 +24,8 @@ from tarot_monitoring.alert_history.drills import drill_deliveries, last_success
 from tarot_monitoring.alerting_ops.drill import DRILL_ALERTNAME
 from tarot_monitoring.render.alertmanager import PAGE_RECEIVER, BusinessHours
 from tarot_monitoring.stack import free_ports
-from tests.e2e.delivery_harness import DeliveryHarness, wait_for
+from tests.e2e.alerting_harness import wait_for
+from tests.e2e.delivery_harness import DeliveryHarness
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).parent / "tarot-monitor")
