@@ -68,11 +68,20 @@ async def wait_for(
     raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what} (last: {last!r})")
 
 
-async def start_alert_history(store: AlertStore, secrets: Path) -> AlertHistoryServer:
-    """The alert history's webhook server on a free port, its bearer token in secrets/alert-history-token."""
-    history = AlertHistoryServer(store, port=0, token=ensure_token_file(secrets / "alert-history-token"))
-    await history.start()
-    return history
+async def start_alert_history(
+    postgres_dsn: str, schema: str, secrets: Path
+) -> tuple[AlertStore, AlertHistoryServer]:
+    """The alert history (its store on PostgreSQL, its webhook server on a free port), with its
+    bearer token in secrets/alert-history-token; the caller closes both."""
+    store = await AlertStore.connect(postgres_dsn, schema=schema)
+    try:
+        await asyncio.to_thread(secrets.mkdir, parents=True, exist_ok=True)
+        history = AlertHistoryServer(store, port=0, token=ensure_token_file(secrets / "alert-history-token"))
+        await history.start()
+    except BaseException:
+        await store.close()
+        raise
+    return store, history
 
 
 def on_call_settings(
@@ -176,10 +185,8 @@ class AlertingHarness:
     async def _start(self) -> None:
         self.fakes.__enter__()
         self.on_call.__enter__()
-        self.store = await AlertStore.connect(self.postgres_dsn, schema=self.schema)
         secrets = self.directory / "secrets"
-        secrets.mkdir(parents=True, exist_ok=True)
-        self.history = await start_alert_history(self.store, secrets)
+        self.store, self.history = await start_alert_history(self.postgres_dsn, self.schema, secrets)
         self.config_path.write_text(
             dump(alertmanager_config(on_call_settings(secrets, self.on_call, self.history)))
         )

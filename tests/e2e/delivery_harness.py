@@ -154,10 +154,8 @@ class DeliveryHarness:
         self.telegram.__enter__()
         self.smtp.start()
         self.pager.start()
-        self.store = await AlertStore.connect(self.postgres_dsn, schema=self.schema)
         secrets = self.directory / "secrets"
-        secrets.mkdir(parents=True, exist_ok=True)
-        self.history = await start_alert_history(self.store, secrets)
+        self.store, self.history = await start_alert_history(self.postgres_dsn, self.schema, secrets)
         (secrets / "pager-url").write_text(self.pager_url + "\n")
         settings = replace(
             on_call_settings(secrets, self.telegram, self.history),
