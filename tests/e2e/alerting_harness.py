@@ -6,7 +6,7 @@ Alertmanager running a config rendered from the same generator as the checked-in
 a local fake Telegram (the on-call chat) and at the alert history (PostgreSQL). Only the
 Alertmanager endpoints differ from deploy/alertmanager/alertmanager.yml: the routes, timings and
 inhibitions are the shipped ones. Its Alertmanager and alert-history pieces (start_alertmanager,
-start_alert_history, on_call_settings, wait_for) serve delivery_harness.py too.
+start_alert_history, on_call_settings, wait_for) serve delivery_harness.py and other e2e tests too.
 """
 
 from __future__ import annotations
@@ -102,10 +102,12 @@ def on_call_settings(
     )
 
 
-async def start_alertmanager(directory: Path, config_path: Path, port: int, *flags: str) -> ManagedProcess:
-    """The real Alertmanager on 127.0.0.1:`port` running `config_path`, ready (stopped if it never is)."""
-    binary = await asyncio.to_thread(alertmanager_binary)
-    process = ManagedProcess(
+def alertmanager_process(
+    binary: str, directory: Path, config_path: Path, port: int, *flags: str
+) -> ManagedProcess:
+    """The real Alertmanager on 127.0.0.1:`port` running `config_path`, its state and log in `directory`
+    (not started)."""
+    return ManagedProcess(
         name="alertmanager",
         argv=[
             binary,
@@ -119,6 +121,12 @@ async def start_alertmanager(directory: Path, config_path: Path, port: int, *fla
         pidfile=directory / "alertmanager.pid",
         die_with_parent=True,
     )
+
+
+async def start_alertmanager(directory: Path, config_path: Path, port: int, *flags: str) -> ManagedProcess:
+    """`alertmanager_process` of our build, started and ready (stopped if it never gets ready)."""
+    binary = await asyncio.to_thread(alertmanager_binary)
+    process = alertmanager_process(binary, directory, config_path, port, *flags)
     process.start()
     try:
         await wait_for(
