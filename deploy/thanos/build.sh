@@ -3,52 +3,29 @@
 #
 # Thanos is the scale-out metrics store of deploy/kubernetes (docs/scale-out.md): Receive nodes
 # with replication take remote write, Query reads across them, Rule evaluates our generated rules.
-# Cached outside the repository by version:
+# Cached outside the repository by version (the cache, lock, --check and install are
+# scripts/go-build.sh's):
 #   ${TAROT_CACHE_DIR:-$HOME/.cache/tarot-monitoring}/thanos/<version>/thanos
 #
 #   deploy/thanos/build.sh           build if needed, print the binary's path
 #   deploy/thanos/build.sh --check   print the path if cached, exit 1 otherwise
 set -euo pipefail
+# shellcheck source=scripts/go-build.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/go-build.sh"
 
 THANOS_VERSION="v0.42.5" # keep equal to the image tag in deploy/kubernetes values
 # Thanos v0.42.5's go.mod says `go 1.26.10`; the approved toolchain the module proxy serves is
 # go1.27.3. Set here only: every other build keeps the machine's Go.
 export GOTOOLCHAIN="go1.27.3"
-cache="${TAROT_CACHE_DIR:-$HOME/.cache/tarot-monitoring}"
-out_dir="$cache/thanos/$THANOS_VERSION"
-binary="$out_dir/thanos"
+go_build_target thanos "$THANOS_VERSION" "Thanos $THANOS_VERSION" thanos
+go_build_begin 1.21 "$@" # Go >= 1.21 fetches $GOTOOLCHAIN itself
 
-log() { printf 'deploy/thanos/build.sh: %s\n' "$*" >&2; }
-
-if [[ -x "$binary" ]]; then
-  echo "$binary"
-  exit 0
-fi
-if [[ "${1:-}" == "--check" ]]; then
-  log "no cached Thanos $THANOS_VERSION"
-  exit 1
-fi
-
-command -v go >/dev/null || { log "go is not on PATH; install Go >= 1.21 (it fetches $GOTOOLCHAIN itself)"; exit 1; }
-mkdir -p "$cache/thanos"
-exec 9>"$cache/thanos/.build.lock"
-flock 9
-if [[ -x "$binary" ]]; then
-  echo "$binary"
-  exit 0
-fi
-
-work="$(mktemp -d "$cache/thanos/.build-$THANOS_VERSION.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
 log "building thanos $THANOS_VERSION with $GOTOOLCHAIN (cold builds take minutes)"
-start=$(date +%s)
 # `go install github.com/thanos-io/thanos/cmd/thanos@v0.42.5` refuses: its go.mod has replace
 # directives ("The go.mod file for the module providing named packages contains one or more
 # replace directives"). A wrapper module of ours requires Thanos and repeats its replace
 # directives (copied from the module's own go.mod, never by hand), then builds cmd/thanos.
-thanos_mod="$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "github.com/thanos-io/thanos@$THANOS_VERSION" |
-  sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
-[[ -f "$thanos_mod" ]] || { log "could not download the go.mod of thanos $THANOS_VERSION"; exit 1; }
+thanos_mod="$(go_module_path GoMod "github.com/thanos-io/thanos@$THANOS_VERSION")"
 go_directive="$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$thanos_mod")"
 mkdir -p "$work/wrapper"
 {
@@ -62,22 +39,14 @@ grep -q '=>' "$work/wrapper/go.mod" || { log "no replace directives found in tha
 # `slicelabels` matters: Thanos casts Prometheus label sets to its own type with unsafe pointers
 # assuming the slice layout; without it (Prometheus' default is stringlabels now) a Receive node
 # panics on its first Store API call ("index out of range [64] with length 63" in grpc's pool).
-thanos_src="$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "github.com/thanos-io/thanos@$THANOS_VERSION" |
-  sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+thanos_src="$(go_module_path Dir "github.com/thanos-io/thanos@$THANOS_VERSION")"
 tags="$(sed -n '/^  tags:/,/^  [a-z]/s/^ *- *\([a-z0-9_]*\)$/\1/p' "$thanos_src/.promu.yml" | paste -sd, -)"
 [[ ",$tags," == *",slicelabels,"* ]] || { log "no slicelabels among the build tags of .promu.yml ('$tags'); check how upstream builds now"; exit 1; }
-(
-  cd "$work/wrapper"
-  GOFLAGS=-mod=mod go get "github.com/thanos-io/thanos/cmd/thanos@$THANOS_VERSION"
-  nice -n 10 go build -trimpath -tags "$tags" -o "$work/bin/thanos" \
-    -ldflags="-s -w -X github.com/prometheus/common/version.Version=${THANOS_VERSION#v} -X github.com/prometheus/common/version.Branch=module -X github.com/prometheus/common/version.Revision=$THANOS_VERSION" \
-    github.com/thanos-io/thanos/cmd/thanos
-) >&2
-elapsed=$(($(date +%s) - start))
-cp "$work/wrapper/go.mod" "$work/bin/wrapper-go.mod"
-printf 'built_at=%s\nseconds=%s\nbytes=%s\ngo=%s\ntags=%s\n' \
-  "$(date -u +%FT%TZ)" "$elapsed" "$(stat -c %s "$work/bin/thanos")" "$GOTOOLCHAIN" "$tags" >"$work/bin/build-info.txt"
-rm -rf "$out_dir"
-mv "$work/bin" "$out_dir"
-log "built in ${elapsed}s"
-echo "$binary"
+go_build_run "go get github.com/thanos-io/thanos/cmd/thanos@$THANOS_VERSION" \
+  env GOFLAGS=-mod=mod go get -C "$work/wrapper" "github.com/thanos-io/thanos/cmd/thanos@$THANOS_VERSION"
+go_build_run "go build github.com/thanos-io/thanos/cmd/thanos" \
+  nice -n 10 go build -C "$work/wrapper" -trimpath -tags "$tags" -o "$out/thanos" \
+  -ldflags="-s -w -X github.com/prometheus/common/version.Version=${THANOS_VERSION#v} -X github.com/prometheus/common/version.Branch=module -X github.com/prometheus/common/version.Revision=$THANOS_VERSION" \
+  github.com/thanos-io/thanos/cmd/thanos
+cp "$work/wrapper/go.mod" "$out/wrapper-go.mod"
+go_build_install "tags=$tags"

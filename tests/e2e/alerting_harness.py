@@ -5,7 +5,8 @@ Prometheus loading the generated rules (deploy/prometheus/rules); Prometheus sen
 Alertmanager running a config rendered from the same generator as the checked-in one, pointed at
 a local fake Telegram (the on-call chat) and at the alert history (PostgreSQL). Only the
 Alertmanager endpoints differ from deploy/alertmanager/alertmanager.yml: the routes, timings and
-inhibitions are the shipped ones.
+inhibitions are the shipped ones. Its Alertmanager and alert-history pieces (start_alertmanager,
+start_alert_history, on_call_settings, wait_for) serve delivery_harness.py and other e2e tests too.
 """
 
 from __future__ import annotations
@@ -42,6 +43,101 @@ def alertmanager_binary() -> str:
         [str(REPO / "deploy" / "alertmanager" / "build.sh")], check=True, stdout=subprocess.PIPE, text=True
     )
     return str(Path(done.stdout.strip().splitlines()[-1]) / "alertmanager")
+
+
+def http_ready(url: str) -> bool:
+    """Whether `url` answers 2xx now (a readiness probe)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(200 <= response.status < 300)
+    except OSError:
+        return False
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[T]], timeout_s: float, what: str, interval_s: float = 0.25
+) -> T:
+    """Await `probe` until it returns something truthy, and return that; TimeoutError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval_s)
+    raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what} (last: {last!r})")
+
+
+async def start_alert_history(
+    postgres_dsn: str, schema: str, secrets: Path
+) -> tuple[AlertStore, AlertHistoryServer]:
+    """The alert history (its store on PostgreSQL, its webhook server on a free port), with its
+    bearer token in secrets/alert-history-token; the caller closes both."""
+    store = await AlertStore.connect(postgres_dsn, schema=schema)
+    try:
+        await asyncio.to_thread(secrets.mkdir, parents=True, exist_ok=True)
+        history = AlertHistoryServer(store, port=0, token=ensure_token_file(secrets / "alert-history-token"))
+        await history.start()
+    except BaseException:
+        await store.close()
+        raise
+    return store, history
+
+
+def on_call_settings(
+    secrets: Path, telegram: FakeTelegram, history: AlertHistoryServer
+) -> AlertmanagerSettings:
+    """Alertmanager settings pointing at the fake on-call Telegram and the alert history, secrets as files.
+
+    The rest (routes, timings, inhibitions) are the shipped defaults; callers `replace` what they add.
+    """
+    (secrets / "telegram-bot-token").write_text(telegram.token + "\n")
+    (secrets / "telegram-chat-id").write_text(ON_CALL_CHAT + "\n")
+    return AlertmanagerSettings(
+        telegram_api_url=telegram.base_url,
+        bot_token_file=str(secrets / "telegram-bot-token"),
+        chat_id_file=str(secrets / "telegram-chat-id"),
+        history_url=history.url,
+        history_token_file=str(secrets / "alert-history-token"),
+    )
+
+
+def alertmanager_process(
+    binary: str, directory: Path, config_path: Path, port: int, *flags: str
+) -> ManagedProcess:
+    """The real Alertmanager on 127.0.0.1:`port` running `config_path`, its state and log in `directory`
+    (not started)."""
+    return ManagedProcess(
+        name="alertmanager",
+        argv=[
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.path={directory / 'alertmanager'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            *flags,
+        ],
+        log=directory / "alertmanager.log",
+        pidfile=directory / "alertmanager.pid",
+        die_with_parent=True,
+    )
+
+
+async def start_alertmanager(directory: Path, config_path: Path, port: int, *flags: str) -> ManagedProcess:
+    """`alertmanager_process` of our build, started and ready (stopped if it never gets ready)."""
+    binary = await asyncio.to_thread(alertmanager_binary)
+    process = alertmanager_process(binary, directory, config_path, port, *flags)
+    process.start()
+    try:
+        await wait_for(
+            lambda: asyncio.to_thread(http_ready, f"http://127.0.0.1:{port}/-/ready"),
+            60,
+            "Alertmanager ready",
+        )
+    except BaseException:
+        process.stop(timeout_s=10)
+        raise
+    return process
 
 
 def _get(url: str, params: dict[str, str] | None = None) -> Any:
@@ -97,41 +193,13 @@ class AlertingHarness:
     async def _start(self) -> None:
         self.fakes.__enter__()
         self.on_call.__enter__()
-        self.store = await AlertStore.connect(self.postgres_dsn, schema=self.schema)
         secrets = self.directory / "secrets"
-        secrets.mkdir(parents=True, exist_ok=True)
-        history_token = ensure_token_file(secrets / "alert-history-token")
-        self.history = AlertHistoryServer(self.store, port=0, token=history_token)
-        await self.history.start()
-        (secrets / "telegram-bot-token").write_text(self.on_call.token + "\n")
-        (secrets / "telegram-chat-id").write_text(ON_CALL_CHAT + "\n")
-        settings = AlertmanagerSettings(
-            telegram_api_url=self.on_call.base_url,
-            bot_token_file=str(secrets / "telegram-bot-token"),
-            chat_id_file=str(secrets / "telegram-chat-id"),
-            history_url=self.history.url,
-            history_token_file=str(secrets / "alert-history-token"),
+        self.store, self.history = await start_alert_history(self.postgres_dsn, self.schema, secrets)
+        self.config_path.write_text(
+            dump(alertmanager_config(on_call_settings(secrets, self.on_call, self.history)))
         )
-        self.config_path.write_text(dump(alertmanager_config(settings)))
-        binary = await asyncio.to_thread(alertmanager_binary)
-        self.alertmanager = ManagedProcess(
-            name="alertmanager",
-            argv=[
-                binary,
-                f"--config.file={self.config_path}",
-                f"--storage.path={self.directory / 'alertmanager'}",
-                f"--web.listen-address=127.0.0.1:{self.ports.alertmanager}",
-                "--cluster.listen-address=",
-            ],
-            log=self.directory / "alertmanager.log",
-            pidfile=self.directory / "alertmanager.pid",
-            die_with_parent=True,
-        )
-        self.alertmanager.start()
-        await self.wait_for(
-            lambda: asyncio.to_thread(self._ready, f"{self.alertmanager_url}/-/ready"),
-            60,
-            "Alertmanager ready",
+        self.alertmanager = await start_alertmanager(
+            self.directory, self.config_path, self.ports.alertmanager
         )
         await asyncio.to_thread(self.stack.start)
         tm.configure(
@@ -179,14 +247,6 @@ class AlertingHarness:
                 await self.health.check_health()
             await asyncio.sleep(self.health_interval_s)
 
-    @staticmethod
-    def _ready(url: str) -> bool:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return bool(200 <= response.status < 300)
-        except OSError:
-            return False
-
     # --- observing -------------------------------------------------------------------------------
     @property
     def alertmanager_url(self) -> str:
@@ -214,15 +274,5 @@ class AlertingHarness:
     def telegram_messages(self, needle: str) -> list[str]:
         return [m["text"] for m in self.on_call.sent_messages if needle in m["text"]]
 
-    @staticmethod
-    async def wait_for(
-        probe: Callable[[], Awaitable[T]], timeout_s: float, what: str, interval_s: float = 0.25
-    ) -> T:
-        deadline = time.monotonic() + timeout_s
-        last: T | None = None
-        while time.monotonic() < deadline:
-            last = await probe()
-            if last:
-                return last
-            await asyncio.sleep(interval_s)
-        raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what} (last: {last!r})")
+    # The tests and bench/bench_alert_latency.py wait through the harness.
+    wait_for = staticmethod(wait_for)

@@ -10,38 +10,30 @@ or Prometheus: the alerts are posted to Alertmanager's API, as Prometheus would.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import threading
-import time
-import urllib.request
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from aiosmtpd.controller import Controller
 
 from tarot_monitoring.alert_history import AlertHistoryServer, AlertStore
 from tarot_monitoring.alerting_ops import AlertmanagerApi
 from tarot_monitoring.demo.fakes import FakeTelegram
-from tarot_monitoring.render.alertmanager import (
-    ALWAYS,
-    AlertmanagerSettings,
-    BusinessHours,
-    alertmanager_config,
-)
+from tarot_monitoring.render.alertmanager import ALWAYS, BusinessHours, alertmanager_config
 from tarot_monitoring.render.yaml_dumper import dump
-from tarot_monitoring.secret_files import ensure_token_file
 from tarot_monitoring.stack import ManagedProcess, free_ports
-from tests.e2e.alerting_harness import ON_CALL_CHAT, alertmanager_binary
-
-T = TypeVar("T")
+from tests.e2e.alerting_harness import (
+    on_call_settings,
+    start_alert_history,
+    start_alertmanager,
+)
 
 
 class SmtpSink:
@@ -162,22 +154,11 @@ class DeliveryHarness:
         self.telegram.__enter__()
         self.smtp.start()
         self.pager.start()
-        self.store = await AlertStore.connect(self.postgres_dsn, schema=self.schema)
         secrets = self.directory / "secrets"
-        secrets.mkdir(parents=True, exist_ok=True)
-        history_token = ensure_token_file(secrets / "alert-history-token")
-        self.history = AlertHistoryServer(self.store, port=0, token=history_token)
-        await self.history.start()
-        (secrets / "telegram-bot-token").write_text(self.telegram.token + "\n")
-        (secrets / "telegram-chat-id").write_text(ON_CALL_CHAT + "\n")
+        self.store, self.history = await start_alert_history(self.postgres_dsn, self.schema, secrets)
         (secrets / "pager-url").write_text(self.pager_url + "\n")
         settings = replace(
-            AlertmanagerSettings(),
-            telegram_api_url=self.telegram.base_url,
-            bot_token_file=str(secrets / "telegram-bot-token"),
-            chat_id_file=str(secrets / "telegram-chat-id"),
-            history_url=self.history.url,
-            history_token_file=str(secrets / "alert-history-token"),
+            on_call_settings(secrets, self.telegram, self.history),
             smtp_smarthost=f"127.0.0.1:{self.smtp.port}",
             smtp_require_tls=False,
             pager_url_file=str(secrets / "pager-url"),
@@ -185,23 +166,9 @@ class DeliveryHarness:
         )
         self.config = alertmanager_config(settings)
         self.config_path.write_text(dump(self.config))
-        binary = await asyncio.to_thread(alertmanager_binary)
-        self.alertmanager = ManagedProcess(
-            name="alertmanager",
-            argv=[
-                binary,
-                f"--config.file={self.config_path}",
-                f"--storage.path={self.directory / 'alertmanager'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",
-                "--enable-feature=receiver-name-in-metrics",
-            ],
-            log=self.directory / "alertmanager.log",
-            pidfile=self.directory / "alertmanager.pid",
-            die_with_parent=True,
+        self.alertmanager = await start_alertmanager(
+            self.directory, self.config_path, self.port, "--enable-feature=receiver-name-in-metrics"
         )
-        self.alertmanager.start()
-        await wait_for(lambda: asyncio.to_thread(_ready, f"{self.url}/-/ready"), 60, "Alertmanager ready")
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -220,24 +187,3 @@ class DeliveryHarness:
 
     def telegram_messages(self, needle: str) -> list[str]:
         return [m["text"] for m in self.telegram.sent_messages if needle in m["text"]]
-
-
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(200 <= response.status < 300)
-    except OSError:
-        return False
-
-
-async def wait_for(
-    probe: Callable[[], Awaitable[T]], timeout_s: float, what: str, interval_s: float = 0.2
-) -> T:
-    deadline = time.monotonic() + timeout_s
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(interval_s)
-    raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what} (last: {last!r})")

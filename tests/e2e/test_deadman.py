@@ -35,8 +35,8 @@ from tarot_monitoring.alert_history.metrics import (
 from tarot_monitoring.render.alertmanager import WATCHDOG, AlertmanagerSettings, alertmanager_config
 from tarot_monitoring.render.yaml_dumper import dump
 from tarot_monitoring.secret_files import ensure_token_file, read_secret_file
-from tarot_monitoring.stack import ManagedProcess, free_ports
-from tests.e2e.alerting_harness import alertmanager_binary
+from tarot_monitoring.stack import free_ports
+from tests.e2e.alerting_harness import alertmanager_binary, alertmanager_process
 from tests.e2e.history_metrics import scrape
 from tests.e2e.webhook_sink import WebhookSink
 
@@ -85,19 +85,7 @@ class Alertmanager:
 
     def __init__(self, directory: Path, config: Path, binary: str) -> None:
         self.port = free_ports(1)[0]
-        self.process = ManagedProcess(
-            name="alertmanager",
-            argv=[
-                binary,
-                f"--config.file={config}",
-                f"--storage.path={directory / 'alertmanager'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",
-            ],
-            log=directory / "alertmanager.log",
-            pidfile=directory / "alertmanager.pid",
-            die_with_parent=True,
-        )
+        self.process = alertmanager_process(binary, directory, config, self.port)
 
     async def start(self) -> None:
         self.process.start()

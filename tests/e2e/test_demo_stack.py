@@ -28,8 +28,8 @@ from tarot_monitoring.live import PrometheusClient, read_dashboard
 from tarot_monitoring.render.alertmanager import TIMINGS, AlertmanagerSettings, alertmanager_config
 from tarot_monitoring.render.yaml_dumper import dump
 from tarot_monitoring.spec import priority_for
-from tarot_monitoring.stack import ManagedProcess, Stack, StackPorts, free_ports
-from tests.e2e.alerting_harness import REPO, alertmanager_binary
+from tarot_monitoring.stack import Stack, StackPorts, free_ports
+from tests.e2e.alerting_harness import REPO, alertmanager_binary, alertmanager_process, http_ready
 from tests.e2e.conftest_stack import wait_until
 
 P1_ALERT = "TarotPaymentFailuresCritical"
@@ -67,19 +67,7 @@ def alerting_stack(tmp_path: Path) -> Iterator[AlertingStack]:
         )
         config.write_text(dump(alertmanager_config(settings)))
         ports = StackPorts.free()
-        alertmanager = ManagedProcess(
-            name="alertmanager",
-            argv=[
-                alertmanager_binary(),
-                f"--config.file={config}",
-                f"--storage.path={tmp_path / 'alertmanager'}",
-                f"--web.listen-address=127.0.0.1:{ports.alertmanager}",
-                "--cluster.listen-address=",
-            ],
-            log=tmp_path / "alertmanager.log",
-            pidfile=tmp_path / "alertmanager.pid",
-            die_with_parent=True,
-        )
+        alertmanager = alertmanager_process(alertmanager_binary(), tmp_path, config, ports.alertmanager)
         alertmanager.start()
         url = f"http://127.0.0.1:{ports.alertmanager}"
         stack = Stack(
@@ -91,20 +79,12 @@ def alerting_stack(tmp_path: Path) -> Iterator[AlertingStack]:
             die_with_parent=True,
         )
         try:
-            wait_until(lambda: _ready(f"{url}/-/ready"), timeout_s=60, what="Alertmanager ready")
+            wait_until(lambda: http_ready(f"{url}/-/ready"), timeout_s=60, what="Alertmanager ready")
             stack.start()
             yield AlertingStack(stack, url, on_call)
         finally:
             stack.stop()
             alertmanager.stop(timeout_s=10)
-
-
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def _alertmanager_p1(url: str) -> list[dict[str, Any]]:

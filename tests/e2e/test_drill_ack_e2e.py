@@ -25,7 +25,8 @@ from tarot_monitoring.alerting_ops.drill import DRILL_ALERTNAME
 from tarot_monitoring.render.alertmanager import PAGE_RECEIVER, BusinessHours
 from tarot_monitoring.secret_files import read_secret_file
 from tarot_monitoring.stack import free_ports
-from tests.e2e.delivery_harness import DeliveryHarness, wait_for
+from tests.e2e.alerting_harness import wait_for
+from tests.e2e.delivery_harness import DeliveryHarness
 from tests.e2e.history_metrics import scrape
 
 pytestmark = pytest.mark.e2e
