@@ -15,7 +15,9 @@ sampled traces are local.yaml's file. Proven here:
   when the resolver drops the dead gateway (natively: the agent restarted with the new static
   list; in Kubernetes the k8s/dns resolver does it) the queue drains to the live gateway; every
   trace sent after the kill arrives whole, and the traces lost with the gateway's memory are
-  counted and bounded by the window before the kill.
+  counted and bounded by the window before the kill; meanwhile the generated node-loss alert
+  TarotGatewayDeliveryFailing (its rendered expression) is true in Prometheus for the dead gateway
+  alone.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from opentelemetry.trace import Span, Status, StatusCode, format_span_id, format
 from tarot_monitoring.stack import Stack, StackPorts
 from tests.e2e.conftest_stack import CONFIG_DIR, REPO, Prometheus, wait_until
 from tests.e2e.conftest_stack import collector_binary as collector_binary  # fixture
+from tests.e2e.rendered_rules import rendered_alert
 
 pytestmark = pytest.mark.e2e
 
@@ -396,6 +399,8 @@ def test_traces_land_whole_on_one_gateway_and_errors_are_kept(tier: Tier) -> Non
 
 def test_a_gateway_killed_mid_stream_is_rerouted_and_the_loss_bounded(tier: Tier) -> None:
     """SIGKILL gateway b while traces flow; the agent queues, then re-routes to a when b is dropped."""
+    alert = rendered_alert("TarotGatewayDeliveryFailing")
+    assert not tier.prometheus.query(alert["expr"]), "a gateway was failing before the kill"
     services = Services()
     endpoint = agent_endpoint(tier)
     sent_at: dict[str, float] = {}
@@ -435,6 +440,17 @@ def test_a_gateway_killed_mid_stream_is_rerouted_and_the_loss_bounded(tier: Tier
         timeout_s=10,
         what="the agent's persistent queue to hold what gateway b cannot take",
     )
+    # The node-loss alert: its own rendered expression turns true in Prometheus for gateway b alone
+    # (the agent's failed deliveries, self-scraped every 15 s and remote-written).
+    gateway_b = f"127.0.0.1:{tier.gateways['b'].ports.otlp_grpc}"
+    failing = wait_until(
+        lambda: tier.prometheus.values_by(alert["expr"], "endpoint") or None,
+        timeout_s=45,
+        what=f"{alert['alert']}'s expression to be true in Prometheus",
+    )
+    alerted_s = time.monotonic() - killed_at
+    assert set(failing) == {gateway_b}, failing
+    assert alert["labels"]["priority"] == "P2"
 
     # The resolver drops b (natively: restart the agent with the new list; Kubernetes' resolver
     # does this by itself); the queue, on disk, is re-routed to a.
@@ -472,6 +488,7 @@ def test_a_gateway_killed_mid_stream_is_rerouted_and_the_loss_bounded(tier: Tier
     print(
         f"\ngateway b killed: {len(sent)} traces sent, {len(after_kill)} after the kill (all whole at a), "
         f"agent queue held {queued:.0f} requests, drained {drained_s:.1f} s after the resolver change, "
+        f"{alert['alert']} true {alerted_s:.1f} s after the kill ({failing[gateway_b]:.0f} failed sends), "
         f"{len(lost)} traces lost with b's memory (sent <= {max(late, default=0):.1f} s before the kill), "
         f"{duplicates} duplicate spans at a"
     )

@@ -8,7 +8,10 @@ unchanged) against Query. Proven here: with one node SIGKILLed, writes still suc
 still answer with fresh data and the P1 alert TarotHealthCheckFailing fires when the database
 check fails; when the node returns it "catches up" the way Receive does: new writes are
 replicated to it again (its own gap stays, and is served by the other two replicas, which is what
-deduplication is for). The single-node path (one Prometheus) stays the default everywhere else.
+deduplication is for). The generated node-loss alerts, their rendered expressions queried in the
+Prometheus that scrapes the nodes: one node down is TarotThanosReceiveNodeDown for that node alone
+with the quorum kept; a second one down is TarotThanosReceiveQuorumLost; both clear when the nodes
+return. The single-node path (one Prometheus) stays the default everywhere else.
 
 Skipped outside CI when Thanos is not built (deploy/thanos/build.sh takes minutes cold); in CI
 (CI=true) the missing binary is a failure.
@@ -21,14 +24,17 @@ import os
 import subprocess
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.e2e.conftest_stack import REPO, wait_until
-from tests.e2e.thanos_cluster import NODES, RULES, Cluster, fresh, get_json, running_cluster, start
+from tarot_monitoring.render.rules.scale_out import THANOS_RECEIVE_JOB
+from tests.e2e.conftest_stack import REPO, Prometheus, wait_until
+from tests.e2e.rendered_rules import rendered_alert
+from tests.e2e.thanos_cluster import NODES, RULES, Cluster, fresh, running_cluster, start
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +69,7 @@ def the_p1_alert() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    with running_cluster(thanos_binary(), tmp_path_factory.mktemp("thanos")) as running:
+    with running_cluster(thanos_binary(), tmp_path_factory.mktemp("thanos"), scrape_receive=True) as running:
         yield running
 
 
@@ -102,8 +108,8 @@ def test_one_receive_node_down_queries_and_the_p1_alert_still_answer(cluster: Cl
     assert firing[0]["labels"]["component"] == "database"
     assert time.time() - failed_at >= 10  # not before its `for:` (10 s in the generated rule)
     # Dropped by Prometheus: none (a write refused for want of quorum would be retried, then dropped).
-    failed = prometheus_value(cluster, "sum(prometheus_remote_storage_samples_failed_total)")
-    retried = prometheus_value(cluster, "sum(prometheus_remote_storage_samples_retried_total)")
+    failed = own_counter(cluster, "prometheus_remote_storage_samples_failed_total")
+    retried = own_counter(cluster, "prometheus_remote_storage_samples_retried_total")
     assert failed == 0, "remote write dropped samples while two of three nodes were up"
 
     # The node returns: new writes are replicated to it again; its gap is served by the others.
@@ -135,6 +141,81 @@ def test_one_receive_node_down_queries_and_the_p1_alert_still_answer(cluster: Cl
     )
 
 
-def prometheus_value(cluster: Cluster, promql: str) -> float:
-    result = get_json(f"{cluster.prometheus_url}/api/v1/query?query={urllib.parse.quote(promql)}")["result"]
-    return float(result[0]["value"][1]) if result else 0.0
+def own_counter(cluster: Cluster, name: str) -> float:
+    """One of the writing Prometheus' own counters, summed over its label sets, read from its /metrics
+    (it does not scrape itself, so a query for it would find nothing and read as 0)."""
+    with urllib.request.urlopen(f"{cluster.prometheus_url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    values = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and line[len(name)] in "{ "
+    ]
+    assert values, f"{name} is not among the writing Prometheus' own metrics"
+    return sum(values)
+
+
+def test_receive_node_loss_alerts_follow_the_nodes(cluster: Cluster) -> None:
+    """Kill nodes 3 then 2 (node 1 takes the remote write): node down, then quorum lost, then both clear."""
+    down, lost = rendered_alert("TarotThanosReceiveNodeDown"), rendered_alert("TarotThanosReceiveQuorumLost")
+    assert (down["labels"]["priority"], lost["labels"]["priority"]) == ("P2", "P1")
+    prometheus = Prometheus(cluster.prometheus_url)
+
+    def instances(alert: dict[str, Any]) -> dict[str, float]:
+        return prometheus.values_by(alert["expr"], "instance")
+
+    def all_up() -> bool:
+        scraped = prometheus.values_by(f'up{{job="{THANOS_RECEIVE_JOB}"}}', "instance")
+        return len(scraped) == NODES and set(scraped.values()) == {1.0} and not instances(down)
+
+    wait_until(all_up, timeout_s=60, what="every Receive node scraped up")
+    assert not prometheus.query(lost["expr"])
+    second, third = cluster.nodes[1], cluster.nodes[2]
+    address = {node.name: f"127.0.0.1:{node.http}" for node in cluster.nodes}
+
+    third.process.kill()
+    killed_at = time.time()
+    one_down = wait_until(
+        lambda: instances(down) or None, timeout_s=30, what=f"{down['alert']}'s expression with one node down"
+    )
+    one_down_s = time.time() - killed_at
+    assert one_down == {address[third.name]: 0.0}
+    time.sleep(3)  # several scrapes and the replication factor's gauges: the quorum still holds
+    assert not prometheus.query(lost["expr"]), "one node of three down must not read as quorum lost"
+
+    def refused() -> float:
+        return own_counter(cluster, "prometheus_remote_storage_samples_retried_total") + own_counter(
+            cluster, "prometheus_remote_storage_samples_failed_total"
+        )
+
+    refused_before = refused()
+    second.process.kill()
+    second_at = time.time()
+    quorum = wait_until(
+        lambda: prometheus.query(lost["expr"]) or None,
+        timeout_s=30,
+        what=f"{lost['alert']}'s expression with two nodes down",
+    )
+    quorum_s = time.time() - second_at
+    assert [float(sample["value"][1]) for sample in quorum] == [2.0]
+    assert set(instances(down)) == {address[second.name], address[third.name]}
+    # What the alert stands for: node 1 now refuses the writes it cannot replicate to a quorum.
+    refused_after = wait_until(
+        lambda: got if (got := refused()) > refused_before else None,
+        timeout_s=30,
+        what="remote-write samples refused (retried or failed) with the quorum lost",
+    )
+
+    for node in (second, third):
+        start(node.process, f"http://127.0.0.1:{node.http}/-/ready")
+    returned_at = time.time()
+    wait_until(
+        lambda: not instances(down) and not prometheus.query(lost["expr"]),
+        timeout_s=30,
+        what="both node-loss expressions to clear once the nodes are back",
+    )
+    print(
+        f"\n{down['alert']} true {one_down_s:.1f} s after the first kill, {lost['alert']} "
+        f"{quorum_s:.1f} s after the second ({refused_after - refused_before:.0f} samples refused), "
+        f"both clear {time.time() - returned_at:.1f} s after the return"
+    )

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tarot_monitoring.render.rules.scale_out import REPLICATION_FACTOR, THANOS_RECEIVE_JOB
 from tarot_monitoring.stack import ManagedProcess, free_ports
 from tests.e2e.conftest_stack import REPO, wait_until
 
@@ -162,8 +163,14 @@ def receive_node(binary: str, base: Path, index: int, ports: list[int], hashring
 
 
 @contextlib.contextmanager
-def running_cluster(binary: str, base: Path, *, extra_series: int = 0) -> Iterator[Cluster]:
-    """Three Receive nodes, Query, Rule (the generated rules) and a Prometheus remote-writing to node 1."""
+def running_cluster(
+    binary: str, base: Path, *, extra_series: int = 0, scrape_receive: bool = False
+) -> Iterator[Cluster]:
+    """Three Receive nodes, Query, Rule (the generated rules) and a Prometheus remote-writing to node 1.
+
+    With `scrape_receive`, Prometheus also scrapes the Receive nodes under the job the node-loss
+    rules select (render/rules/scale_out.py), keeping only the series those rules read.
+    """
     prometheus = os.environ.get("TAROT_PROMETHEUS_BIN") or shutil.which("prometheus")
     if not prometheus:
         raise RuntimeError("prometheus not found: install Debian's package (apt-get install prometheus)")
@@ -222,7 +229,8 @@ def running_cluster(binary: str, base: Path, *, extra_series: int = 0) -> Iterat
                 {
                     "global": {"scrape_interval": "1s"},
                     "scrape_configs": [
-                        {"job_name": "bot", "static_configs": [{"targets": [f"127.0.0.1:{target.port}"]}]}
+                        {"job_name": "bot", "static_configs": [{"targets": [f"127.0.0.1:{target.port}"]}]},
+                        *([receive_scrape(nodes)] if scrape_receive else []),
                     ],
                     "remote_write": [
                         {
@@ -264,6 +272,17 @@ def running_cluster(binary: str, base: Path, *, extra_series: int = 0) -> Iterat
         for node in nodes:
             node.process.stop(timeout_s=10)
         target.close()
+
+
+def receive_scrape(nodes: list[Node]) -> dict[str, Any]:
+    """The scrape job of the Receive nodes, as the node-loss rules expect it (`up` is always kept)."""
+    return {
+        "job_name": THANOS_RECEIVE_JOB,
+        "static_configs": [{"targets": [f"127.0.0.1:{n.http}" for n in nodes]}],
+        "metric_relabel_configs": [
+            {"source_labels": ["__name__"], "regex": REPLICATION_FACTOR, "action": "keep"}
+        ],
+    }
 
 
 def fresh(cluster: Cluster, *, within_s: float = 5.0) -> float | None:

@@ -319,6 +319,35 @@ def _meta(
     scenario.add("alertmanager_config_last_reload_successful", first, reload)
 
 
+def _scale_out(
+    scenario: Scenario, failing_from: int | None = None, down: dict[int, range] | None = None
+) -> None:
+    """The scale-out tier (tarot-scale-out): an agent's outcomes per gateway, gateway b failing from
+    `failing_from` (a new series, growing for 10 minutes); three Thanos Receive nodes, node i down
+    (up 0, its replication-factor gauge gone) while `down[i]` lasts."""
+    minutes = range(HORIZON_MIN + 1)
+    agent = {**COMMON, "job": "otelcol-tarot", "instance": "agent-1"}
+    outcomes = "otelcol_loadbalancer_backend_outcome_total"
+    scenario.add(
+        outcomes, {**agent, "endpoint": "gw-a:4317", "success": "true"}, counter([7.0 for _ in minutes])
+    )
+    if failing_from is not None:
+        failing = [3.0 if failing_from < m <= failing_from + 10 else 0.0 for m in minutes]
+        failing[failing_from] = 2.0
+        scenario.add(
+            outcomes,
+            {**agent, "endpoint": "gw-b:4317", "success": "false"},
+            [None if m < failing_from else v for m, v in zip(minutes, counter(failing), strict=True)],
+        )
+    for node in range(3):
+        labels = {"job": "thanos-receive", "instance": f"receive-{node}:10902"}
+        gone = (down or {}).get(node, range(0))
+        scenario.add("up", labels, [0.0 if m in gone else 1.0 for m in minutes])
+        scenario.add(
+            "thanos_receive_replication_factor", labels, [None if m in gone else 3.0 for m in minutes]
+        )
+
+
 def _datastores(
     scenario: Scenario, rng: random.Random, stress: Shape, reachable: Shape = lambda m: 1.0
 ) -> None:
@@ -435,6 +464,7 @@ def scenarios() -> list[Scenario]:
     _reading_cost(steady, rng, lambda m: 0.01, lambda m: 0.05)
     _families(steady, _zeros(), _zeros(), None, 60.0)
     _meta(steady, _zeros())
+    _scale_out(steady)
     _datastores(steady, rng, lambda m: 0.0)
     built.append(steady)
 
@@ -481,6 +511,7 @@ def scenarios() -> list[Scenario]:
     _reading_cost(spikes, rng, lambda m: 0.4 if 40 <= m < 60 else 0.01, lambda m: 0.05)
     _families(spikes, _bursts({35: 2.0, 90: 6.0}), _bursts({95: 14.0}), 60, 14.02)
     _meta(spikes, _bursts({35: 2.0, 90: 6.0}), degraded=range(50, 70), reload_failed=range(100, 110))
+    _scale_out(spikes, failing_from=40, down={2: range(60, 90), 1: range(75, 80)})
     _datastores(spikes, rng, lambda m: 1.0 if 40 <= m < 85 else 0.1, lambda m: 0.0 if 100 <= m < 110 else 1.0)
     built.append(spikes)
 

@@ -17,7 +17,7 @@ interval, or half the evaluation interval). Every expected value is computed for
 and must be the same float (scenario.agreed).
 
 One module per rules area (``suite(catalog)`` each: api, response_time, slo, business, llm,
-payment_delays, resources, datastores, health, pipeline, data_loss, security, maintenance, meta);
+payment_delays, resources, datastores, health, pipeline, data_loss, security, maintenance, meta, scale_out);
 the file model is in ``suite``, the helpers they share in ``scenario``.
 """
 
@@ -41,6 +41,7 @@ from tarot_monitoring.render.promtool import (
     pipeline,
     resources,
     response_time,
+    scale_out,
     security,
     slo,
 )
@@ -65,6 +66,7 @@ _AREA_SUITES: Final[tuple[Callable[[Catalog], PromtoolSuite], ...]] = (
     maintenance.suite,
     alert_drills.suite,
     meta.suite,
+    scale_out.suite,
 )
 """One suite per rules area, in the order of the files they write."""
 

@@ -5,7 +5,8 @@ defines): api (latency, error rates), response_time (against last week), slo (bu
 business (failed payments and readings), llm (LLM cost per reading against earnings),
 payment_delays, resources (CPU, memory, disk), datastores (PostgreSQL, Redis, pools, cache
 consistency), health (checks, telemetry absent), pipeline (the collector), data_loss, security,
-maintenance (backups, certificates, disk growth), meta (the Watchdog). Every number comes from
+maintenance (backups, certificates, disk growth), meta (the Watchdog), scale_out (a gateway or
+a Thanos Receive node lost). Every number comes from
 tarot_monitoring.spec; the alerting choices the spec leaves open are in :mod:`.choices`.
 
 Cross-cutting parts are applied once: the ``priority``, ``severity`` and ``component`` labels and
@@ -30,6 +31,7 @@ from tarot_monitoring.render.rules import (
     pipeline,
     resources,
     response_time,
+    scale_out,
     security,
     slo,
 )
@@ -58,6 +60,7 @@ def rule_files() -> tuple[RuleFile, ...]:
             maintenance,
             alert_drills,
             meta,
+            scale_out,
         )
     )
     for rule_file in files:
