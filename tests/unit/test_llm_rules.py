@@ -4,8 +4,6 @@ priority is the spec's P3, and the dashboard's panel reads the rule's recorded a
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,27 +12,15 @@ import yaml
 from tarot_monitoring.render import render_dirs_for_tests
 from tarot_monitoring.render.dashboards import main_dashboard
 from tarot_monitoring.render.rules import llm
+from tests.unit.promtool_run import promtool as promtool  # fixture
+from tests.unit.promtool_run import run_rule_tests
 
 ALERT = "TarotReadingCostAboveEarnings"
 
 
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        pytest.fail("promtool is not installed (Debian package prometheus)")
-    return found
-
-
-def _run(promtool: str, tests: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [promtool, "test", "rules", "tarot-llm.yml"], capture_output=True, text=True, cwd=tests, timeout=300
-    )
-
-
 def test_the_promtool_test_passes_on_the_generated_rule(promtool: str, tmp_path: Path) -> None:
     _, tests = render_dirs_for_tests(tmp_path)
-    done = _run(promtool, tests)
+    done = run_rule_tests(promtool, tests, "tarot-llm.yml")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -50,7 +36,7 @@ def test_the_promtool_test_fails_when_the_rule_breaks(promtool: str, tmp_path: P
     else:
         alert["expr"] = alert["expr"].replace(" > ", " < ")
     path.write_text(yaml.safe_dump(document))
-    done = _run(promtool, tests)
+    done = run_rule_tests(promtool, tests, "tarot-llm.yml")
     assert done.returncode != 0
     assert f"alertname: {ALERT}" in done.stdout + done.stderr
 

@@ -5,8 +5,6 @@ runbook section; the chart ships them as a PrometheusRule without a second copy.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,28 +13,16 @@ import yaml
 from tarot_monitoring.render import promql as q
 from tarot_monitoring.render import render_dirs_for_tests
 from tarot_monitoring.render.rules import scale_out
+from tests.unit.promtool_run import promtool as promtool  # fixture
+from tests.unit.promtool_run import run_rule_tests
 
 FILE = "tarot-scale-out.yml"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        pytest.fail("promtool is not installed (Debian package prometheus)")
-    return found
-
-
-def _run(promtool: str, tests: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [promtool, "test", "rules", FILE], capture_output=True, text=True, cwd=tests, timeout=300
-    )
-
-
 def test_the_promtool_test_passes_on_the_generated_rules(promtool: str, tmp_path: Path) -> None:
     _, tests = render_dirs_for_tests(tmp_path)
-    done = _run(promtool, tests)
+    done = run_rule_tests(promtool, tests, FILE)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -68,7 +54,7 @@ def test_the_promtool_test_fails_when_a_rule_breaks(
         failures, window = scale_out.GATEWAY_FAILURES, scale_out.GATEWAY_WINDOW
         rule["expr"] = f"sum by ({q.BY_JOB}, instance, endpoint) (increase({failures}[{window}])) > 0"
     path.write_text(yaml.safe_dump(document))
-    done = _run(promtool, tests)
+    done = run_rule_tests(promtool, tests, FILE)
     assert done.returncode != 0, done.stdout
     assert f"alertname: {alert}" in done.stdout + done.stderr
 
