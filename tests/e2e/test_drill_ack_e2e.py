@@ -88,7 +88,17 @@ async def test_p1_drill_reaches_telegram_email_pager_and_history(
         token = read_secret_file(tmp_path / "secrets" / "alert-history-token")  # the harness' token
         status, content_type, metrics = await asyncio.to_thread(scrape, harness.history.url, token)
         assert (status, content_type.startswith("text/plain")) == (200, True)
-        assert 'tarot_alert_drill_last_success_timestamp_seconds{drill_priority="P1"}' in metrics
+        samples = {
+            series.split('"')[1]: value
+            for series, value in metrics.items()
+            if series.startswith("tarot_alert_drill_last_success_timestamp_seconds{")
+        }
+        posted = min(row.posted_at for row in stored).timestamp()
+        assert samples["P1"] == pytest.approx(posted, abs=0.001)
+        # The priorities never drilled count from when the history began keeping drills, before this
+        # one: TarotAlertDrillOverdue then fires for an install that never drills, not never.
+        assert set(samples) == {"P1", "P2", "P3", "P4"}
+        assert samples["P2"] == samples["P3"] == samples["P4"] < posted
 
         # The drill was resolved afterwards.
         async def resolved() -> bool:

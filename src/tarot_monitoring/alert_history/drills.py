@@ -5,8 +5,13 @@ alert was posted to Alertmanager, when the integration was seen delivering it (N
 the spec's delivery time it was held to, and the outcome (``delivered``, ``late``, ``missed``,
 or ``held``: the route is outside its business hours, so not delivering is right). A drill
 succeeded when none of its rows is ``missed`` or ``late`` and at least one was ``delivered``;
-:func:`last_successes` feeds the ``tarot_alert_drill_last_success_timestamp_seconds`` metric the
+:func:`drill_clock` feeds the ``tarot_alert_drill_last_success_timestamp_seconds`` metric the
 alert history serves, and the TarotAlertDrillOverdue alert reads it.
+
+A priority never drilled successfully still gets a sample: when the history started keeping drills
+(the ``drill_log`` row written with the schema). Without it the series would be absent and the
+alert silent for exactly the installations that never set up their drills; with it, the policy's
+clock runs from the install.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from tarot_monitoring.spec.priorities import PRIORITIES
+
 if TYPE_CHECKING:
     from tarot_monitoring.alert_history.store import AlertStore
 
@@ -24,6 +31,7 @@ __all__ = [
     "Outcome",
     "ReceiverDrill",
     "delivered_to_history",
+    "drill_clock",
     "drill_deliveries",
     "last_successes",
     "record_drill",
@@ -51,6 +59,11 @@ CREATE TABLE IF NOT EXISTS "{schema}".drills (
     PRIMARY KEY (drill_id, receiver, integration)
 );
 CREATE INDEX IF NOT EXISTS drills_posted_at ON "{schema}".drills (priority, posted_at DESC);
+CREATE TABLE IF NOT EXISTS "{schema}".drill_log (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    started_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO "{schema}".drill_log DEFAULT VALUES ON CONFLICT DO NOTHING;
 """
 
 
@@ -114,6 +127,13 @@ async def last_successes(store: AlertStore) -> dict[str, datetime]:
             ) AS succeeded GROUP BY priority"""
     )
     return {str(row["priority"]): row["at"] for row in rows}
+
+
+async def drill_clock(store: AlertStore) -> dict[str, datetime]:
+    """Per priority of the spec, the newest successful drill, or when the drill log started."""
+    successes = await last_successes(store)
+    started: datetime = await store.pool.fetchval(f'SELECT started_at FROM "{store.schema}".drill_log')
+    return {**{priority: started for priority in PRIORITIES}, **successes}
 
 
 async def delivered_to_history(store: AlertStore, drill_id: str, receiver: str) -> datetime | None:

@@ -1,7 +1,8 @@
 """The alert history's ``GET /metrics``: what Prometheus scrapes from it, in the text format 0.0.4.
 
 - ``tarot_alert_drill_last_success_timestamp_seconds{drill_priority}``: the newest successful alert
-  drill per priority (:mod:`.drills`), read by TarotAlertDrillOverdue.
+  drill per priority, or when the history started keeping drills for a priority never drilled
+  (:func:`.drills.drill_clock`), read by TarotAlertDrillOverdue.
 - ``tarot_alert_watchdog_last_heartbeat_timestamp_seconds``: Unix time at which the last Watchdog
   heartbeat reached ``POST /watchdog``; absent until the first one since the service started.
   Prometheus computes the age (``time() - ...``): the dead man's switch's state, seen from outside.
@@ -55,7 +56,7 @@ def exposition(
     lines = _family(
         DRILL_SUCCESS,
         "gauge",
-        "When the newest drill that reached every receiver was sent.",
+        "When the newest drill that reached every receiver was sent (never drilled: when drills began).",
         [
             f'{DRILL_SUCCESS}{{{DRILL_PRIORITY}="{_label(priority)}"}} {at.timestamp():.3f}'
             for priority, at in sorted(drill_successes.items())

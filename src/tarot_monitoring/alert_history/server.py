@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from tarot_monitoring.alert_history.deadman import DeadmanSwitch
-from tarot_monitoring.alert_history.drills import last_successes
+from tarot_monitoring.alert_history.drills import drill_clock
 from tarot_monitoring.alert_history.metrics import CONTENT_TYPE, exposition
 from tarot_monitoring.alert_history.payload import Notification, PayloadError, parse_notification
 from tarot_monitoring.alert_history.store import AlertStore
@@ -221,7 +221,7 @@ class AlertHistoryServer(HttpServer):
     async def _metrics(self, request: Request) -> Response:
         """Prometheus text format (:mod:`.metrics`); 503 when PostgreSQL fails (the scrape shows it)."""
         try:
-            successes = await last_successes(self.store)
+            successes = await drill_clock(self.store)
         except Exception as exc:
             failed = f"the alert history database failed: {type(exc).__name__}"
             raise HttpError(503, {"error": failed}) from None
