@@ -44,7 +44,8 @@ def test_a_dsn_and_a_redis_address_add_overlays_and_the_exporter(tmp_path: Path,
         tmp_path,
         Datastores(postgres_dsn_file=dsn_file, redis_addr="cache:6379", redis_password_file=password),
     )
-    assert stack._components() == tuple(c for c in COMPONENTS if c != "alertmanager-2")  # one replica
+    # One replica, no alert history.
+    assert stack._components() == tuple(c for c in COMPONENTS if c not in ("alertmanager-2", "alert-history"))
     assert [path.name for path in stack.collector_overlays] == [
         "local.yaml",
         "datastores-redis.yaml",

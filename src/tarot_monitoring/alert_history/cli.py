@@ -37,7 +37,8 @@ DSN_OPTION = SecretOption("--dsn", "--dsn-file", env=DSN_ENV, file_env=DSN_FILE_
 """The database: ``--dsn`` without a password (PGPASSWORD, ~/.pgpass), else a file or a variable."""
 
 
-def _schema(text: str) -> str:
+def schema_name(text: str) -> str:
+    """An argparse type: a schema name the alert history's store accepts."""
     from tarot_monitoring.alert_history.store import _IDENTIFIER
 
     if not _IDENTIFIER.fullmatch(text):
@@ -54,7 +55,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         secret_option(sub, DSN_OPTION, help="PostgreSQL DSN")
         sub.add_argument(
             "--schema",
-            type=_schema,
+            type=schema_name,
             default="alert_history",
             help="schema of the tables (default alert_history)",
         )

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from tarot_monitoring.cli_args import positive_seconds, whole_number
 from tarot_monitoring.stack import receivers
+from tarot_monitoring.stack.alert_history_component import AlertHistoryComponent, schema_argument
 from tarot_monitoring.stack.datastores import Datastores
 from tarot_monitoring.stack.launcher import ComponentStatus, Stack, StackPorts
-from tarot_monitoring.stack.process import StackError
+from tarot_monitoring.stack.process import StackError, free_ports
 
 
 def _print_status(stack: Stack, statuses: Sequence[ComponentStatus]) -> None:
@@ -31,7 +32,8 @@ def _print_status(stack: Stack, statuses: Sequence[ComponentStatus]) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tarot-monitor stack",
-        description="The native monitoring stack: our collector, Prometheus and Alertmanager on loopback.",
+        description="The native monitoring stack: our collector, Prometheus and Alertmanager on loopback "
+        "(and the alert history, given its PostgreSQL: --alert-history-dsn-file).",
     )
     # --state-dir is accepted before and after the action (`tarot-monitor stack status --state-dir D`).
     common = argparse.ArgumentParser(add_help=False)
@@ -74,6 +76,23 @@ def _parser() -> argparse.ArgumentParser:
         help="extra collector config merged last (repeatable)",
     )
     up.add_argument("--no-alertmanager", action="store_true", help="start only the collector and Prometheus")
+    up.add_argument(
+        "--alert-history-dsn-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a file (mode 0600) holding the alert history's PostgreSQL DSN (a role that may create its "
+        "tables; may be the --postgres-dsn-file): runs `tarot-monitor alerts serve` as part of the "
+        "stack, where Alertmanager posts and Prometheus scrapes, with the stack's token and Prometheus "
+        "(daily aggregates). Without it, start the history yourself (the hint `up` prints)",
+    )
+    up.add_argument(
+        "--alert-history-schema",
+        type=schema_argument,
+        default=None,
+        metavar="SCHEMA",
+        help="schema of the history's tables (default alert_history)",
+    )
     receivers.add_arguments(up)
     up.add_argument(
         "--debug-endpoints",
@@ -146,6 +165,14 @@ def cli(argv: list[str]) -> int:
                     postgres_dsn_file=args.postgres_dsn_file or found.postgres_dsn_file,
                     redis_addr=args.redis_addr or found.redis_addr,
                 )
+            history = (
+                AlertHistoryComponent(args.alert_history_dsn_file, args.alert_history_schema)
+                if args.alert_history_dsn_file is not None
+                else None
+            )
+            found_receivers = receivers.from_arguments(args)
+            if history is not None and args.free_ports:  # a second stack's history beside the first's
+                found_receivers = replace(found_receivers, history_url=f"http://127.0.0.1:{free_ports(1)[0]}")
             stack = Stack(
                 state_dir=args.state_dir,
                 ports=StackPorts.free() if args.free_ports else None,
@@ -154,8 +181,9 @@ def cli(argv: list[str]) -> int:
                 alertmanager_replicas=args.alertmanager_replicas,
                 ready_timeout_s=args.timeout,
                 datastores=datastores,
-                receivers=receivers.from_arguments(args),
+                receivers=found_receivers,
                 debug_endpoints=args.debug_endpoints,
+                alert_history=history,
             )
             stack.start()
             _print_status(stack, stack.status())

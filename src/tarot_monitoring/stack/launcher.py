@@ -16,7 +16,9 @@ stack whose receiver files are checked before anything starts and whose webhooks
 history's generated token (:mod:`.receivers`).
 
 With ``alertmanager_replicas=2`` a second Alertmanager joins the first in a gossip cluster on
-loopback and Prometheus sends to both (:mod:`.alertmanager_cluster`).
+loopback and Prometheus sends to both (:mod:`.alertmanager_cluster`). With ``alert_history`` the
+stack runs the alert history too, where Alertmanager and Prometheus look for it
+(:mod:`.alert_history_component`).
 
 Over 500 lines: one class owns every program's lifecycle; what is specific to an area lives
 beside it (:mod:`.datastores`, :mod:`.receivers`, :mod:`.control_planes`, :mod:`.process`).
@@ -43,21 +45,31 @@ from typing import Final, Literal
 
 from tarot_monitoring.secret_files import SecretFileError
 from tarot_monitoring.spec import METRICS_RETENTION
-from tarot_monitoring.stack import alertmanager_cluster, control_planes
+from tarot_monitoring.stack import alert_history_component, alertmanager_cluster, control_planes
+from tarot_monitoring.stack.alert_history_component import AlertHistoryComponent
 from tarot_monitoring.stack.datastores import EXPORTER_BINARIES, Datastores
 from tarot_monitoring.stack.process import ManagedProcess, StackError, free_ports, http_ok, port_free
-from tarot_monitoring.stack.receivers import Receivers, prepare_alertmanager, with_history_scrape
+from tarot_monitoring.stack.receivers import (
+    Receivers,
+    history_token_file,
+    prepare_alertmanager,
+    with_history_scrape,
+)
 
-ComponentName = Literal["alertmanager", "alertmanager-2", "prometheus", "postgres-exporter", "collector"]
+ComponentName = Literal[
+    "alertmanager", "alertmanager-2", "prometheus", "alert-history", "postgres-exporter", "collector"
+]
 COMPONENTS: Final[tuple[ComponentName, ...]] = (
     "alertmanager",
     "alertmanager-2",
     "prometheus",
+    "alert-history",
     "postgres-exporter",
     "collector",
 )
 """Start order; stop order is the reverse (the collector flushes into a still-running Prometheus).
-The exporter runs only when a PostgreSQL DSN is configured, alertmanager-2 only with two replicas."""
+The exporter runs only when a PostgreSQL DSN is configured, alertmanager-2 only with two replicas,
+the alert history only when its DSN is (after Prometheus: its daily aggregates query it)."""
 _PORT_OWNERS: Final[dict[str, ComponentName]] = {
     "prometheus": "prometheus",
     "alertmanager": "alertmanager",
@@ -159,7 +171,8 @@ class Stack:
     where the bot's PostgreSQL and Redis are: their overlays are added after `collector_overlays`
     and, with a DSN, prometheus-postgres-exporter runs as one more program. Nothing is started by
     the constructor. `receivers` says where the Telegram secrets are (checked at start);
-    `debug_endpoints` leaves the collector's zpages and pprof on.
+    `debug_endpoints` leaves the collector's zpages and pprof on. `alert_history` runs
+    ``tarot-monitor alerts serve`` at ``receivers.history_url``.
     """
 
     def __init__(
@@ -179,6 +192,7 @@ class Stack:
         datastores: Datastores | None = None,
         receivers: Receivers | None = None,
         debug_endpoints: bool = False,
+        alert_history: AlertHistoryComponent | None = None,
     ) -> None:
         self.state_dir = (state_dir or default_state_dir()).resolve()
         self.ports = ports or StackPorts()
@@ -199,6 +213,7 @@ class Stack:
         self._binaries: dict[str, str] = {}
         self.receivers = receivers or Receivers()
         self.debug_endpoints = debug_endpoints
+        self.alert_history = alert_history
         self.warnings: list[str] = []
         """What `start()` found wrong but not fatal (pages that cannot be sent with ``pages=False``)."""
 
@@ -263,6 +278,8 @@ class Stack:
             return {"web/api": self.prometheus_url, "remote write": f"{self.prometheus_url}/api/v1/write"}
         if name == "postgres-exporter":
             return {"metrics": f"http://127.0.0.1:{ports.postgres_exporter}/metrics"}
+        if name == "alert-history":
+            return AlertHistoryComponent.listens(self.receivers.history_url)
         replica = self._alertmanager(name)
         if len(self.alertmanagers) == 1:
             return {"web/api": replica.url}
@@ -289,6 +306,8 @@ class Stack:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.state_dir.chmod(0o700)  # logs, queues and the generated secrets: no other user's business
         self.datastores.check_secrets()  # a DSN file others may read stops `up` before anything runs
+        if self.alert_history is not None:
+            self.alert_history.check()
         self._check_ports()
         if self.with_alertmanager:
             control_planes.write_alertmanager_web_config(self.state_dir)
@@ -423,6 +442,7 @@ class Stack:
             datastores=Datastores.from_state(state.get("datastores")),
             receivers=Receivers.from_state(state.get("receivers")),
             debug_endpoints=bool(state.get("debug_endpoints", False)),
+            alert_history=AlertHistoryComponent.from_state(state.get("alert_history")),
         )
         stack._binaries = dict(state["binaries"])
         return stack
@@ -438,6 +458,7 @@ class Stack:
             "alertmanager": self.with_alertmanager,
             "receivers": self.receivers.to_state(),  # file paths only
             "debug_endpoints": self.debug_endpoints,
+            "alert_history": self.alert_history.to_state() if self.alert_history else None,  # paths only
             "alertmanager_replicas": self.alertmanager_replicas,
             "alertmanager_config": str(self.alertmanager_config) if self.alertmanager_config else None,
             "binaries": self._binaries,
@@ -454,6 +475,7 @@ class Stack:
             *([] if self.with_alertmanager else alertmanager_cluster.REPLICA_NAMES),
             *alertmanager_cluster.REPLICA_NAMES[self.alertmanager_replicas :],
             *([] if self.datastores.postgres_dsn_file is not None else ["postgres-exporter"]),
+            *([] if self.alert_history is not None else [alert_history_component.NAME]),
         }
         return tuple(c for c in COMPONENTS if c not in skip)
 
@@ -504,6 +526,10 @@ class Stack:
             port = getattr(self.ports, owner)
             if not port_free(port):
                 busy.append(f"{owner} port 127.0.0.1:{port}")
+        if self.alert_history is not None and not self._pidfile_process("alert-history").running():
+            port = AlertHistoryComponent.port(self.receivers.history_url)
+            if not port_free(port):
+                busy.append(f"alert history port 127.0.0.1:{port}")
         if busy:
             raise StackError(f"already in use: {', '.join(busy)} (another stack or service?)")
 
@@ -554,6 +580,14 @@ class Stack:
         if name == "postgres-exporter":
             return self.datastores.exporter_argv(
                 self._binary("postgres-exporter"), self.repo_root, self.ports.postgres_exporter
+            )
+        if name == "alert-history":
+            if self.alert_history is None:
+                raise StackError("this stack runs no alert history (stack up --alert-history-dsn-file)")
+            return self.alert_history.argv(
+                history_url=self.receivers.history_url,
+                token_file=history_token_file(self.state_dir),
+                prometheus_url=self.prometheus_url,
             )
         if name == "prometheus":
             return [
@@ -610,6 +644,8 @@ class Stack:
             return f"{self.prometheus_url}/-/ready"
         if name == "postgres-exporter":
             return f"http://127.0.0.1:{self.ports.postgres_exporter}/"
+        if name == "alert-history":
+            return AlertHistoryComponent.ready_url(self.receivers.history_url)
         return f"{self._alertmanager(name).url}/-/ready"
 
     def _write_prometheus_config(self) -> None:

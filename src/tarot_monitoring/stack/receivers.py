@@ -8,8 +8,9 @@ unless pages are explicitly not wanted (``--no-pages``), in which case the same 
 loud warning. It also generates the alert history's shared secret once
 (``<state>/secrets/alert-history-token``, mode 0600) and renders the stack's own
 ``alertmanager.yml`` from the generator (tarot_monitoring.render.alertmanager) with the files'
-real paths, so the webhooks always carry the token (``credentials_file``). Start the history
-with the same file: ``tarot-monitor alerts serve --token-file <state>/secrets/alert-history-token``.
+real paths, so the webhooks always carry the token (``credentials_file``). The stack runs the
+history with that file when given its DSN (:mod:`.alert_history_component`); else start it with
+the same file: ``tarot-monitor alerts serve --token-file <state>/secrets/alert-history-token``.
 Prometheus scrapes the history's ``/metrics`` with the same file (:func:`with_history_scrape`).
 """
 
@@ -197,6 +198,8 @@ def report(stack: Stack) -> None:
     if not stack.with_alertmanager:
         return
     token = history_token_file(stack.state_dir)
-    print(f"alert history token: {token}\n    serve with: tarot-monitor alerts serve --token-file {token}")
+    if stack.alert_history is None:  # else the stack runs it (--alert-history-dsn-file)
+        print(f"alert history token: {token}")
+        print(f"    serve with: tarot-monitor alerts serve --token-file {token}")
     for warning in stack.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
