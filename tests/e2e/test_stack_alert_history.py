@@ -1,7 +1,8 @@
 """``tarot-monitor stack up --alert-history-dsn-file``, run for real (collector, Prometheus, Alertmanager,
 the alert history on the test PostgreSQL): ``stack status`` lists the history ready, Prometheus
-scrapes it with the stack's token (``up{job="alert-history"} == 1``), an alert posted to the
-stack's Alertmanager lands in the history's table, and ``stack down`` stops it. Every wait is bounded."""
+scrapes it with the stack's token (``up{job="alert-history"} == 1``) and sees its dead man's switch
+(``--alert-history-deadman``), the Watchdog heartbeat and an alert posted to the stack's
+Alertmanager land in the history's tables, and ``stack down`` stops it. Every wait is bounded."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tarot_monitoring.alert_history import AlertStore
+from tarot_monitoring.alert_history.metrics import DEADMAN_NOTICES_SENT
 from tarot_monitoring.secret_files import write_secret_file
 from tarot_monitoring.stack import Stack
 from tests.e2e.conftest_stack import REPO, build_collector
@@ -82,6 +84,7 @@ async def test_stack_up_runs_the_alert_history_that_alertmanager_and_prometheus_
     }
     state = tmp_path / "state"
     dsn_file = write_secret_file(tmp_path / "history-dsn", postgres_dsn)
+    pager_url = write_secret_file(tmp_path / "pager-url", "http://127.0.0.1:9/never-called-here")
     up = await asyncio.to_thread(
         stack_command,
         env,
@@ -95,6 +98,8 @@ async def test_stack_up_runs_the_alert_history_that_alertmanager_and_prometheus_
         str(dsn_file),
         "--alert-history-schema",
         pg_schema,
+        "--alert-history-deadman",
+        f"webhook-url-file={pager_url}",
         "--timeout",
         "120",
     )
@@ -113,7 +118,7 @@ async def test_stack_up_runs_the_alert_history_that_alertmanager_and_prometheus_
         assert f"{history_url}/healthz" in status.stdout
         assert str(state / "logs" / "alert-history.log") in status.stdout
 
-        # Prometheus scrapes /metrics with the stack's token file (15 s interval).
+        # Prometheus scrapes /metrics with the stack's token file (15 s interval); the switch is on.
         prometheus = stack.prometheus_url
         deadline = time.monotonic() + 60
         while not await asyncio.to_thread(query, prometheus, 'up{job="alert-history"} == 1'):
@@ -121,6 +126,7 @@ async def test_stack_up_runs_the_alert_history_that_alertmanager_and_prometheus_
                 "Prometheus never scraped the alert history: " + stack.process_log_tail("alert-history")
             )
             await asyncio.sleep(1)
+        assert await asyncio.to_thread(query, prometheus, f'{DEADMAN_NOTICES_SENT}{{job="alert-history"}}')
 
         # An alert posted to Alertmanager reaches the history's table (its route has no group_wait).
         alertname = f"StackHistory{uuid.uuid4().hex[:8]}"
@@ -133,6 +139,11 @@ async def test_stack_up_runs_the_alert_history_that_alertmanager_and_prometheus_
                     "the alert never reached the history: " + stack.process_log_tail("alertmanager")
                 )
                 await asyncio.sleep(0.5)
+            # Prometheus' Watchdog, through Alertmanager: the heartbeat the switch watches.
+            deadline = time.monotonic() + 120
+            while await store.watchdog_last_seen() is None:
+                assert time.monotonic() < deadline, stack.process_log_tail("alert-history")
+                await asyncio.sleep(1)
         finally:
             await store.close()
         assert stack.pid("alert-history") is not None

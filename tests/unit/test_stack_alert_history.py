@@ -12,8 +12,9 @@ import pytest
 
 from tarot_monitoring.secret_files import write_secret_file
 from tarot_monitoring.stack import Stack, StackError, StackPorts
-from tarot_monitoring.stack.alert_history_component import AlertHistoryComponent
+from tarot_monitoring.stack.alert_history_component import AlertHistoryComponent, deadman_arguments
 from tarot_monitoring.stack.cli import _parser
+from tarot_monitoring.stack.cli import cli as stack_cli
 from tarot_monitoring.stack.receivers import Receivers, history_token_file, report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +78,11 @@ def test_the_state_file_keeps_the_dsn_files_path_never_the_dsn(tmp_path: Path, d
     stack._write_state()
     text = (stack.state_dir / "stack.json").read_text()
     assert SECRET not in text
-    assert json.loads(text)["alert_history"] == {"dsn_file": str(dsn_file), "schema": "stack_test"}
+    assert json.loads(text)["alert_history"] == {
+        "dsn_file": str(dsn_file),
+        "schema": "stack_test",
+        "deadman": [],
+    }
     assert Stack.load(stack.state_dir).alert_history == AlertHistoryComponent(dsn_file, "stack_test")
 
 
@@ -114,3 +119,50 @@ def test_up_prints_the_serve_hint_only_when_the_stack_does_not_run_the_history(
     assert "serve with: tarot-monitor alerts serve" in capsys.readouterr().out
     report(_stack(tmp_path, AlertHistoryComponent(dsn_file)))
     assert "serve with" not in capsys.readouterr().out
+
+
+def test_the_dead_mans_switch_options_reach_alerts_serve(tmp_path: Path, dsn_file: Path) -> None:
+    url_file = write_secret_file(tmp_path / "pager-url", "http://127.0.0.1:9/hook")
+    deadman = deadman_arguments(
+        [
+            "smtp=127.0.0.1:25",
+            "smtp-from=history@example",
+            "smtp-to=oncall@example",
+            "smtp-no-starttls",
+            f"webhook-url-file={url_file}",
+            "timeout=90",
+        ]
+    )
+    argv = _stack(tmp_path, AlertHistoryComponent(dsn_file, deadman=deadman)).process("alert-history").argv
+    assert argv[-6:] == [
+        "--deadman-smtp=127.0.0.1:25",
+        "--deadman-smtp-from=history@example",
+        "--deadman-smtp-to=oncall@example",
+        "--deadman-smtp-no-starttls",
+        f"--deadman-webhook-url-file={url_file}",
+        "--deadman-timeout=90",
+    ]
+    stack = _stack(tmp_path, AlertHistoryComponent(dsn_file, deadman=deadman))
+    stack.state_dir.mkdir(parents=True)
+    stack._write_state()
+    assert Stack.load(stack.state_dir).alert_history == AlertHistoryComponent(dsn_file, deadman=deadman)
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        (["pager=x"], "no option --deadman-pager"),
+        (["timeout=-3"], "--deadman-timeout"),
+        (["smtp=127.0.0.1:25"], "--deadman-smtp-from"),
+        (["webhook-url-file=/nonexistent/url"], "/nonexistent/url"),
+    ],
+)
+def test_a_bad_dead_mans_switch_option_stops_up_naming_it(settings: list[str], named: str) -> None:
+    with pytest.raises(StackError, match="--alert-history-deadman") as raised:
+        deadman_arguments(settings)
+    assert named in str(raised.value)
+
+
+def test_history_options_without_its_dsn_file_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert stack_cli(["up", "--alert-history-schema", "s1"]) == 1
+    assert "need --alert-history-dsn-file" in capsys.readouterr().err

@@ -14,15 +14,17 @@ on the bot's database that only reads statistics (``pg_monitor``); the history c
 its tables, so it wants a role of its own. The same file may be given to both (nothing refuses
 it) when one role is wanted for both on a one-machine install.
 
-The dead man's switch (``alerts serve --deadman-*``) needs a channel that is not Alertmanager's;
-the stack does not configure one (``docs/operations.md``).
+The dead man's switch (``alerts serve --deadman-*``) needs a channel that is not Alertmanager's:
+``--alert-history-deadman NAME=VALUE`` (repeatable; ``NAME`` alone for a flag) gives the history
+``--deadman-NAME=VALUE``, checked by the history's own option parser before anything starts.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -30,7 +32,7 @@ from typing import Final
 from tarot_monitoring.secret_files import SecretFileError, read_secret_file
 from tarot_monitoring.stack.process import StackError
 
-__all__ = ["NAME", "AlertHistoryComponent", "schema_argument"]
+__all__ = ["NAME", "AlertHistoryComponent", "deadman_arguments", "schema_argument"]
 
 NAME: Final = "alert-history"
 """Its component name (``stack status``, the log and pidfile names)."""
@@ -46,6 +48,36 @@ def schema_argument(text: str) -> str:
     return schema_name(text)
 
 
+def deadman_arguments(settings: Sequence[str]) -> tuple[str, ...]:
+    """``alerts serve``'s ``--deadman-NAME[=VALUE]`` options for `settings` (``NAME[=VALUE]`` each).
+
+    Parsed and the switch built now, with the history's own parser (:mod:`.deadman_cli`): a name it
+    does not know, a bad value or a missing secret file is a StackError before the stack starts.
+    """
+    argv = [
+        f"--deadman-{name}" + (f"={value}" if eq else "")
+        for name, eq, value in (setting.partition("=") for setting in settings)
+    ]
+    try:
+        from tarot_monitoring.alert_history import deadman_cli
+    except ImportError:
+        raise StackError("the alert history needs asyncpg: pip install 'tarot-monitoring[asyncpg]'") from None
+    parser = argparse.ArgumentParser(prog="--alert-history-deadman", add_help=False, exit_on_error=False)
+    deadman_cli.add_arguments(parser)
+    try:
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            raise StackError(
+                f"--alert-history-deadman: alerts serve has no option {unknown[0].split('=')[0]}"
+            )
+        deadman_cli.switch_from_args(args)
+    except (argparse.ArgumentError, OSError) as exc:
+        raise StackError(f"--alert-history-deadman: {exc}") from None
+    except SystemExit as exc:  # the switch's own checks (an option missing its partner)
+        raise StackError(f"--alert-history-deadman: {exc.code}") from None
+    return tuple(argv)
+
+
 @dataclass(frozen=True, slots=True)
 class AlertHistoryComponent:
     """The history the stack runs: where its DSN is and which schema holds its tables (no secret values)."""
@@ -53,6 +85,8 @@ class AlertHistoryComponent:
     dsn_file: Path
     schema: str | None = None
     """None: the one ``alerts serve`` defaults to (alert_history)."""
+    deadman: tuple[str, ...] = ()
+    """``--deadman-*`` options of ``alerts serve`` (:func:`deadman_arguments`); none: no switch."""
 
     def check(self) -> None:
         """StackError naming the fix unless the history can run here: asyncpg installed, the DSN file
@@ -97,6 +131,7 @@ class AlertHistoryComponent:
             str(token_file),
             "--prometheus",
             prometheus_url,
+            *self.deadman,
         ]
 
     @staticmethod
@@ -116,11 +151,17 @@ class AlertHistoryComponent:
             "health": f"{history_url}{HEALTH_PATH}",
         }
 
-    def to_state(self) -> dict[str, str | None]:
-        return {"dsn_file": str(self.dsn_file), "schema": self.schema}  # a path, never the DSN
+    def to_state(self) -> dict[str, str | list[str] | None]:
+        # Paths, never the DSN; the switch's secrets are files too.
+        return {"dsn_file": str(self.dsn_file), "schema": self.schema, "deadman": list(self.deadman)}
 
     @classmethod
-    def from_state(cls, state: Mapping[str, str | None] | None) -> AlertHistoryComponent | None:
-        if not state or not state.get("dsn_file"):
+    def from_state(cls, state: Mapping[str, str | list[str] | None] | None) -> AlertHistoryComponent | None:
+        if not state or not isinstance(state.get("dsn_file"), str):
             return None
-        return cls(dsn_file=Path(str(state["dsn_file"])), schema=state.get("schema"))
+        schema, deadman = state.get("schema"), state.get("deadman")
+        return cls(
+            dsn_file=Path(str(state["dsn_file"])),
+            schema=schema if isinstance(schema, str) else None,
+            deadman=tuple(deadman) if isinstance(deadman, list) else (),
+        )

@@ -12,7 +12,11 @@ from pathlib import Path
 
 from tarot_monitoring.cli_args import positive_seconds, whole_number
 from tarot_monitoring.stack import receivers
-from tarot_monitoring.stack.alert_history_component import AlertHistoryComponent, schema_argument
+from tarot_monitoring.stack.alert_history_component import (
+    AlertHistoryComponent,
+    deadman_arguments,
+    schema_argument,
+)
 from tarot_monitoring.stack.datastores import Datastores
 from tarot_monitoring.stack.launcher import ComponentStatus, Stack, StackPorts
 from tarot_monitoring.stack.process import StackError, free_ports
@@ -93,6 +97,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SCHEMA",
         help="schema of the history's tables (default alert_history)",
     )
+    up.add_argument(
+        "--alert-history-deadman",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="an option of the history's dead man's switch, given as `alerts serve --deadman-NAME=VALUE` "
+        "(repeatable), e.g. smtp=127.0.0.1:25 smtp-from=history@example smtp-to=oncall@example, or "
+        "webhook-url-file=FILE: pages out of band when the Watchdog heartbeat stops",
+    )
     receivers.add_arguments(up)
     up.add_argument(
         "--debug-endpoints",
@@ -165,8 +178,18 @@ def cli(argv: list[str]) -> int:
                     postgres_dsn_file=args.postgres_dsn_file or found.postgres_dsn_file,
                     redis_addr=args.redis_addr or found.redis_addr,
                 )
+            if args.alert_history_dsn_file is None and (
+                args.alert_history_schema or args.alert_history_deadman
+            ):
+                raise StackError(
+                    "--alert-history-schema and --alert-history-deadman need --alert-history-dsn-file"
+                )
             history = (
-                AlertHistoryComponent(args.alert_history_dsn_file, args.alert_history_schema)
+                AlertHistoryComponent(
+                    args.alert_history_dsn_file,
+                    args.alert_history_schema,
+                    deadman_arguments(args.alert_history_deadman),
+                )
                 if args.alert_history_dsn_file is not None
                 else None
             )
