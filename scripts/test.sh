@@ -55,12 +55,13 @@ mypy || failed+=("mypy")
 # A hung test must not hang CI: a test running longer than TAROT_TEST_STACK_DUMP_S gets every
 # thread's traceback printed (the run goes on); after TAROT_PYTEST_TIMEOUT_S the whole run gets
 # SIGINT, so pytest still tears its fixtures (and the processes they started) down, then SIGKILL.
+# --durations=30: the log says which tests the run's time went to.
 stack_dump_s="${TAROT_TEST_STACK_DUMP_S:-300}"
 pytest_timeout_s="${TAROT_PYTEST_TIMEOUT_S:-3000}"
 log "pytest $*"
 rc=0
 timeout -s INT -k 60 "$pytest_timeout_s" \
-    python -m pytest -o "faulthandler_timeout=$stack_dump_s" "$@" || rc=$?
+    python -m pytest -o "faulthandler_timeout=$stack_dump_s" --durations=30 "$@" || rc=$?
 case "$rc" in
     0) ;;
     5) log "pytest collected no tests: that is a failure, not a pass"; failed+=("pytest (no tests collected)") ;;

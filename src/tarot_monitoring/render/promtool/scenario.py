@@ -109,7 +109,12 @@ def _extrapolated(
 ) -> float | None:
     """``rate``/``increase`` of one series at `at_s` over `window_s` (None: fewer than two samples)."""
     end_ms, range_ms = at_s * 1000, window_s * 1000
-    window = select_range(item.samples(step_s), end_ms, range_ms, major)
+    # Only the points around the window (select_range decides its edges): listing a week-long
+    # series whole for each of thousands of rate() calls made rendering take half a minute.
+    first, last = max(0, (at_s - window_s) // step_s), min(len(item.values), at_s // step_s + 1)
+    nearby = [(i * step_s * 1000, item.values[i]) for i in range(first, last)]
+    samples = [(t, value) for t, value in nearby if value is not None]
+    window = select_range(samples, end_ms, range_ms, major)
     return extrapolated_rate(window, end_ms, range_ms, is_rate=is_rate, prometheus_major=major)
 
 
@@ -173,21 +178,29 @@ def histogram(
     """Bucket series and the calls counter of one category; each phase is (first step, {upper bound:
     observations per step}), None for "not reported yet". Observations are counted in the bucket
     whose upper bound is given, so a bound is also the exact value a percentile lands on."""
+    # The phase each step is in (None: not reported yet), found once for all bounds.
+    active_at: list[Mapping[float, float] | None] = []
+    for step in range(steps + 1):
+        active: Mapping[float, float] | None = None
+        for first, distribution in phases:
+            if step >= first:
+                active = distribution
+        active_at.append(active)
+    distributions = {id(active): active for active in active_at if active is not None}
     result = []
     for bound in BOUNDS:
+        increment = {
+            key: sum(count for upper, count in active.items() if upper <= bound)
+            for key, active in distributions.items()
+        }
         values: list[float | None] = []
         current = 0.0
-        for step in range(steps + 1):
-            active: Mapping[float, float] | None = None
-            started = False
-            for first, distribution in phases:
-                if step >= first:
-                    active, started = distribution, True
-            if not started or active is None:
+        for step, active in enumerate(active_at):
+            if active is None:
                 values.append(None)
                 continue
             if step > 0 and values and values[-1] is not None:
-                current += sum(count for upper, count in active.items() if upper <= bound)
+                current += increment[id(active)]
             values.append(current)
         result.append(Series(q.SPAN_BUCKETS, {**span_labels(category), "le": _le(bound)}, values))
     calls = Series(q.SPAN_CALLS, span_labels(category), list(result[-1].values))
