@@ -33,7 +33,6 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -52,7 +51,14 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 import tarot_monitoring as tm
 from tarot_monitoring import semconv
 from tarot_monitoring.spec import CATEGORIES, baseline_for
-from tarot_monitoring.stack import ManagedProcess, Stack, StackPorts, find_repo_root, free_ports
+from tarot_monitoring.stack import (
+    ManagedProcess,
+    Stack,
+    StackPorts,
+    collector_binary,
+    find_repo_root,
+    free_ports,
+)
 
 REPO = find_repo_root(Path(__file__).resolve().parent)
 
@@ -448,13 +454,7 @@ def main() -> int:
     if args.step_seconds > 60 or len(rates) > 8:
         parser.error("bounded: at most 8 rates of at most 60 s each")
 
-    binary = subprocess.run(
-        [str(REPO / "otel-collector" / "build.sh")],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-        timeout=3600,
-    ).stdout.strip()
+    binary = collector_binary(REPO)
     print(f"collector: {binary}  cores on this machine: {os.cpu_count()}")
     with tempfile.TemporaryDirectory(prefix="bench-collector-") as tmp:
         directory = Path(tmp)

@@ -58,7 +58,14 @@ from bench_collector_throughput import (
     start_collector,
     wait_for_count,
 )
-from tarot_monitoring.stack import ManagedProcess, Stack, StackPorts, find_repo_root, free_ports
+from tarot_monitoring.stack import (
+    ManagedProcess,
+    Stack,
+    StackPorts,
+    collector_binary,
+    find_repo_root,
+    free_ports,
+)
 
 REPO = find_repo_root(Path(__file__).resolve().parent)
 sys.path.insert(0, str(REPO))  # the Thanos cluster harness lives with the e2e tests
@@ -516,13 +523,7 @@ def main() -> int:
     rates = [float(rate) for rate in args.rates.split(",")]
     if args.step_seconds > 60 or len(rates) > 6 or args.fault_seconds > 60 or args.receive_seconds > 120:
         parser.error("bounded: at most 6 rates of at most 60 s each, a fault run of at most 60 s")
-    binary = subprocess.run(
-        [str(REPO / "otel-collector" / "build.sh")],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-        timeout=3600,
-    ).stdout.strip()
+    binary = collector_binary(REPO)
     print(f"collector: {binary}  cores on this machine: {os.cpu_count()}")
     with tempfile.TemporaryDirectory(prefix="bench-tier-") as tmp:
         directory = Path(tmp)

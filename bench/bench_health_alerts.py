@@ -41,7 +41,7 @@ from tarot_monitoring.prometheus_semantics.durations import whole_seconds
 from tarot_monitoring.render import promql
 from tarot_monitoring.render.rules.choices import FAST_INTERVAL
 from tarot_monitoring.render.rules.health import FAILING_FOR, STALE_AFTER_S, STALE_FOR
-from tarot_monitoring.stack import Stack, StackPorts, find_repo_root, free_ports
+from tarot_monitoring.stack import Stack, StackPorts, collector_binary, find_repo_root, free_ports
 
 REPO = find_repo_root(Path(__file__).resolve().parent)
 EXPORT_S = 5.0
@@ -158,14 +158,7 @@ def report(name: str, samples: list[float], bound: float, goal: float) -> bool:
 
 
 async def main(args: argparse.Namespace) -> int:
-    built = await asyncio.to_thread(
-        subprocess.run,
-        [str(REPO / "otel-collector" / "build.sh")],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    collector = built.stdout.strip().splitlines()[-1]
+    collector = await asyncio.to_thread(collector_binary, REPO)
     with tempfile.TemporaryDirectory(prefix="bench-health-") as directory:
         stack = Stack(
             state_dir=Path(directory) / "stack",

@@ -10,7 +10,6 @@ the collector once (minutes) and reuses the cached binary afterwards.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -23,6 +22,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tarot_monitoring.stack import ManagedProcess, Stack, StackPorts, find_repo_root, free_ports
+from tarot_monitoring.stack import collector_binary as collector_distribution
 
 REPO = find_repo_root(Path(__file__).resolve().parent)
 CONFIG_DIR = REPO / "otel-collector" / "config"
@@ -31,14 +31,7 @@ T = TypeVar("T")
 
 def build_collector() -> Path:
     """The collector binary for the checked-in manifest (built on first use, then cached)."""
-    done = subprocess.run(
-        [str(REPO / "otel-collector" / "build.sh")],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-        timeout=3600,
-    )
-    return Path(done.stdout.strip().splitlines()[-1])
+    return Path(collector_distribution(REPO))
 
 
 def wait_until(

@@ -13,6 +13,7 @@ from tarot_monitoring.stack.launcher import (
     ComponentStatus,
     Stack,
     StackPorts,
+    collector_binary,
     default_state_dir,
     find_repo_root,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "StackError",
     "StackPorts",
     "cli",
+    "collector_binary",
     "default_state_dir",
     "find_repo_root",
     "free_ports",

@@ -158,6 +158,12 @@ def _run_build_script(script: Path) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+def collector_binary(repo_root: Path) -> str:
+    """Our collector distribution: ``$TAROT_OTELCOL_BIN``, else ``otel-collector/build.sh``'s cached
+    build (built on first use). The stack, the benchmarks and the e2e tests all find it here."""
+    return os.environ.get("TAROT_OTELCOL_BIN") or _run_build_script(repo_root / "otel-collector" / "build.sh")
+
+
 # --- the stack --------------------------------------------------------------------------------------
 
 
@@ -535,9 +541,7 @@ class Stack:
 
     def _resolve_binaries(self) -> None:
         if "collector" not in self._binaries:
-            self._binaries["collector"] = os.environ.get("TAROT_OTELCOL_BIN") or _run_build_script(
-                self.repo_root / "otel-collector" / "build.sh"
-            )
+            self._binaries["collector"] = collector_binary(self.repo_root)
         if "prometheus" not in self._binaries:
             prometheus = os.environ.get("TAROT_PROMETHEUS_BIN") or shutil.which("prometheus")
             if not prometheus:
